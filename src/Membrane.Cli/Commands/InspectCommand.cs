@@ -1,0 +1,55 @@
+using System.CommandLine;
+using Membrane.Segments;
+using Spectre.Console;
+
+namespace Membrane.Cli.Commands;
+
+/// <summary><c>membrane inspect NAME</c>: the whole header and the table of attached processes.</summary>
+internal static class InspectCommand
+{
+    internal static Command Create()
+    {
+        var name = new Argument<string>("name") { Description = "The segment's name (as in /dev/shm), or a path with --file." };
+        var file = new Option<bool>("--file") { Description = "NAME is the path of a file-backed segment." };
+        var json = new Option<bool>("--json") { Description = "Print a JSON object instead of a table." };
+        var command = new Command("inspect", "Show a segment's header, payload type and attached processes.") { name, file, json };
+        command.SetAction(parse => CliOutput.Run(parse.GetValue(json), () =>
+            Run(parse.GetRequiredValue(name), parse.GetValue(file) ? SegmentBacking.File : SegmentBacking.SharedMemory, parse.GetValue(json))));
+        return command;
+    }
+
+    private static int Run(string name, SegmentBacking backing, bool json)
+    {
+        SegmentInfo info = SegmentCatalog.Inspect(name, backing);
+        if (json)
+        {
+            CliOutput.WriteJson(SegmentJson.From(info, withProcesses: true));
+            return ExitCodes.Success;
+        }
+        var header = new Grid().AddColumn().AddColumn();
+        void Row(string key, string value) => header.AddRow($"[grey]{key}[/]", CliOutput.Escape(value));
+        Row("name", info.Name);
+        Row("kind", info.Kind.ToString());
+        Row("status", $"{info.Status} (state {info.State})");
+        Row("layout version", info.LayoutVersion.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        Row("size", $"{LsCommand.Bytes(info.FileSize)} ({info.FileSize:N0} bytes; payload {info.PayloadSize:N0})");
+        Row("payload type", info.PayloadType.Value == 0 ? "(untyped)" : info.PayloadType.ToString());
+        Row("created", $"{info.CreatedAt:u} by pid {info.Creator.Pid}{(info.CreatorAlive ? "" : " (no longer running)")}");
+        Row("mode", $"0{Convert.ToString((int)info.Mode, 8)} (uid {info.OwnerUid})");
+        Row("remove when unused", info.RemoveWhenUnused ? "yes" : "no");
+        if (info.RemovalClaimant is { } claimant)
+        {
+            Row("being removed by", $"pid {claimant.Pid}");
+        }
+        AnsiConsole.Write(header);
+        var processes = new Table().Title("attached processes").AddColumns("pid", "start (ticks)", "references", "alive");
+        foreach (AttachedProcess p in info.Processes)
+        {
+            processes.AddRow(p.Process.Pid.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                p.Process.StartTicks.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                p.References.ToString(System.Globalization.CultureInfo.InvariantCulture), p.IsAlive ? "yes" : "[yellow]no[/]");
+        }
+        AnsiConsole.Write(processes);
+        return ExitCodes.Success;
+    }
+}

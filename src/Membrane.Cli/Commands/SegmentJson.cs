@@ -1,0 +1,50 @@
+using System.Globalization;
+using Membrane.Segments;
+
+namespace Membrane.Cli.Commands;
+
+/// <summary>The JSON shape of a segment in <c>ls --json</c>, <c>inspect --json</c> and <c>gc --json</c>.</summary>
+internal sealed record SegmentJson(
+    string Name,
+    SegmentKind Kind,
+    string Status,
+    SegmentState State,
+    long FileSize,
+    long PayloadSize,
+    int LayoutVersion,
+    SegmentJson.TypeJson? PayloadType,
+    SegmentJson.ProcessJson CreatedBy,
+    DateTimeOffset CreatedAt,
+    string Mode,
+    uint OwnerUid,
+    bool RemoveWhenUnused,
+    int LiveProcesses,
+    int TotalProcesses,
+    IReadOnlyList<SegmentJson.ProcessJson>? Processes)
+{
+    internal static SegmentJson From(SegmentInfo info, bool withProcesses) => new(
+        info.Name,
+        info.Kind,
+        info.Status,
+        info.State,
+        info.FileSize,
+        info.PayloadSize,
+        info.LayoutVersion,
+        info.PayloadType.Value == 0 ? null : new TypeJson(info.PayloadType.Name, $"0x{info.PayloadType.Value:x16}", info.PayloadType.Size),
+        new ProcessJson(info.Creator.Pid, info.Creator.StartTicks, null, info.CreatorAlive),
+        info.CreatedAt,
+        "0" + Convert.ToString((int)info.Mode, 8).PadLeft(3, '0'),
+        info.OwnerUid,
+        info.RemoveWhenUnused,
+        info.LiveProcesses,
+        info.Processes.Count,
+        withProcesses ? info.Processes.Select(p => new ProcessJson(p.Process.Pid, p.Process.StartTicks, p.References, p.IsAlive)).ToList() : null);
+
+    internal sealed record TypeJson(string Name, string Fingerprint, int Size);
+
+    internal sealed record ProcessJson(int Pid, uint StartTicks, int? References, bool Alive)
+    {
+        public override string ToString() =>
+            Pid.ToString(CultureInfo.InvariantCulture) + (Alive ? "" : " (dead)");
+    }
+}

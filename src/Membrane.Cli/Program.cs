@@ -1,0 +1,13 @@
+using System.CommandLine;
+using Membrane.Cli.Commands;
+
+var root = new RootCommand("membrane: shared-memory IPC for .NET on Linux. List, inspect, remove and collect segments; run the demo.")
+{
+    LsCommand.Create(),
+    InspectCommand.Create(),
+    RmCommand.Create(),
+    GcCommand.Create(),
+    DemoCommand.Create(),
+    DemoPeerCommand.Create(),
+};
+return await root.Parse(args).InvokeAsync().ConfigureAwait(false);

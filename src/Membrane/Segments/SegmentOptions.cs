@@ -1,0 +1,26 @@
+namespace Membrane.Segments;
+
+/// <summary>How a segment is created and opened. The defaults suit one user sharing on one machine.</summary>
+public sealed record SegmentOptions
+{
+    /// <summary>The default options.</summary>
+    public static SegmentOptions Default { get; } = new();
+
+    /// <summary>Where the bytes live; named shared memory by default.</summary>
+    public SegmentBacking Backing { get; init; } = SegmentBacking.SharedMemory;
+
+    /// <summary>
+    /// The permission bits the segment is created with, applied exactly (the umask does not narrow them).
+    /// Owner read/write (0600) by default; add group or other bits to share across users.
+    /// </summary>
+    public UnixFileMode Mode { get; init; } = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+
+    /// <summary>How long <c>Open</c> waits for a live creator to finish initialising before it gives up.</summary>
+    public TimeSpan InitialisationTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// When set at creation, the segment is removed when the last attached process detaches (and by
+    /// <c>membrane gc</c> once every attached process died). Recorded in the header, so it holds for every process.
+    /// </summary>
+    public bool RemoveWhenUnused { get; init; }
+}

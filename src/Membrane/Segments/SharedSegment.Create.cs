@@ -1,0 +1,176 @@
+using System.Diagnostics;
+using System.Text;
+using Membrane.Native;
+using L = Membrane.Segments.SegmentHeaderLayout;
+
+namespace Membrane.Segments;
+
+public sealed unsafe partial class SharedSegment
+{
+    /// <summary>
+    /// Creates a segment with <paramref name="payloadSize"/> bytes of payload; fails with
+    /// <see cref="SegmentAlreadyExistsException"/> if the name is taken. The whole size is reserved at once, so a full
+    /// /dev/shm is an <see cref="InsufficientSharedMemoryException"/> now, never a SIGBUS later.
+    /// </summary>
+    public static SharedSegment Create(string name, long payloadSize, SegmentOptions? options = null) =>
+        Create(name, payloadSize, PayloadSpec.Raw, options ?? SegmentOptions.Default, initialize: null);
+
+    /// <summary>Creates an anonymous segment (a memfd): no name in any namespace, shared by passing its descriptor.</summary>
+    public static SharedSegment CreateAnonymous(string label, long payloadSize, SegmentOptions? options = null) =>
+        Create(label, payloadSize, PayloadSpec.Raw, (options ?? SegmentOptions.Default) with { Backing = SegmentBacking.Anonymous }, initialize: null);
+
+    /// <summary>
+    /// The one creation path. <paramref name="initialize"/> lays out the payload while the state is still
+    /// Initialising, so no opener ever sees a half-built structure; if it throws (or the process dies in it) the
+    /// segment is never Ready.
+    /// </summary>
+    internal static SharedSegment Create(string name, long payloadSize, PayloadSpec spec, SegmentOptions options, Action<SharedSegment>? initialize)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(payloadSize);
+        string canonical = Canonical(name, options.Backing);
+        long totalSize = L.TotalSizeFor(payloadSize);
+
+        SafeFileDescriptor fd = options.Backing == SegmentBacking.Anonymous
+            ? CreateMemfd(canonical)
+            : SegmentFiles.Open(canonical, options.Backing, create: true, writable: true, options.Mode);
+        MappedMemory? mapping = null;
+        SharedSegment? segment = null;
+        try
+        {
+            // shm_open and open apply the umask; the mode asked for is the mode meant.
+            if (Interop.FChmod(fd, (uint)options.Mode) != 0)
+            {
+                NativeError.Throw("fchmod", Interop.LastErrno, canonical);
+            }
+            Reserve(fd, canonical, totalSize, options.Backing);
+            mapping = MappedMemory.Map(fd, totalSize, writable: true, out int errno);
+            if (errno != 0)
+            {
+                NativeError.Throw("mmap", errno, canonical);
+            }
+            segment = new SharedSegment(canonical, options.Backing, fd, mapping);
+            segment.Initialise(spec, payloadSize, options, initialize);
+            return segment;
+        }
+        catch
+        {
+            if (options.Backing != SegmentBacking.Anonymous)
+            {
+                SegmentFiles.UnlinkIfSame(canonical, options.Backing, fd);
+            }
+            if (segment is not null)
+            {
+                segment._slot = -1;
+                segment.Dispose();
+            }
+            else
+            {
+                mapping?.Dispose();
+                fd.Dispose();
+            }
+            throw;
+        }
+    }
+
+    private void Initialise(PayloadSpec spec, long payloadSize, SegmentOptions options, Action<SharedSegment>? initialize)
+    {
+        ref SegmentHeader header = ref Header;
+        ProcessIdentity me = ProcessIdentity.Current;
+
+        // The magic and who is initialising go in first: `membrane ls`/`gc` recognise the segment from then on, and
+        // an opener finding the creator dead can tell a stalled creation from a live one. Published by the CAS below
+        // (a full fence), which a repairer races with its own CAS to Abandoned.
+        header.Magic = L.Magic;
+        header.CreatorIdentity = me.Packed;
+        header.CreatorBootTag = me.BootTag;
+        if (Interlocked.CompareExchange(ref header.State, (int)SegmentState.Initialising, (int)SegmentState.Blank) != (int)SegmentState.Blank)
+        {
+            throw new SegmentAbandonedException("Another process declared the segment abandoned while it was being created.", Name);
+        }
+
+        header.LayoutVersion = L.LayoutVersion;
+        header.Kind = (ushort)spec.Kind;
+        header.HeaderSize = L.Size;
+        header.TotalSize = _mapping.Length;
+        header.PayloadOffset = L.Size;
+        header.PayloadSize = _mapping.Length - L.Size;
+        header.TypeFingerprint = spec.Type.Value;
+        header.PayloadTypeSize = (uint)spec.Type.Size;
+        header.ProcessSlotCount = L.ProcessSlotCount;
+        header.CreatedUnixNanoseconds = (DateTimeOffset.UtcNow - DateTimeOffset.UnixEpoch).Ticks * 100;
+        header.Flags = (uint)(options.RemoveWhenUnused ? SegmentFlags.RemoveWhenUnused : SegmentFlags.None);
+        Span<byte> typeName = header.TypeName;
+        Encoding.UTF8.GetBytes(Truncate(spec.Type.Name, typeName.Length), typeName);
+        Debug.Assert(header.PayloadSize >= payloadSize, "payload rounded down");
+
+        initialize?.Invoke(this);
+        if (options.Backing != SegmentBacking.Anonymous)
+        {
+            _slot = Processes.Attach(me, Name);
+        }
+
+        // Release of everything above; pairs with the Volatile.Read of State in Open.
+        if (Interlocked.CompareExchange(ref header.State, (int)SegmentState.Ready, (int)SegmentState.Initialising) != (int)SegmentState.Initialising)
+        {
+            throw new SegmentAbandonedException("Another process declared the segment abandoned while it was being initialised.", Name);
+        }
+    }
+
+    /// <summary>posix_fallocate: the pages exist now or the call fails now, instead of a SIGBUS on first touch.</summary>
+    private static void Reserve(SafeFileDescriptor fd, string name, long totalSize, SegmentBacking backing)
+    {
+        int error = Interop.PosixFAllocate(fd, 0, totalSize);
+        if (error == 0)
+        {
+            return;
+        }
+        if (error is Interop.ENOSPC or Interop.EFBIG or Interop.ENOMEM)
+        {
+            string where = backing == SegmentBacking.File ? Path.GetDirectoryName(Path.GetFullPath(name)) ?? "/" : SegmentName.SharedMemoryDirectory;
+            throw new InsufficientSharedMemoryException(
+                $"There is no room for the segment in {where}.", name,
+                expected: $"{totalSize:N0} bytes free", found: $"{FreeBytes(where):N0} bytes free", errno: error);
+        }
+        NativeError.Throw("posix_fallocate", error, name);
+    }
+
+    private static long FreeBytes(string directory)
+    {
+        try
+        {
+            return new DriveInfo(directory).AvailableFreeSpace;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
+        {
+            return -1;
+        }
+    }
+
+    private static SafeFileDescriptor CreateMemfd(string label)
+    {
+        SafeFileDescriptor fd = Interop.MemfdCreate(label, Interop.MFD_CLOEXEC | Interop.MFD_ALLOW_SEALING);
+        if (fd.IsInvalid)
+        {
+            int errno = Interop.LastErrno;
+            fd.Dispose();
+            NativeError.Throw("memfd_create", errno, label);
+        }
+        return fd;
+    }
+
+    private static string Canonical(string name, SegmentBacking backing) => backing switch
+    {
+        SegmentBacking.SharedMemory => SegmentName.Validate(name),
+        SegmentBacking.File => SegmentName.ValidatePath(name),
+        _ => name.Length <= 249 ? name : name[..249], // memfd labels are at most 249 bytes; they only label
+    };
+
+    private static string Truncate(string text, int maxBytes)
+    {
+        while (Encoding.UTF8.GetByteCount(text) > maxBytes)
+        {
+            text = text[..^1];
+        }
+        return text;
+    }
+}

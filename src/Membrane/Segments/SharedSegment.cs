@@ -1,0 +1,118 @@
+using System.Diagnostics;
+using System.Text;
+using Membrane.Native;
+using L = Membrane.Segments.SegmentHeaderLayout;
+
+namespace Membrane.Segments;
+
+/// <summary>
+/// A shared-memory segment: the common header (magic, version, kind, type fingerprint, sizes, initialisation state,
+/// creator, attached processes) followed by a payload. Every Membrane structure lives in one. Creating attaches the
+/// creator; opening validates every header field, then attaches; <see cref="Dispose"/> detaches and, for a segment
+/// created with <see cref="SegmentOptions.RemoveWhenUnused"/>, removes it when this was the last live process.
+/// </summary>
+[DebuggerDisplay("{Name} ({Kind}, {PayloadLength} bytes)")]
+public sealed unsafe partial class SharedSegment : IDisposable
+{
+    private readonly SafeFileDescriptor _descriptor;
+    private readonly MappedMemory _mapping;
+    private int _slot;
+    private int _disposed;
+
+    private SharedSegment(string name, SegmentBacking backing, SafeFileDescriptor descriptor, MappedMemory mapping)
+    {
+        Name = name;
+        Backing = backing;
+        _descriptor = descriptor;
+        _mapping = mapping;
+        _slot = -1;
+    }
+
+    /// <summary>The segment's name (a path for file-backed segments, a label for anonymous ones).</summary>
+    public string Name { get; }
+
+    /// <summary>Where its bytes live.</summary>
+    public SegmentBacking Backing { get; }
+
+    /// <summary>What the segment holds.</summary>
+    public SegmentKind Kind => (SegmentKind)Header.Kind;
+
+    /// <summary>The payload's length in bytes (at least what was asked at creation; whole pages).</summary>
+    public long PayloadLength => Header.PayloadSize;
+
+    /// <summary>The process that created the segment.</summary>
+    public ProcessIdentity Creator => ProcessIdentity.Unpack(Header.CreatorIdentity, Header.CreatorBootTag);
+
+    /// <summary>
+    /// The payload as bytes, zero-copy. Valid until <see cref="Dispose"/>; other processes write it concurrently, so
+    /// the application brings its own synchronisation (or uses IpcArc, Journal or SharedRing, which do).
+    /// </summary>
+    public Span<byte> Payload
+    {
+        get
+        {
+            ThrowIfDisposed();
+            return PayloadLength <= int.MaxValue
+                ? new Span<byte>(PayloadPointer, (int)PayloadLength)
+                : throw new InvalidOperationException($"The payload of '{Name}' is {PayloadLength} bytes, more than one Span can hold.");
+        }
+    }
+
+    /// <summary>Live processes attached now, and the references they hold between them.</summary>
+    public int CountAttached(out int references) => Processes.CountLive(out references);
+
+    /// <summary>Every process recorded as attached (live or dead), at this moment.</summary>
+    public IReadOnlyList<AttachedProcess> AttachedProcesses() => Processes.Snapshot();
+
+    /// <summary>For a file-backed segment: writes dirty pages to the file now (msync), rather than when the kernel chooses.</summary>
+    public void Flush()
+    {
+        ThrowIfDisposed();
+        if (Interop.MSync((nint)_mapping.Pointer, (nuint)_mapping.Length, Interop.MS_SYNC) != 0)
+        {
+            NativeError.Throw("msync", Interop.LastErrno, Name);
+        }
+    }
+
+    /// <summary>Detaches this handle; the last live process to detach a <see cref="SegmentOptions.RemoveWhenUnused"/> segment removes it.</summary>
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+        try
+        {
+            if (_slot >= 0 && Processes.Release(_slot) == 0
+                && ((SegmentFlags)Header.Flags).HasFlag(SegmentFlags.RemoveWhenUnused)
+                && Processes.TryClaimRemoval(ProcessIdentity.Current))
+            {
+                SegmentFiles.UnlinkIfSame(Name, Backing, _descriptor);
+            }
+        }
+        finally
+        {
+            _mapping.Dispose();
+            _descriptor.Dispose();
+        }
+    }
+
+    internal byte* HeaderPointer => _mapping.Pointer;
+
+    internal byte* PayloadPointer => _mapping.Pointer + L.Size;
+
+    internal ref SegmentHeader Header => ref *(SegmentHeader*)_mapping.Pointer;
+
+    internal ProcessTable Processes => new(_mapping.Pointer);
+
+    internal SafeFileDescriptor Descriptor => _descriptor;
+
+    internal void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+
+    internal static string ReadTypeName(in SegmentHeader header)
+    {
+        ReadOnlySpan<byte> bytes = header.TypeName;
+        int end = bytes.IndexOf((byte)0);
+        return Encoding.UTF8.GetString(end < 0 ? bytes : bytes[..end]);
+    }
+}
