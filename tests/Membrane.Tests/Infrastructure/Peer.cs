@@ -1,0 +1,135 @@
+using System.Diagnostics;
+using System.Text;
+
+namespace Membrane.Tests.Infrastructure;
+
+/// <summary>
+/// A real child process: the test peer (<c>Membrane.TestPeer</c>) or the <c>membrane</c> CLI. Tests wait for the
+/// lines it prints (events, never sleeps), close its stdin to let it finish, or kill it with SIGKILL.
+/// </summary>
+internal sealed class Peer : IDisposable
+{
+    private static readonly TimeSpan s_lineTimeout = TimeSpan.FromSeconds(30);
+    private readonly Process _process;
+    private readonly StringBuilder _stderr = new();
+    private Task<string?>? _pendingLine;
+
+    private Peer(string assembly, IEnumerable<string> arguments)
+    {
+        var info = new ProcessStartInfo(DotnetHost)
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        info.ArgumentList.Add("exec");
+        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, assembly));
+        foreach (string argument in arguments)
+        {
+            info.ArgumentList.Add(argument);
+        }
+        _process = Process.Start(info) ?? throw new InvalidOperationException("could not start " + assembly);
+        _process.ErrorDataReceived += (_, e) =>
+        {
+            lock (_stderr)
+            {
+                _stderr.AppendLine(e.Data);
+            }
+        };
+        _process.BeginErrorReadLine();
+    }
+
+    internal int Pid => _process.Id;
+
+    /// <summary>Starts the test peer: <c>Membrane.TestPeer VERB SEGMENT ARGS...</c>.</summary>
+    internal static Peer Start(string verb, string segment, params string[] arguments) =>
+        new("Membrane.TestPeer.dll", [verb, segment, .. arguments]);
+
+    /// <summary>Starts the membrane CLI with these arguments.</summary>
+    internal static Peer Cli(params string[] arguments) => new("Membrane.Cli.dll", arguments);
+
+    /// <summary>Runs the CLI to completion: exit code, stdout, stderr.</summary>
+    internal static (int ExitCode, string Stdout, string Stderr) RunCli(params string[] arguments)
+    {
+        using Peer cli = Cli(arguments);
+        cli._process.StandardInput.Close();
+        string stdout = cli._process.StandardOutput.ReadToEndAsync().WaitAsync(s_lineTimeout).GetAwaiter().GetResult();
+        int exitCode = cli.WaitForExit();
+        return (exitCode, stdout, cli.Stderr);
+    }
+
+    internal string Stderr
+    {
+        get
+        {
+            lock (_stderr)
+            {
+                return _stderr.ToString();
+            }
+        }
+    }
+
+    /// <summary>The next line the process prints; fails the test with its stderr if none comes in time.</summary>
+    internal string? ReadLine()
+    {
+        _pendingLine ??= _process.StandardOutput.ReadLineAsync();
+        if (!_pendingLine.Wait(s_lineTimeout))
+        {
+            throw new TimeoutException($"pid {Pid} printed nothing for {s_lineTimeout.TotalSeconds} s. stderr: {Stderr}");
+        }
+        string? line = _pendingLine.Result;
+        _pendingLine = null;
+        return line;
+    }
+
+    /// <summary>Waits for the process to print exactly <paramref name="expected"/>.</summary>
+    internal void Expect(string expected)
+    {
+        string? line = ReadLine();
+        Assert.True(line == expected, $"pid {Pid}: expected \"{expected}\", got \"{line}\". stderr: {Stderr}");
+    }
+
+    internal void Send(string line)
+    {
+        _process.StandardInput.WriteLine(line);
+        _process.StandardInput.Flush();
+    }
+
+    /// <summary>Closes its stdin (the peer's cue to detach and exit) and waits for it to exit.</summary>
+    internal int Finish()
+    {
+        _process.StandardInput.Close();
+        return WaitForExit();
+    }
+
+    /// <summary>kill -9, then reap it, so that it is truly gone (not a zombie) when this returns.</summary>
+    internal void KillHard()
+    {
+        _process.Kill(entireProcessTree: false); // SIGKILL on Linux
+        _process.WaitForExit();
+    }
+
+    internal int WaitForExit()
+    {
+        if (!_process.WaitForExit(s_lineTimeout))
+        {
+            _process.Kill();
+            throw new TimeoutException($"pid {Pid} did not exit within {s_lineTimeout.TotalSeconds} s. stderr: {Stderr}");
+        }
+        _process.WaitForExit(); // drains the redirected stderr
+        return _process.ExitCode;
+    }
+
+    public void Dispose()
+    {
+        if (!_process.HasExited)
+        {
+            KillHard();
+        }
+        _process.Dispose();
+    }
+
+    private static string DotnetHost =>
+        Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host && File.Exists(host) ? host : "dotnet";
+}

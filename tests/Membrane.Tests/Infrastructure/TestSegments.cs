@@ -1,0 +1,51 @@
+using System.Globalization;
+using Membrane.Segments;
+
+namespace Membrane.Tests.Infrastructure;
+
+/// <summary>
+/// Unique segment names for one test, and their removal afterwards whatever happened: a test class holds one and
+/// disposes it (xunit disposes the class after each test). Names start with "mbt-" and carry the pid.
+/// </summary>
+internal sealed class TestSegments : IDisposable
+{
+    private static int s_counter;
+    private readonly List<(string Name, SegmentBacking Backing)> _created = [];
+
+    /// <summary>The prefix every name this test run makes starts with.</summary>
+    internal static string RunPrefix { get; } = string.Create(CultureInfo.InvariantCulture, $"mbt-{Environment.ProcessId}-");
+
+    internal string NewName(string purpose)
+    {
+        string name = string.Create(CultureInfo.InvariantCulture, $"{RunPrefix}{Interlocked.Increment(ref s_counter)}-{purpose}");
+        _created.Add((name, SegmentBacking.SharedMemory));
+        return name;
+    }
+
+    /// <summary>A path for a file-backed segment, in a directory of its own removed afterwards.</summary>
+    internal string NewFilePath(string purpose)
+    {
+        string directory = Path.Combine(Path.GetTempPath(), NewName(purpose));
+        Directory.CreateDirectory(directory);
+        string path = Path.Combine(directory, "segment");
+        _created.Add((path, SegmentBacking.File));
+        return path;
+    }
+
+    internal static string ShmPath(string name) => Path.Combine(SegmentName.SharedMemoryDirectory, name);
+
+    public void Dispose()
+    {
+        foreach ((string name, SegmentBacking backing) in _created)
+        {
+            if (backing == SegmentBacking.File)
+            {
+                Directory.Delete(Path.GetDirectoryName(name)!, recursive: true);
+            }
+            else
+            {
+                File.Delete(ShmPath(name));
+            }
+        }
+    }
+}

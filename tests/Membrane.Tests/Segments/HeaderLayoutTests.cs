@@ -1,0 +1,87 @@
+using System.Globalization;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Text;
+using Membrane.Segments;
+using Membrane.Tests.Infrastructure;
+using L = Membrane.Segments.SegmentHeaderLayout;
+
+namespace Membrane.Tests.Segments;
+
+public class HeaderLayoutTests
+{
+    /// <summary>Every header field: its C# name, its C name in docs/membrane.h, its documented offset.</summary>
+    public static TheoryData<string, string, int> Fields => new()
+    {
+        { nameof(SegmentHeader.Magic), "magic", L.MagicOffset },
+        { nameof(SegmentHeader.LayoutVersion), "layout_version", L.LayoutVersionOffset },
+        { nameof(SegmentHeader.Kind), "kind", L.KindOffset },
+        { nameof(SegmentHeader.HeaderSize), "header_size", L.HeaderSizeOffset },
+        { nameof(SegmentHeader.TotalSize), "total_size", L.TotalSizeOffset },
+        { nameof(SegmentHeader.PayloadOffset), "payload_offset", L.PayloadOffsetOffset },
+        { nameof(SegmentHeader.PayloadSize), "payload_size", L.PayloadSizeOffset },
+        { nameof(SegmentHeader.TypeFingerprint), "type_fingerprint", L.TypeFingerprintOffset },
+        { nameof(SegmentHeader.State), "state", L.StateOffset },
+        { nameof(SegmentHeader.ProcessSlotCount), "process_slot_count", L.ProcessSlotCountOffset },
+        { nameof(SegmentHeader.CreatorIdentity), "creator_identity", L.CreatorIdentityOffset },
+        { nameof(SegmentHeader.CreatorBootTag), "creator_boot_tag", L.CreatorBootTagOffset },
+        { nameof(SegmentHeader.PayloadTypeSize), "payload_type_size", L.PayloadTypeSizeOffset },
+        { nameof(SegmentHeader.CreatedUnixNanoseconds), "created_unix_ns", L.CreatedUnixNanosecondsOffset },
+        { nameof(SegmentHeader.RemovalClaim), "removal_claim", L.RemovalClaimOffset },
+        { nameof(SegmentHeader.Flags), "flags", L.FlagsOffset },
+        { nameof(SegmentHeader.TypeName), "type_name", L.TypeNameOffset },
+    };
+
+    [Theory]
+    [MemberData(nameof(Fields))]
+    public void Header_field_sits_at_its_documented_offset(string field, string cName, int offset)
+    {
+        _ = cName;
+        Assert.Equal(offset, (int)Marshal.OffsetOf<SegmentHeader>(field));
+    }
+
+    [Fact]
+    public void Header_fills_exactly_one_page_so_payloads_start_page_aligned()
+    {
+        Assert.Equal(4096, L.Size);
+        Assert.Equal(L.Size, Unsafe.SizeOf<SegmentHeader>());
+        Assert.Equal(L.Size, L.ProcessTableOffset + (L.ProcessSlotCount * L.ProcessSlotSize));
+    }
+
+    [Fact]
+    public void Magic_number_spells_MEMBRANE_in_memory()
+    {
+        Span<byte> bytes = stackalloc byte[8];
+        BitConverter.TryWriteBytes(bytes, L.Magic);
+        Assert.Equal("MEMBRANE", Encoding.ASCII.GetString(bytes));
+    }
+
+    [Fact]
+    public void C_header_agrees_with_the_CSharp_layout_byte_for_byte()
+    {
+        var source = new StringBuilder("#include \"membrane.h\"\n");
+        void Check(string expression, long value) =>
+            source.Append(CultureInfo.InvariantCulture, $"_Static_assert({expression} == {value}, \"{expression}\");\n");
+        foreach (object[] row in Fields)
+        {
+            Check($"offsetof(struct membrane_segment_header, {row[1]})", (int)row[2]);
+        }
+        Check("offsetof(struct membrane_segment_header, processes)", L.ProcessTableOffset);
+        Check("sizeof(struct membrane_segment_header)", L.Size);
+        Check("sizeof(struct membrane_process_slot)", L.ProcessSlotSize);
+        Check("offsetof(struct membrane_process_slot, boot_tag)", L.SlotBootTagOffset);
+        Check("offsetof(struct membrane_process_slot, references)", L.SlotReferencesOffset);
+        Check("MEMBRANE_PROCESS_SLOTS", L.ProcessSlotCount);
+        Check("MEMBRANE_LAYOUT_VERSION", L.LayoutVersion);
+        source.Append(CultureInfo.InvariantCulture, $"_Static_assert(MEMBRANE_MAGIC == 0x{L.Magic:x16}ULL, \"magic\");\n");
+        foreach (SegmentKind kind in Enum.GetValues<SegmentKind>().Where(k => k != SegmentKind.None))
+        {
+            string cKind = string.Concat(kind.ToString().Select((c, i) => i > 0 && char.IsUpper(c) ? "_" + c : c.ToString())).ToUpperInvariant();
+            Check($"MEMBRANE_KIND_{cKind}", (int)kind);
+        }
+
+        (int exitCode, string output) = CCompiler.CheckSyntax(source.ToString());
+
+        Assert.True(exitCode == 0, output);
+    }
+}
