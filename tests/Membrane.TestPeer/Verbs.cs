@@ -13,6 +13,7 @@ internal static class Verbs
         "create-and-hang" => CreateAndHang(segment),
         "exchange" => Exchange(segment),
         "open-or-create-increment" => OpenOrCreateIncrement(segment),
+        _ when verb.StartsWith("arc-", StringComparison.Ordinal) => ArcVerbs.Run(verb, segment, rest),
         _ => Unknown(verb),
     };
 

@@ -6,6 +6,7 @@ internal static partial class Interop
 {
     internal const int PTHREAD_PROCESS_SHARED = 1;
     internal const int PTHREAD_MUTEX_ROBUST = 1;
+    internal const int PTHREAD_MUTEX_ERRORCHECK = 2;
     internal const int CLOCK_MONOTONIC = 1;
 
     /// <summary>Bytes reserved for a pthread_mutex_t in shared layouts: 40 on x86_64, 48 on arm64, rounded up.</summary>
@@ -26,6 +27,9 @@ internal static partial class Interop
 
     [LibraryImport(Libc, EntryPoint = "pthread_mutexattr_setrobust")]
     internal static unsafe partial int PThreadMutexAttrSetRobust(void* attr, int robust);
+
+    [LibraryImport(Libc, EntryPoint = "pthread_mutexattr_settype")]
+    internal static unsafe partial int PThreadMutexAttrSetType(void* attr, int type);
 
     [LibraryImport(Libc, EntryPoint = "pthread_mutex_init")]
     internal static unsafe partial int PThreadMutexInit(void* mutex, void* attr);

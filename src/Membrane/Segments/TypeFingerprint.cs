@@ -21,16 +21,32 @@ public readonly record struct TypeFingerprint(ulong Value, string Name, int Size
 
     /// <summary>The fingerprint of <typeparamref name="T"/>; throws <see cref="ArgumentException"/> for pointer-holding types.</summary>
     public static TypeFingerprint Of<T>()
-        where T : unmanaged => Cache<T>.Value;
+        where T : unmanaged => Cache<T>.Refusal is { } refusal ? throw new ArgumentException(refusal, nameof(T)) : Cache<T>.Value;
 
     /// <summary>"Name (0x..., N bytes)", for messages.</summary>
     public override string ToString() =>
         $"{(Name.Length == 0 ? "(untyped)" : Name)} (fingerprint 0x{Value.ToString("x16", CultureInfo.InvariantCulture)}, {Size} bytes)";
 
+    /// <summary>Computed once per type; a refusal is kept as text so that every call throws a plain ArgumentException.</summary>
     private static class Cache<T>
         where T : unmanaged
     {
-        internal static readonly TypeFingerprint Value = Compute(typeof(T), Unsafe.SizeOf<T>());
+        internal static readonly string? Refusal;
+        internal static readonly TypeFingerprint Value;
+
+#pragma warning disable CA1810 // the try/catch needs a static constructor
+        static Cache()
+        {
+            try
+            {
+                Value = Compute(typeof(T), Unsafe.SizeOf<T>());
+            }
+            catch (ArgumentException e)
+            {
+                Refusal = e.Message;
+            }
+        }
+#pragma warning restore CA1810
     }
 
     private static TypeFingerprint Compute(Type type, int size)
@@ -47,8 +63,7 @@ public readonly record struct TypeFingerprint(ulong Value, string Name, int Size
         {
             throw new ArgumentException(
                 $"{root.FullName} cannot live in shared memory: it holds {type} at offset {baseOffset}, and an address " +
-                "or a native-sized integer means nothing (or something else) in another process. Store offsets instead.",
-                nameof(type));
+                "or a native-sized integer means nothing (or something else) in another process. Store offsets instead.");
         }
         if (type.IsEnum)
         {

@@ -1,0 +1,222 @@
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using Membrane.Arc;
+using Membrane.Segments;
+using Membrane.Sync;
+
+namespace Membrane;
+
+/// <summary>
+/// An <c>Arc</c> across processes: a handle to one unmanaged <typeparamref name="T"/> in a named shared-memory
+/// segment, with a reference count kept in the segment and a robust process-shared lock.
+/// <para>
+/// References are counted per attached process in the segment's process table; a process that dies (even by
+/// <c>kill -9</c>) stops counting, so the last live <see cref="Dispose"/> — or <c>membrane gc</c> once every holder
+/// died — removes the segment. <see cref="Lock()"/> gives zero-copy <c>ref T</c> access; a holder that dies inside the
+/// lock hands it to the next locker with <see cref="IpcArcGuard{T}.PreviousOwnerDied"/> set. <see cref="Read"/> copies
+/// the value without the lock (a sequence lock: the holder makes the sequence odd while it may write, even when it
+/// publishes; a reader retries until it read the same even sequence before and after its copy).
+/// </para>
+/// <para>Opening checks that the segment holds this very layout of <typeparamref name="T"/> (see <see cref="TypeFingerprint"/>).</para>
+/// </summary>
+/// <typeparam name="T">An unmanaged struct with no pointers: the same bytes must mean the same thing in every process.</typeparam>
+[DebuggerDisplay("IpcArc<{typeof(T).Name}> {Name}")]
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1000:Do not declare static members on generic types",
+    Justification = "IpcArc<T>.Create/Open are the API the design asks for, as Arc::new is in Rust; T cannot be inferred from a name.")]
+public sealed unsafe class IpcArc<T> : IDisposable
+    where T : unmanaged
+{
+    /// <summary>Spins of a reader on an odd sequence between two checks that the holder is alive.</summary>
+    private const int SpinsBetweenLivenessChecks = 4096;
+
+
+    private readonly SharedSegment _segment;
+    private readonly RobustMutex _mutex;
+    private readonly byte* _payload;
+
+    /// <summary>The managed thread holding a guard from this handle (0: none); catches self-deadlocks and early disposal.</summary>
+    private int _lockingThread;
+
+    private IpcArc(SharedSegment segment)
+    {
+        _segment = segment;
+        _payload = segment.PayloadPointer;
+        _mutex = new RobustMutex(_payload + ArcLayout.MutexOffset, segment.Name);
+    }
+
+    /// <summary>The segment's name.</summary>
+    public string Name => _segment.Name;
+
+    /// <summary>Live references across all processes (dead processes' references are not counted).</summary>
+    public int ReferenceCount
+    {
+        get
+        {
+            _segment.CountAttached(out int references);
+            return references;
+        }
+    }
+
+    /// <summary>Creates the value; fails with <see cref="SegmentAlreadyExistsException"/> if the name exists.</summary>
+    public static IpcArc<T> Create(string name, T value, IpcArcOptions? options = null) =>
+        new(SharedSegment.Create(name, ArcLayout.PayloadSize(sizeof(T)), Spec(), SegmentOptions(options), s => Initialise(s, value)));
+
+    /// <summary>
+    /// Opens an existing value; fails with <see cref="SegmentNotFoundException"/> if it is missing and
+    /// <see cref="SegmentLayoutMismatchException"/> (naming both types) if it holds another layout than <typeparamref name="T"/>.
+    /// </summary>
+    public static IpcArc<T> Open(string name, IpcArcOptions? options = null) =>
+        new(SharedSegment.Open(name, Spec(), SegmentOptions(options)));
+
+    /// <summary>Opens the value if it exists, else creates it with <paramref name="value"/>; safe when processes race.</summary>
+    public static IpcArc<T> OpenOrCreate(string name, T value, IpcArcOptions? options = null) =>
+        new(SharedSegment.OpenOrCreate(name, ArcLayout.PayloadSize(sizeof(T)), Spec(), SegmentOptions(options), s => Initialise(s, value)));
+
+    /// <summary>Another reference to the same value (like <c>Arc::clone</c>); dispose it separately.</summary>
+    public IpcArc<T> Clone()
+    {
+        _segment.ThrowIfDisposed();
+        return Open(Name);
+    }
+
+    /// <summary>Blocks until the lock is held.</summary>
+    public IpcArcGuard<T> Lock()
+    {
+        ThrowIfLockedByThisThread();
+        return Acquired(_mutex.Lock());
+    }
+
+    /// <summary>Blocks until the lock is held or <paramref name="cancellation"/> fires (<see cref="OperationCanceledException"/>).</summary>
+    public IpcArcGuard<T> Lock(CancellationToken cancellation) =>
+        Acquired(_mutex.TryLock(Timeout.InfiniteTimeSpan, cancellation));
+
+    /// <summary>Takes the lock if that is possible within <paramref name="timeout"/>; false when the time ran out.</summary>
+    public bool TryLock(TimeSpan timeout, out IpcArcGuard<T> guard) => TryLock(timeout, CancellationToken.None, out guard);
+
+    /// <summary>As <see cref="TryLock(TimeSpan, out IpcArcGuard{T})"/>, also giving up when <paramref name="cancellation"/> fires.</summary>
+    public bool TryLock(TimeSpan timeout, CancellationToken cancellation, out IpcArcGuard<T> guard)
+    {
+        ThrowIfLockedByThisThread();
+        LockOutcome outcome = _mutex.TryLock(timeout, cancellation);
+        guard = outcome == LockOutcome.TimedOut ? default : Acquired(outcome);
+        return outcome != LockOutcome.TimedOut;
+    }
+
+    /// <summary>
+    /// A consistent copy of the value, without taking the lock: never torn, never blocking the holder. Waits while a
+    /// holder is changing the value; throws <see cref="LockHolderDiedException"/> if that holder died mid-change (the
+    /// next <see cref="Lock()"/> reports it and repairs; reads work again after).
+    /// </summary>
+    public T Read()
+    {
+        _segment.ThrowIfDisposed();
+        ref long sequence = ref Sequence;
+        var spinner = default(SpinWait);
+        for (int spins = 1; ; spins++)
+        {
+            // Acquire; pairs with the holder's release of an even sequence in Release().
+            long before = Volatile.Read(ref sequence);
+            if ((before & 1) == 0)
+            {
+                T copy = Unsafe.ReadUnaligned<T>(_payload + ArcLayout.ValueOffset);
+                // The copy's loads must complete before the sequence is read again.
+                Interlocked.MemoryBarrier();
+                if (Volatile.Read(ref sequence) == before)
+                {
+                    return copy;
+                }
+                continue;
+            }
+            if (spins % SpinsBetweenLivenessChecks == 0)
+            {
+                ThrowIfHolderDied();
+            }
+            spinner.SpinOnce(sleep1Threshold: -1);
+        }
+    }
+
+    /// <summary>Drops this reference; the last live reference removes the segment. Fails while this handle's lock is held.</summary>
+    public void Dispose()
+    {
+        if (Volatile.Read(ref _lockingThread) != 0)
+        {
+            throw new InvalidOperationException($"IpcArc '{Name}' is disposed while a guard from it still holds the lock; dispose the guard first.");
+        }
+        _segment.Dispose();
+    }
+
+    /// <summary>Called by the guard: publish the value (even sequence), then release.</summary>
+    internal void Release()
+    {
+        ref long sequence = ref Sequence;
+        // Release; pairs with the acquire read of the sequence in Read(): every write through the guard is visible first.
+        Volatile.Write(ref sequence, sequence + 1);
+        // After the sequence: a holder dying between the two leaves a readable value and a stale holder, never an
+        // odd sequence with no holder to blame.
+        Volatile.Write(ref Holder, 0UL);
+        Volatile.Write(ref _lockingThread, 0);
+        _mutex.Unlock();
+    }
+
+    private IpcArcGuard<T> Acquired(LockOutcome outcome)
+    {
+        Debug.Assert(outcome != LockOutcome.TimedOut, "not held");
+        Volatile.Write(ref _lockingThread, Environment.CurrentManagedThreadId);
+        // Holder first, then the odd sequence: a reader that sees odd also sees whom to check on.
+        Volatile.Write(ref Holder, ProcessIdentity.Current.Packed);
+        ref long sequence = ref Sequence;
+        long current = Volatile.Read(ref sequence);
+        if ((current & 1) == 0)
+        {
+            // Full fence: no write through the guard can become visible before the odd sequence.
+            Interlocked.Exchange(ref sequence, current + 1);
+        }
+        // An odd sequence here means the previous holder died mid-change: it stays odd until we publish.
+        return new IpcArcGuard<T>(this, ref Unsafe.AsRef<T>(_payload + ArcLayout.ValueOffset), outcome == LockOutcome.AcquiredOwnerDied);
+    }
+
+    private void ThrowIfHolderDied()
+    {
+        if (Volatile.Read(ref _lockingThread) == Environment.CurrentManagedThreadId)
+        {
+            throw new InvalidOperationException($"IpcArc '{Name}': Read() while this thread holds the lock would wait for itself; use the guard's Value.");
+        }
+        ulong holder = Volatile.Read(ref Holder);
+        if (holder != 0 && !ProcessIdentity.Unpack(holder, 0).IsAlive())
+        {
+            throw new LockHolderDiedException(
+                "The process holding the lock died while it could have been changing the value, which may be half-written.", Name,
+                expected: "a published value", found: $"lock holder pid {(int)(uint)holder} dead mid-change; Lock() to repair");
+        }
+    }
+
+    private void ThrowIfLockedByThisThread()
+    {
+        if (Volatile.Read(ref _lockingThread) == Environment.CurrentManagedThreadId)
+        {
+            throw new InvalidOperationException($"IpcArc '{Name}': this thread already holds the lock; locking it again would deadlock.");
+        }
+    }
+
+    private ref long Sequence => ref Unsafe.AsRef<long>(_payload + ArcLayout.SequenceOffset);
+
+    private ref ulong Holder => ref Unsafe.AsRef<ulong>(_payload + ArcLayout.HolderOffset);
+
+    private static void Initialise(SharedSegment segment, T value)
+    {
+        byte* payload = segment.PayloadPointer;
+        new RobustMutex(payload + ArcLayout.MutexOffset, segment.Name).Initialise();
+        Unsafe.WriteUnaligned(payload + ArcLayout.ValueOffset, value);
+        // Holder and sequence start at 0 (the file is zero-filled); Ready is published by the creator's CAS.
+    }
+
+    /// <summary>Throws ArgumentException for a type that cannot live in shared memory, before anything is created.</summary>
+    private static PayloadSpec Spec() => new(SegmentKind.Arc, TypeFingerprint.Of<T>());
+
+    private static SegmentOptions SegmentOptions(IpcArcOptions? options) => new()
+    {
+        Mode = options?.Mode ?? Segments.SegmentOptions.Default.Mode,
+        InitialisationTimeout = options?.InitialisationTimeout ?? Segments.SegmentOptions.Default.InitialisationTimeout,
+        RemoveWhenUnused = true,
+    };
+}

@@ -1,0 +1,121 @@
+using System.Diagnostics;
+using Membrane.Native;
+
+namespace Membrane.Sync;
+
+/// <summary>
+/// A process-shared, robust, error-checking pthread mutex living in shared memory. Robust: when its holder dies
+/// (process or thread), the kernel's robust-futex list hands it to the next locker with EOWNERDEAD instead of leaving
+/// everyone blocked; this type marks it consistent and reports <see cref="LockOutcome.AcquiredOwnerDied"/>.
+/// Error-checking: a thread that locks it twice gets an exception, not a deadlock. A pthread mutex must be unlocked
+/// by the thread that locked it; callers keep lock and unlock on one thread (guards are ref structs).
+/// </summary>
+internal readonly unsafe struct RobustMutex
+{
+    private readonly void* _mutex;
+    private readonly string _segmentName;
+
+    internal RobustMutex(void* mutex, string segmentName)
+    {
+        _mutex = mutex;
+        _segmentName = segmentName;
+    }
+
+    /// <summary>Initialises the mutex in place; only the segment's creator, during initialisation.</summary>
+    internal void Initialise()
+    {
+        byte* attr = stackalloc byte[Interop.PThreadMutexAttrSize];
+        Check(Interop.PThreadMutexAttrInit(attr), "pthread_mutexattr_init");
+        try
+        {
+            Check(Interop.PThreadMutexAttrSetPShared(attr, Interop.PTHREAD_PROCESS_SHARED), "pthread_mutexattr_setpshared");
+            Check(Interop.PThreadMutexAttrSetRobust(attr, Interop.PTHREAD_MUTEX_ROBUST), "pthread_mutexattr_setrobust");
+            Check(Interop.PThreadMutexAttrSetType(attr, Interop.PTHREAD_MUTEX_ERRORCHECK), "pthread_mutexattr_settype");
+            Check(Interop.PThreadMutexInit(_mutex, attr), "pthread_mutex_init");
+        }
+        finally
+        {
+            _ = Interop.PThreadMutexAttrDestroy(attr);
+        }
+    }
+
+    /// <summary>Blocks until held.</summary>
+    internal LockOutcome Lock() => Outcome(Interop.PThreadMutexLock(_mutex), "pthread_mutex_lock");
+
+    /// <summary>
+    /// Takes the lock within <paramref name="timeout"/> (zero: one try; infinite: <see cref="Lock"/>), waking every
+    /// 50 ms to honour <paramref name="cancellation"/>.
+    /// </summary>
+    internal LockOutcome TryLock(TimeSpan timeout, CancellationToken cancellation)
+    {
+        if (timeout == TimeSpan.Zero)
+        {
+            return Outcome(Interop.PThreadMutexTryLock(_mutex), "pthread_mutex_trylock");
+        }
+        if (timeout == Timeout.InfiniteTimeSpan && !cancellation.CanBeCanceled)
+        {
+            return Lock();
+        }
+        long deadline = timeout == Timeout.InfiniteTimeSpan ? long.MaxValue : Stopwatch.GetTimestamp() + (long)(timeout.TotalSeconds * Stopwatch.Frequency);
+        while (true)
+        {
+            cancellation.ThrowIfCancellationRequested();
+            long remainingTicks = deadline - Stopwatch.GetTimestamp();
+            if (remainingTicks <= 0)
+            {
+                return LockOutcome.TimedOut;
+            }
+            TimeSpan slice = TimeSpan.FromSeconds(Math.Min(remainingTicks / (double)Stopwatch.Frequency, cancellation.CanBeCanceled ? 0.05 : double.MaxValue));
+            LockOutcome outcome = Outcome(ClockLock(slice), "pthread_mutex_clocklock");
+            if (outcome != LockOutcome.TimedOut)
+            {
+                return outcome;
+            }
+        }
+    }
+
+    internal void Unlock() => Check(Interop.PThreadMutexUnlock(_mutex), "pthread_mutex_unlock");
+
+    private int ClockLock(TimeSpan relative)
+    {
+        // One slice is at most an hour (TryLock loops), so the nanosecond sum below cannot overflow.
+        long addNanoseconds = Math.Min(relative.Ticks, TimeSpan.TicksPerHour) * 100;
+        Interop.TimeSpec deadline;
+        Interop.ClockGetTime(Interop.CLOCK_MONOTONIC, &deadline);
+        long nanoseconds = deadline.Nanoseconds + addNanoseconds;
+        deadline.Seconds += nanoseconds / 1_000_000_000;
+        deadline.Nanoseconds = nanoseconds % 1_000_000_000;
+        return Interop.PThreadMutexClockLock(_mutex, Interop.CLOCK_MONOTONIC, &deadline);
+    }
+
+    private LockOutcome Outcome(int error, string call)
+    {
+        switch (error)
+        {
+            case 0:
+                return LockOutcome.Acquired;
+            case Interop.EOWNERDEAD:
+                // We hold it now; make it usable again, then tell the caller its state may be half-written.
+                Check(Interop.PThreadMutexConsistent(_mutex), "pthread_mutex_consistent");
+                return LockOutcome.AcquiredOwnerDied;
+            case Interop.EBUSY or Interop.ETIMEDOUT:
+                return LockOutcome.TimedOut;
+            case Interop.EDEADLK:
+                throw new InvalidOperationException($"Segment '{_segmentName}': this thread already holds the lock; locking it again would deadlock.");
+            case Interop.ENOTRECOVERABLE:
+                throw new SegmentCorruptException("Its lock is unrecoverable: a holder died and the lock was released without being made consistent.",
+                    _segmentName, errno: error);
+            default:
+                Check(error, call);
+                return LockOutcome.TimedOut;
+        }
+    }
+
+    private void Check(int error, string call)
+    {
+        if (error != 0)
+        {
+            NativeError.Throw(call, error, _segmentName);
+        }
+    }
+}
