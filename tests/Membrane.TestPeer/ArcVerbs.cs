@@ -28,7 +28,7 @@ internal static class ArcVerbs
         "arc-hold" => Hold(name),
         "arc-hold-reference" => HoldReference(name),
         "arc-create-and-hold" => CreateAndHold(name),
-        "arc-rewrite" => Rewrite(name, int.Parse(rest[0], CultureInfo.InvariantCulture)),
+        "arc-rewrite" => Rewrite(name),
         "arc-open-mirror" => OpenMirror(name),
         _ => -1,
     };
@@ -97,25 +97,30 @@ internal static class ArcVerbs
         return 0;
     }
 
-    /// <summary>Says "ready", then <paramref name="times"/> times sets every field of a 64-byte value to the same number; says "done".</summary>
-    private static int Rewrite(string name, int times)
+    /// <summary>
+    /// Says "ready", then sets every field of a 64-byte value to the same rising number, slowly, over and over, until a line
+    /// arrives on stdin; says "done N" with the last number written.
+    /// </summary>
+    private static int Rewrite(string name)
     {
         using var arc = IpcArc<Block64>.Open(name);
+        var stop = Task.Run(Console.In.ReadLine);
         Verbs.Say("ready");
-        for (long i = 1; i <= times; i++)
+        long i = 0;
+        while (!stop.IsCompleted)
         {
+            i++;
+            Thread.SpinWait(200); // a writer also spends time outside the lock, where readers get through
             using IpcArcGuard<Block64> guard = arc.Lock();
-            ref Block64 value = ref guard.Value;
-            value.A = i;
-            value.B = i;
-            value.C = i;
-            value.D = i;
-            value.E = i;
-            value.F = i;
-            value.G = i;
-            value.H = i;
+            // A pause between fields holds the value half-written long enough for a racing reader to land inside.
+            Span<long> fields = MemoryMarshal.Cast<Block64, long>(new Span<Block64>(ref guard.Value));
+            for (int field = 0; field < fields.Length; field++)
+            {
+                fields[field] = i;
+                Thread.SpinWait(20);
+            }
         }
-        Verbs.Say("done");
+        Verbs.Say(string.Create(CultureInfo.InvariantCulture, $"done {i}"));
         return 0;
     }
 
