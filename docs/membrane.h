@@ -64,4 +64,21 @@ struct membrane_segment_header {
 _Static_assert(sizeof(struct membrane_process_slot) == 16, "process slot is 16 bytes");
 _Static_assert(sizeof(struct membrane_segment_header) == MEMBRANE_HEADER_SIZE, "header is one page");
 
+/*
+ * Arc payload (kind 2), at payload_offset. The reference count is the sum of `references` over the live slots of the
+ * process table. The value is guarded by a robust, process-shared, error-checking pthread mutex and published to
+ * lock-free readers through a sequence lock: odd while a holder may be writing, even when published.
+ */
+#define MEMBRANE_ARC_MUTEX_SIZE 64 /* room for pthread_mutex_t: 40 bytes on x86_64, 48 on arm64 */
+
+struct membrane_arc {
+    uint8_t mutex[MEMBRANE_ARC_MUTEX_SIZE]; /* pthread_mutex_t, PTHREAD_PROCESS_SHARED | ROBUST | ERRORCHECK */
+    uint64_t holder_identity;               /* identity of the lock holder, 0 = none; written by the holder */
+    int64_t sequence;                       /* seqlock: odd = value being changed; written by the holder */
+    uint8_t reserved[0x80 - 0x50];
+    /* T value follows at offset 0x80 */
+};
+
+_Static_assert(sizeof(struct membrane_arc) == 0x80, "the arc's value starts at payload offset 0x80");
+
 #endif /* MEMBRANE_H */

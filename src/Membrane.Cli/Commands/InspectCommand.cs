@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Membrane.Arc;
 using Membrane.Segments;
 using Spectre.Console;
 
@@ -21,9 +22,15 @@ internal static class InspectCommand
     private static int Run(string name, SegmentBacking backing, bool json)
     {
         SegmentInfo info = SegmentCatalog.Inspect(name, backing);
+        SegmentJson.LockJson? arcLock = null;
+        if (info.Kind == SegmentKind.Arc && info.State == SegmentState.Ready)
+        {
+            (ProcessIdentity? holder, bool changing, long sequence) = IpcArcInspector.ReadLockState(info.Name);
+            arcLock = new SegmentJson.LockJson(holder?.Pid, holder?.IsAlive(), changing, sequence);
+        }
         if (json)
         {
-            CliOutput.WriteJson(SegmentJson.From(info, withProcesses: true));
+            CliOutput.WriteJson(SegmentJson.From(info, withProcesses: true) with { Lock = arcLock });
             return ExitCodes.Success;
         }
         var header = new Grid().AddColumn().AddColumn();
@@ -37,6 +44,13 @@ internal static class InspectCommand
         Row("created", $"{info.CreatedAt:u} by pid {info.Creator.Pid}{(info.CreatorAlive ? "" : " (no longer running)")}");
         Row("mode", $"0{Convert.ToString((int)info.Mode, 8)} (uid {info.OwnerUid})");
         Row("remove when unused", info.RemoveWhenUnused ? "yes" : "no");
+        Row("references", $"{info.LiveReferences} live, in {info.LiveProcesses} process(es)");
+        if (arcLock is not null)
+        {
+            Row("lock", arcLock.HolderPid is int pid
+                ? $"held by pid {pid}{(arcLock.HolderAlive == true ? "" : " (dead: the next locker sees PreviousOwnerDied)")}{(arcLock.Changing ? ", value mid-change" : "")}"
+                : $"free (value published {arcLock.Sequence / 2} times)");
+        }
         if (info.RemovalClaimant is { } claimant)
         {
             Row("being removed by", $"pid {claimant.Pid}");

@@ -20,7 +20,9 @@ internal sealed record SegmentJson(
     bool RemoveWhenUnused,
     int LiveProcesses,
     int TotalProcesses,
-    IReadOnlyList<SegmentJson.ProcessJson>? Processes)
+    int LiveReferences,
+    IReadOnlyList<SegmentJson.ProcessJson>? Processes,
+    SegmentJson.LockJson? Lock = null)
 {
     internal static SegmentJson From(SegmentInfo info, bool withProcesses) => new(
         info.Name,
@@ -38,7 +40,11 @@ internal sealed record SegmentJson(
         info.RemoveWhenUnused,
         info.LiveProcesses,
         info.Processes.Count,
+        info.LiveReferences,
         withProcesses ? info.Processes.Select(p => new ProcessJson(p.Process.Pid, p.Process.StartTicks, p.References, p.IsAlive)).ToList() : null);
+
+    /// <summary>An arc's lock: who holds it, and whether the value is mid-change.</summary>
+    internal sealed record LockJson(int? HolderPid, bool? HolderAlive, bool Changing, long Sequence);
 
     internal sealed record TypeJson(string Name, string Fingerprint, int Size);
 

@@ -33,6 +33,7 @@ public sealed unsafe class IpcArc<T> : IDisposable
     private readonly SharedSegment _segment;
     private readonly RobustMutex _mutex;
     private readonly byte* _payload;
+    private readonly ulong _me = ProcessIdentity.Current.Packed;
 
     /// <summary>The managed thread holding a guard from this handle (0: none); catches self-deadlocks and early disposal.</summary>
     private int _lockingThread;
@@ -119,8 +120,8 @@ public sealed unsafe class IpcArc<T> : IDisposable
             if ((before & 1) == 0)
             {
                 T copy = Unsafe.ReadUnaligned<T>(_payload + ArcLayout.ValueOffset);
-                // The copy's loads must complete before the sequence is read again.
-                Interlocked.MemoryBarrier();
+                // The copy's loads complete before the sequence is read again (pairs with the holder's WriteBarrier).
+                Volatile.ReadBarrier();
                 if (Volatile.Read(ref sequence) == before)
                 {
                     return copy;
@@ -163,13 +164,14 @@ public sealed unsafe class IpcArc<T> : IDisposable
         Debug.Assert(outcome != LockOutcome.TimedOut, "not held");
         Volatile.Write(ref _lockingThread, Environment.CurrentManagedThreadId);
         // Holder first, then the odd sequence: a reader that sees odd also sees whom to check on.
-        Volatile.Write(ref Holder, ProcessIdentity.Current.Packed);
+        Volatile.Write(ref Holder, _me);
         ref long sequence = ref Sequence;
         long current = Volatile.Read(ref sequence);
         if ((current & 1) == 0)
         {
-            // Full fence: no write through the guard can become visible before the odd sequence.
-            Interlocked.Exchange(ref sequence, current + 1);
+            Volatile.Write(ref sequence, current + 1);
+            // No write through the guard may become visible before the odd sequence (pairs with Read's ReadBarrier).
+            Volatile.WriteBarrier();
         }
         // An odd sequence here means the previous holder died mid-change: it stays odd until we publish.
         return new IpcArcGuard<T>(this, ref Unsafe.AsRef<T>(_payload + ArcLayout.ValueOffset), outcome == LockOutcome.AcquiredOwnerDied);

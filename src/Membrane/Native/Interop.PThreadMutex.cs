@@ -37,7 +37,10 @@ internal static partial class Interop
     [LibraryImport(Libc, EntryPoint = "pthread_mutex_lock")]
     internal static unsafe partial int PThreadMutexLock(void* mutex);
 
+    // trylock and unlock never block (unlock at most issues one FUTEX_WAKE), so they may skip the GC transition:
+    // that is most of an uncontended lock's cost. pthread_mutex_lock and clocklock block, so they keep it.
     [LibraryImport(Libc, EntryPoint = "pthread_mutex_trylock")]
+    [SuppressGCTransition]
     internal static unsafe partial int PThreadMutexTryLock(void* mutex);
 
     /// <summary>Waits until an absolute CLOCK_MONOTONIC deadline, so a wall-clock change cannot stretch it.</summary>
@@ -45,6 +48,7 @@ internal static partial class Interop
     internal static unsafe partial int PThreadMutexClockLock(void* mutex, int clock, TimeSpec* deadline);
 
     [LibraryImport(Libc, EntryPoint = "pthread_mutex_unlock")]
+    [SuppressGCTransition]
     internal static unsafe partial int PThreadMutexUnlock(void* mutex);
 
     [LibraryImport(Libc, EntryPoint = "pthread_mutex_consistent")]

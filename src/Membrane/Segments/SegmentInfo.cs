@@ -54,6 +54,9 @@ public sealed record SegmentInfo
     /// <summary>The process removing it right now, if one is.</summary>
     public ProcessIdentity? RemovalClaimant { get; init; }
 
+    /// <summary>References (handles) held by live processes: an arc's reference count.</summary>
+    public int LiveReferences => Processes.Where(p => p.IsAlive).Sum(p => Math.Max(1, p.References));
+
     /// <summary>How many of <see cref="Processes"/> are alive.</summary>
     public int LiveProcesses => Processes.Count(p => p.IsAlive);
 

@@ -39,8 +39,12 @@ internal readonly unsafe struct RobustMutex
         }
     }
 
-    /// <summary>Blocks until held.</summary>
-    internal LockOutcome Lock() => Outcome(Interop.PThreadMutexLock(_mutex), "pthread_mutex_lock");
+    /// <summary>Blocks until held. Tries first without the GC transition a blocking call needs.</summary>
+    internal LockOutcome Lock()
+    {
+        LockOutcome outcome = Outcome(Interop.PThreadMutexTryLock(_mutex), "pthread_mutex_trylock");
+        return outcome != LockOutcome.TimedOut ? outcome : Outcome(Interop.PThreadMutexLock(_mutex), "pthread_mutex_lock");
+    }
 
     /// <summary>
     /// Takes the lock within <paramref name="timeout"/> (zero: one try; infinite: <see cref="Lock"/>), waking every

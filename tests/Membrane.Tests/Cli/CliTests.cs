@@ -69,6 +69,29 @@ public sealed class CliTests : IDisposable
     }
 
     [Fact]
+    public void Inspect_json_of_an_arc_shows_its_type_reference_count_and_lock_holder()
+    {
+        string name = _segments.NewName("cli-arc");
+        using var arc = IpcArc<long>.Create(name, 0);
+        using var holder = Peer.Start("arc-hold", name);
+        holder.Expect("locked");
+
+        (int exitCode, string stdout, string stderr) = Peer.RunCli("inspect", name, "--json");
+
+        Assert.True(exitCode == 0, stderr);
+        JsonElement info = JsonDocument.Parse(stdout).RootElement;
+        Assert.Equal("arc", info.GetProperty("kind").GetString());
+        Assert.Equal("System.Int64", info.GetProperty("payload_type").GetProperty("name").GetString());
+        Assert.Equal(8, info.GetProperty("payload_type").GetProperty("size").GetInt32());
+        Assert.Equal($"0x{TypeFingerprint.Of<long>().Value:x16}", info.GetProperty("payload_type").GetProperty("fingerprint").GetString());
+        Assert.Equal(2, info.GetProperty("live_references").GetInt32());
+        Assert.Equal(holder.Pid, info.GetProperty("lock").GetProperty("holder_pid").GetInt32());
+        Assert.True(info.GetProperty("lock").GetProperty("changing").GetBoolean());
+        holder.Send("release");
+        holder.Expect("released");
+    }
+
+    [Fact]
     public void Inspect_of_a_missing_name_fails_with_a_clear_message_and_exit_code_1()
     {
         string name = _segments.NewName("cli-missing");

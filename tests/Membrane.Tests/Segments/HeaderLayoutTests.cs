@@ -57,7 +57,7 @@ public class HeaderLayoutTests
     }
 
     [Fact]
-    public void C_header_agrees_with_the_CSharp_layout_byte_for_byte()
+    public void C_header_agrees_with_the_CSharp_layouts_byte_for_byte()
     {
         var source = new StringBuilder("#include \"membrane.h\"\n");
         void Check(string expression, long value) =>
@@ -79,6 +79,12 @@ public class HeaderLayoutTests
             string cKind = string.Concat(kind.ToString().Select((c, i) => i > 0 && char.IsUpper(c) ? "_" + c : c.ToString())).ToUpperInvariant();
             Check($"MEMBRANE_KIND_{cKind}", (int)kind);
         }
+
+        Check("offsetof(struct membrane_arc, holder_identity)", Membrane.Arc.ArcLayout.HolderOffset);
+        Check("offsetof(struct membrane_arc, sequence)", Membrane.Arc.ArcLayout.SequenceOffset);
+        Check("sizeof(struct membrane_arc)", Membrane.Arc.ArcLayout.ValueOffset);
+        Check("MEMBRANE_ARC_MUTEX_SIZE", Membrane.Native.Interop.PThreadMutexReservedSize);
+        source.Append("#include <pthread.h>\n_Static_assert(sizeof(pthread_mutex_t) <= MEMBRANE_ARC_MUTEX_SIZE, \"pthread_mutex_t fits\");\n");
 
         (int exitCode, string output) = CCompiler.CheckSyntax(source.ToString());
 

@@ -1,0 +1,29 @@
+using Membrane.Native;
+using Membrane.Segments;
+
+namespace Membrane.Arc;
+
+/// <summary>Reads an arc's lock state without attaching to it, for <c>membrane inspect</c>.</summary>
+internal static unsafe class IpcArcInspector
+{
+    /// <summary>Who holds the lock (null: nobody) and whether the value is mid-change (odd sequence).</summary>
+    internal static (ProcessIdentity? Holder, bool Changing, long Sequence) ReadLockState(string name)
+    {
+        using SafeFileDescriptor fd = SegmentFiles.Open(name, SegmentBacking.SharedMemory, create: false, writable: false, default);
+        long size = (long)SegmentFiles.Stat(fd, name).Size;
+        if (size < SegmentHeaderLayout.Size + ArcLayout.ValueOffset)
+        {
+            throw new SegmentCorruptException("It is too small to be an arc.", name,
+                expected: $"at least {SegmentHeaderLayout.Size + ArcLayout.ValueOffset} bytes", found: $"{size} bytes");
+        }
+        using MappedMemory mapping = MappedMemory.Map(fd, size, writable: false, out int errno);
+        if (errno != 0)
+        {
+            NativeError.Throw("mmap", errno, name);
+        }
+        byte* payload = mapping.Pointer + SegmentHeaderLayout.Size;
+        ulong holder = Volatile.Read(ref *(ulong*)(payload + ArcLayout.HolderOffset));
+        long sequence = Volatile.Read(ref *(long*)(payload + ArcLayout.SequenceOffset));
+        return (holder == 0 ? null : ProcessIdentity.Unpack(holder, 0), (sequence & 1) != 0, sequence);
+    }
+}

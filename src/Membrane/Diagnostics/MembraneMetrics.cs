@@ -1,0 +1,29 @@
+using System.Diagnostics.Metrics;
+
+namespace Membrane.Diagnostics;
+
+/// <summary>
+/// The <c>Membrane</c> meter: counters a host's OpenTelemetry or dotnet-counters can collect. Instruments cost a
+/// branch when nobody listens; the hot paths add in batches, not per entry.
+/// </summary>
+public static class MembraneMetrics
+{
+    /// <summary>The meter's name.</summary>
+    public const string MeterName = "Membrane";
+
+    internal static readonly Meter Meter = new(MeterName);
+
+    /// <summary>Journal entries appended, tagged with the journal's name.</summary>
+    internal static readonly Counter<long> JournalAppended = Meter.CreateCounter<long>("membrane.journal.appended", "{entry}", "Entries appended to a journal.");
+
+    /// <summary>Journal entries delivered to readers.</summary>
+    internal static readonly Counter<long> JournalRead = Meter.CreateCounter<long>("membrane.journal.read", "{entry}", "Entries delivered to journal readers.");
+
+    /// <summary>Journal entries a lapped reader lost.</summary>
+    internal static readonly Counter<long> JournalLost = Meter.CreateCounter<long>("membrane.journal.lost", "{entry}", "Entries overwritten before a reader read them.");
+
+    /// <summary>Times a reader or writer parked on a futex.</summary>
+    internal static readonly Counter<long> Parks = Meter.CreateCounter<long>("membrane.parks", "{park}", "Times a waiter parked in the kernel.");
+
+    internal static KeyValuePair<string, object?> Tag(string name) => new("membrane.segment", name);
+}

@@ -1,0 +1,260 @@
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using System.Text;
+using Membrane.Segments;
+using L = Membrane.Journal.JournalLayout;
+
+namespace Membrane.Journal;
+
+/// <summary>
+/// A journal: one writer appends fixed-size entries to a shared ring, any number of readers follow it, each from
+/// its own cursor persisted in the segment (crash recovery, late-join catch-up). Open one, then take the writer role
+/// with <see cref="CreateWriter"/> or a cursor with <see cref="OpenReader(int, StartPosition)"/>.
+/// <para>
+/// Protocol. The writer stamps a slot odd, writes the entry, stamps it even (release), then publishes the write
+/// position with a full fence and, only if a reader announced it is parked, wakes the futex on the position's low
+/// half. A reader reads the position (acquire), checks the slot's stamp before and after copying the entry, and
+/// delivers it only if both equal the complete stamp of the sequence it wants. Under <see cref="OverrunPolicy.Block"/>
+/// the writer also keeps every registered cursor's committed position within one ring of the write position.
+/// </para>
+/// </summary>
+[DebuggerDisplay("Journal {Name} ({Capacity} x {SlotSize} B, {Policy})")]
+public sealed unsafe class Journal : IDisposable
+{
+    private readonly SharedSegment _segment;
+
+    private Journal(SharedSegment segment)
+    {
+        _segment = segment;
+        Payload = segment.PayloadPointer;
+        Validate();
+        SlotSize = (int)Read32(L.SlotSizeOffset);
+        SlotStride = (int)Read32(L.SlotStrideOffset);
+        Capacity = Unsafe.ReadUnaligned<long>(Payload + L.CapacityOffset);
+        CursorCount = (int)Read32(L.CursorCountOffset);
+        Policy = (OverrunPolicy)Read32(L.PolicyOffset);
+        Slots = Payload + Unsafe.ReadUnaligned<long>(Payload + L.SlotsOffsetOffset);
+        Mask = Capacity - 1;
+    }
+
+    /// <summary>The segment's name.</summary>
+    public string Name => _segment.Name;
+
+    /// <summary>Slots in the ring (a power of two).</summary>
+    public long Capacity { get; }
+
+    /// <summary>The largest entry in bytes.</summary>
+    public int SlotSize { get; }
+
+    /// <summary>How many cursors the journal holds.</summary>
+    public int CursorCount { get; }
+
+    /// <summary>What the writer does when a reader falls a ring behind.</summary>
+    public OverrunPolicy Policy { get; }
+
+    /// <summary>The sequence the next appended entry gets (= entries appended so far).</summary>
+    public long WritePosition => Volatile.Read(ref WritePositionRef);
+
+    /// <summary>Creates a journal; fails with <see cref="SegmentAlreadyExistsException"/> if the name exists.</summary>
+    public static Journal Create(string name, JournalOptions? options = null)
+    {
+        options ??= new JournalOptions();
+        options.Validate(name);
+        return new Journal(SharedSegment.Create(name, PayloadSize(options), Spec, SegmentOptions(options), s => Initialise(s, options)));
+    }
+
+    /// <summary>Opens an existing journal, checking its layout and cursor table.</summary>
+    public static Journal Open(string name) => new(SharedSegment.Open(name, Spec, Segments.SegmentOptions.Default));
+
+    /// <summary>Opens the journal if it exists (whatever its options), else creates it with <paramref name="options"/>.</summary>
+    public static Journal OpenOrCreate(string name, JournalOptions? options = null)
+    {
+        options ??= new JournalOptions();
+        options.Validate(name);
+        return new Journal(SharedSegment.OpenOrCreate(name, PayloadSize(options), Spec, SegmentOptions(options), s => Initialise(s, options)));
+    }
+
+    /// <summary>Takes the writer role; a second live writer gets <see cref="SegmentInUseException"/>.</summary>
+    public JournalWriter CreateWriter(TimeSpan? blockTimeout = null) => new(this, blockTimeout ?? Timeout.InfiniteTimeSpan);
+
+    /// <summary>Attaches a reader to cursor <paramref name="cursorId"/> (0 to <see cref="CursorCount"/> - 1).</summary>
+    public JournalReader OpenReader(int cursorId, StartPosition start = StartPosition.Persisted)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(cursorId);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(cursorId, CursorCount);
+        return new JournalReader(this, cursorId, name: null, start);
+    }
+
+    /// <summary>Attaches a reader to the cursor of this name, taking a free cursor the first time.</summary>
+    public JournalReader OpenReader(string cursorName, StartPosition start = StartPosition.Persisted)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(cursorName);
+        if (Encoding.UTF8.GetByteCount(cursorName) > L.CursorNameSize)
+        {
+            throw new ArgumentException($"A cursor name is at most {L.CursorNameSize} bytes of UTF-8.", nameof(cursorName));
+        }
+        int id = FindCursor(cursorName);
+        return new JournalReader(this, id, cursorName, start);
+    }
+
+    /// <summary>Every cursor, registered or not.</summary>
+    public IReadOnlyList<CursorInfo> Cursors()
+    {
+        long write = WritePosition;
+        var cursors = new List<CursorInfo>(CursorCount);
+        for (int id = 0; id < CursorCount; id++)
+        {
+            ref JournalCursor cursor = ref Cursor(id);
+            ulong owner = Volatile.Read(ref cursor.Owner);
+            ProcessIdentity? process = owner == 0 ? null : ProcessIdentity.Unpack(owner, Volatile.Read(ref cursor.OwnerBootTag));
+            long committed = Volatile.Read(ref cursor.Committed);
+            cursors.Add(new CursorInfo(id, cursor.ReadName(), Volatile.Read(ref cursor.State) == JournalCursor.Registered,
+                committed, process, process?.IsAlive() ?? false, write - committed));
+        }
+        return cursors;
+    }
+
+    /// <summary>
+    /// Unregisters a cursor, so that a Block writer stops waiting for it and its position is forgotten. Refused
+    /// (<see cref="SegmentInUseException"/>) while a live reader is attached to it.
+    /// </summary>
+    public void RemoveCursor(int cursorId)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(cursorId);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(cursorId, CursorCount);
+        ref JournalCursor cursor = ref Cursor(cursorId);
+        ulong owner = Volatile.Read(ref cursor.Owner);
+        if (owner != 0 && ProcessIdentity.Unpack(owner, cursor.OwnerBootTag).IsAlive())
+        {
+            throw new SegmentInUseException($"Cursor {cursorId} has a live reader attached.", Name,
+                expected: "no reader attached", found: $"pid {(int)(uint)owner}");
+        }
+        cursor.ClearName();
+        Volatile.Write(ref cursor.Committed, 0);
+        Volatile.Write(ref cursor.State, JournalCursor.Free);
+        Interlocked.CompareExchange(ref cursor.Owner, 0, owner);
+        Interlocked.Increment(ref RegistrationEpoch);
+        WakeWriter();
+    }
+
+    /// <summary>Detaches from the journal. The journal itself persists (it holds readers' positions) until removed.</summary>
+    public void Dispose() => _segment.Dispose();
+
+    internal byte* Payload { get; }
+
+    internal byte* Slots { get; }
+
+    internal long Mask { get; }
+
+    internal int SlotStride { get; }
+
+    internal ref long WritePositionRef => ref Unsafe.AsRef<long>(Payload + L.WritePositionOffset);
+
+    internal int* ReaderFutexWord => (int*)(Payload + L.WritePositionOffset); // the low half, little-endian
+
+    internal ref ulong WriterIdentity => ref Unsafe.AsRef<ulong>(Payload + L.WriterIdentityOffset);
+
+    internal ref uint WriterBootTag => ref Unsafe.AsRef<uint>(Payload + L.WriterBootTagOffset);
+
+    internal ref int ParkedReaders => ref Unsafe.AsRef<int>(Payload + L.ParkedReadersOffset);
+
+    internal ref int WriterParked => ref Unsafe.AsRef<int>(Payload + L.WriterParkedOffset);
+
+    internal ref int CommitEpoch => ref Unsafe.AsRef<int>(Payload + L.CommitEpochOffset);
+
+    internal ref int RegistrationEpoch => ref Unsafe.AsRef<int>(Payload + L.RegistrationEpochOffset);
+
+    internal ref JournalCursor Cursor(int id) => ref Unsafe.AsRef<JournalCursor>(Payload + L.CursorTableOffset + ((long)id * L.CursorSize));
+
+    internal byte* Slot(long sequence) => Slots + ((sequence & Mask) * SlotStride);
+
+    /// <summary>After a commit or a removal: wake a Block writer, but only if it said it is parked.</summary>
+    internal void WakeWriter()
+    {
+        // Pairs with the writer's exchange of WriterParked before it re-reads the cursors.
+        if (Volatile.Read(ref WriterParked) != 0)
+        {
+            Interlocked.Increment(ref CommitEpoch);
+            Sync.Futex.WakeAll((int*)Unsafe.AsPointer(ref CommitEpoch));
+        }
+    }
+
+    internal void ThrowIfDisposed() => _segment.ThrowIfDisposed();
+
+    private static PayloadSpec Spec { get; } = new(SegmentKind.Journal, TypeFingerprint.None);
+
+    private static long PayloadSize(JournalOptions options) => L.PayloadSize(options.SlotSize, options.Capacity, options.Cursors);
+
+    private static SegmentOptions SegmentOptions(JournalOptions options) => new() { Mode = options.Mode };
+
+    private static void Initialise(SharedSegment segment, JournalOptions options)
+    {
+        byte* payload = segment.PayloadPointer;
+        Unsafe.WriteUnaligned(payload + L.SlotSizeOffset, (uint)options.SlotSize);
+        Unsafe.WriteUnaligned(payload + L.SlotStrideOffset, (uint)L.SlotStride(options.SlotSize));
+        Unsafe.WriteUnaligned(payload + L.CapacityOffset, options.Capacity);
+        Unsafe.WriteUnaligned(payload + L.CursorCountOffset, (uint)options.Cursors);
+        Unsafe.WriteUnaligned(payload + L.PolicyOffset, (uint)options.Policy);
+        Unsafe.WriteUnaligned(payload + L.SlotsOffsetOffset, L.SlotsOffset(options.Cursors));
+        // Everything else starts at zero: position 0, no writer, free cursors, never-written slots (stamp 0).
+    }
+
+    private uint Read32(int offset) => Unsafe.ReadUnaligned<uint>(Payload + offset);
+
+    /// <summary>The journal's own fields, checked once at open: a foreign or damaged segment is refused here.</summary>
+    private void Validate()
+    {
+        uint slotSize = Read32(L.SlotSizeOffset);
+        uint stride = Read32(L.SlotStrideOffset);
+        long capacity = Unsafe.ReadUnaligned<long>(Payload + L.CapacityOffset);
+        uint cursors = Read32(L.CursorCountOffset);
+        uint policy = Read32(L.PolicyOffset);
+        long slotsOffset = Unsafe.ReadUnaligned<long>(Payload + L.SlotsOffsetOffset);
+        string? problem =
+            slotSize is 0 or > L.MaxSlotSize ? $"slot size {slotSize}"
+            : stride != L.SlotStride((int)slotSize) ? $"slot stride {stride} for slot size {slotSize}"
+            : !L.IsPowerOfTwo(capacity) ? $"capacity {capacity} (not a power of two)"
+            : cursors is 0 or > L.MaxCursors ? $"cursor count {cursors}"
+            : policy > (uint)OverrunPolicy.Block ? $"overrun policy {policy}"
+            : slotsOffset != L.SlotsOffset((int)cursors) ? $"slots offset {slotsOffset}"
+            : L.PayloadSize((int)slotSize, capacity, (int)cursors) > _segment.PayloadLength ? $"a ring larger than the segment ({_segment.PayloadLength} bytes)"
+            : null;
+        if (problem is not null)
+        {
+            _segment.Dispose();
+            throw new SegmentCorruptException("Its journal header is inconsistent.", _segment.Name, expected: "a consistent journal layout", found: problem);
+        }
+        long write = Volatile.Read(ref WritePositionRef);
+        for (int id = 0; id < (int)cursors; id++)
+        {
+            long committed = Volatile.Read(ref Cursor(id).Committed);
+            uint state = Volatile.Read(ref Cursor(id).State);
+            if (committed < 0 || committed > write || state > JournalCursor.Registered)
+            {
+                _segment.Dispose();
+                throw new SegmentCorruptException("Its cursor table is damaged.", _segment.Name,
+                    expected: $"cursor positions between 0 and the write position {write}, states 0 or 1",
+                    found: $"cursor {id} at position {committed}, state {state}");
+            }
+        }
+    }
+
+    private int FindCursor(string name)
+    {
+        int free = -1;
+        for (int id = 0; id < CursorCount; id++)
+        {
+            ref JournalCursor cursor = ref Cursor(id);
+            if (cursor.ReadName() == name)
+            {
+                return id;
+            }
+            if (free < 0 && Volatile.Read(ref cursor.State) == JournalCursor.Free && Volatile.Read(ref cursor.Owner) == 0 && cursor.ReadName() is null)
+            {
+                free = id;
+            }
+        }
+        return free >= 0 ? free : throw new CapacityExhaustedException("Every cursor is taken.", Name,
+            expected: $"a free cursor among {CursorCount}", found: "all registered or attached");
+    }
+}

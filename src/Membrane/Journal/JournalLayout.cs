@@ -1,0 +1,71 @@
+using System.Numerics;
+
+namespace Membrane.Journal;
+
+/// <summary>
+/// The descriptor of a journal segment's payload (offsets relative to the payload at 0x1000).
+/// <code>
+///  0x000 | write position u64 (low half: the readers' futex word)              | writer
+///  0x040 | writer identity u64 | writer boot tag u32                           | writer claim (CAS)
+///  0x080 | slot size u32 | slot stride u32 | capacity u64 | cursors u32 |     | creator
+///        | policy u32 | slots offset u64                                      |
+///  0x0C0 | parked readers i32 | writer parked i32 | commit epoch i32 |         | readers / writer
+///        | registration epoch i32                                            |
+///  0x100 | cursor table: cursors x 64 bytes, one cache line each             | each reader its own
+///        |   [committed position u64 | owner identity u64 | state u32 |      |
+///        |    owner boot tag u32 | reserved u64 | name 32 bytes UTF-8]       |
+///  slots | capacity x stride:                                                 | writer
+///        |   [stamp u64 | length u32 | reserved u32 | entry (slot size)]     |
+/// </code>
+/// A slot's stamp is 2(s+1)-1 while sequence s is being written into it and 2(s+1) once it is complete: a reader
+/// compares it before and after its copy, so an overwritten or half-written entry is never delivered.
+/// </summary>
+internal static class JournalLayout
+{
+    internal const int CacheLine = 64;
+
+    internal const int WritePositionOffset = 0x000;
+    internal const int WriterIdentityOffset = 0x040;
+    internal const int WriterBootTagOffset = 0x048;
+    internal const int SlotSizeOffset = 0x080;
+    internal const int SlotStrideOffset = 0x084;
+    internal const int CapacityOffset = 0x088;
+    internal const int CursorCountOffset = 0x090;
+    internal const int PolicyOffset = 0x094;
+    internal const int SlotsOffsetOffset = 0x098;
+    internal const int ParkedReadersOffset = 0x0C0;
+    internal const int WriterParkedOffset = 0x0C4;
+    internal const int CommitEpochOffset = 0x0C8;
+    internal const int RegistrationEpochOffset = 0x0CC;
+    internal const int CursorTableOffset = 0x100;
+
+    internal const int CursorSize = CacheLine;
+    internal const int CursorCommittedOffset = 0;
+    internal const int CursorOwnerOffset = 8;
+    internal const int CursorStateOffset = 16;
+    internal const int CursorOwnerBootTagOffset = 20;
+    internal const int CursorNameOffset = 32;
+    internal const int CursorNameSize = 32;
+
+    internal const int SlotStampOffset = 0;
+    internal const int SlotLengthOffset = 8;
+    internal const int SlotHeaderSize = 16;
+
+    internal const int MaxCursors = 1024;
+    internal const int MaxSlotSize = 1 << 20;
+
+    internal static int SlotStride(int slotSize) => (SlotHeaderSize + slotSize + CacheLine - 1) & ~(CacheLine - 1);
+
+    internal static long SlotsOffset(int cursorCount) => CursorTableOffset + ((long)cursorCount * CursorSize);
+
+    internal static long PayloadSize(int slotSize, long capacity, int cursorCount) =>
+        SlotsOffset(cursorCount) + (capacity * SlotStride(slotSize));
+
+    /// <summary>The stamp of a slot holding the complete entry <paramref name="sequence"/>.</summary>
+    internal static long CompleteStamp(long sequence) => 2 * (sequence + 1);
+
+    /// <summary>The stamp of a slot while <paramref name="sequence"/> is being written into it.</summary>
+    internal static long WritingStamp(long sequence) => (2 * (sequence + 1)) - 1;
+
+    internal static bool IsPowerOfTwo(long value) => value > 0 && BitOperations.IsPow2(value);
+}

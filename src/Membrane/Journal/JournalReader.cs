@@ -1,0 +1,311 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using Membrane.Diagnostics;
+using Membrane.Segments;
+using Membrane.Sync;
+using L = Membrane.Journal.JournalLayout;
+
+namespace Membrane.Journal;
+
+/// <summary>
+/// A reader attached to one cursor. It reads from its own position and persists that position only when told to
+/// (<see cref="Commit"/>), so the application decides when an entry counts as consumed; after a crash the next
+/// reader of the cursor starts at the last commit. Entries are copied out: under the Overwrite policy a slot may be
+/// rewritten at any moment, and a copy checked against the slot's stamp is the only delivery that cannot be torn.
+/// </summary>
+[DebuggerDisplay("JournalReader {_journal.Name} cursor {CursorId} at {Position}")]
+public sealed unsafe class JournalReader : IDisposable
+{
+    private const int MetricsBatch = 4096;
+    private const int SpinsBeforePark = 128;
+
+    private static readonly ConcurrentDictionary<JournalReader, byte> s_open = new();
+    private static readonly ObservableGauge<long> s_lag = MembraneMetrics.Meter.CreateObservableGauge(
+        "membrane.journal.lag", ObserveLag, "{entry}", "Entries the writer is ahead of each open reader.");
+
+    private readonly Journal _journal;
+    private readonly ulong _identity;
+    private readonly KeyValuePair<string, object?> _tag;
+    private long _position;
+    private long _pendingLost;
+    private int _unreportedReads;
+    private int _disposed;
+
+    internal JournalReader(Journal journal, int cursorId, string? name, StartPosition start)
+    {
+        _journal = journal;
+        CursorId = cursorId;
+        _tag = MembraneMetrics.Tag(journal.Name);
+        ProcessIdentity me = ProcessIdentity.Current;
+        _identity = me.Packed;
+        ClaimCursor(me, name);
+        _position = StartingPosition(start);
+        s_open.TryAdd(this, 0);
+    }
+
+    /// <summary>The cursor's index in the journal's cursor table.</summary>
+    public int CursorId { get; }
+
+    /// <summary>The sequence of the next entry this reader will deliver.</summary>
+    public long Position => _position;
+
+    /// <summary>The position persisted in the journal (what a restart would resume from).</summary>
+    public long CommittedPosition => Volatile.Read(ref Cursor.Committed);
+
+    /// <summary>Entries the writer has appended that this reader has not read yet.</summary>
+    public long Lag => Math.Max(0, _journal.WritePosition - _position);
+
+    /// <summary>Entries this reader lost to being lapped, since it attached.</summary>
+    public long TotalLost { get; private set; }
+
+    /// <summary>
+    /// Copies the next entry into <paramref name="destination"/> if there is one, without waiting. A lapped reader's
+    /// next record says how many entries it lost (<see cref="JournalRecord.LostBefore"/>).
+    /// </summary>
+    public bool TryRead(Span<byte> destination, out JournalRecord record)
+    {
+        long position = _position;
+        long write = Volatile.Read(ref _journal.WritePositionRef); // acquire; pairs with the writer's publishing exchange
+        if (position >= write)
+        {
+            record = default;
+            return false;
+        }
+        long capacity = _journal.Capacity;
+        long lost = _pendingLost;
+        while (true)
+        {
+            if (write - position > capacity)
+            {
+                // Everything before write - capacity has been overwritten for certain.
+                lost += write - capacity - position;
+                position = write - capacity;
+            }
+            byte* slot = _journal.Slot(position);
+            ref long stamp = ref Unsafe.AsRef<long>(slot + L.SlotStampOffset);
+            long expected = L.CompleteStamp(position);
+            long before = Volatile.Read(ref stamp); // acquire; pairs with the writer's release of the even stamp
+            if (before == expected)
+            {
+                int length = Unsafe.ReadUnaligned<int>(slot + L.SlotLengthOffset);
+                int copied = Math.Clamp(length, 0, _journal.SlotSize);
+                if (destination.Length < copied)
+                {
+                    ThrowDestinationTooSmall(destination.Length, copied);
+                }
+                new ReadOnlySpan<byte>(slot + L.SlotHeaderSize, copied).CopyTo(destination);
+                // The copy's loads complete before the stamp is read again (pairs with the writer's WriteBarrier).
+                Volatile.ReadBarrier();
+                if (Volatile.Read(ref stamp) == expected)
+                {
+                    if (length != copied)
+                    {
+                        ThrowCorrupt(position, $"entry length {length} in a {_journal.SlotSize}-byte slot");
+                    }
+                    return Deliver(position, length, lost, out record);
+                }
+            }
+            else if (before < expected)
+            {
+                ThrowCorrupt(position, $"slot stamp {before} for published entry {position} (expected {expected})");
+            }
+            // Overwritten before or while we copied it: it is lost; the next one may still be there.
+            lost++;
+            position++;
+            write = Volatile.Read(ref _journal.WritePositionRef);
+            if (position >= write)
+            {
+                _position = position;
+                _pendingLost = lost;
+                record = default;
+                return false;
+            }
+        }
+    }
+
+    /// <summary>Reads the next entry as a <typeparamref name="T"/>.</summary>
+    public bool TryRead<T>(out T value, out JournalRecord record)
+        where T : unmanaged
+    {
+        value = default;
+        return TryRead(MemoryMarshal.AsBytes(new Span<T>(ref value)), out record);
+    }
+
+    /// <summary>
+    /// Waits up to <paramref name="timeout"/> for the next entry: spins briefly, then parks on a futex the writer
+    /// wakes (only readers that announced they are parked cost the writer a system call). False on timeout.
+    /// </summary>
+    public bool TryRead(Span<byte> destination, TimeSpan timeout, CancellationToken cancellation, out JournalRecord record)
+    {
+        if (TryRead(destination, out record))
+        {
+            return true;
+        }
+        for (int spin = 0; spin < SpinsBeforePark; spin++)
+        {
+            Thread.SpinWait(1 << Math.Min(spin, 6));
+            if (TryRead(destination, out record))
+            {
+                return true;
+            }
+        }
+        long deadline = timeout == Timeout.InfiniteTimeSpan ? long.MaxValue : Stopwatch.GetTimestamp() + (long)(timeout.TotalSeconds * Stopwatch.Frequency);
+        while (true)
+        {
+            cancellation.ThrowIfCancellationRequested();
+            // Announce, then re-check: a writer that publishes after this sees the announcement and wakes us.
+            Interlocked.Increment(ref _journal.ParkedReaders);
+            try
+            {
+                int observed = Volatile.Read(ref *_journal.ReaderFutexWord);
+                if (TryRead(destination, out record))
+                {
+                    return true;
+                }
+                long remaining = deadline - Stopwatch.GetTimestamp();
+                if (remaining <= 0)
+                {
+                    return false;
+                }
+                TimeSpan slice = TimeSpan.FromSeconds(Math.Min(remaining / (double)Stopwatch.Frequency, cancellation.CanBeCanceled ? 0.05 : 3600));
+                MembraneMetrics.Parks.Add(1, _tag);
+                Futex.Wait(_journal.ReaderFutexWord, observed, slice);
+            }
+            finally
+            {
+                Interlocked.Decrement(ref _journal.ParkedReaders);
+            }
+        }
+    }
+
+    /// <summary>Waits (without limit, but cancellable) for the next entry.</summary>
+    public JournalRecord Read(Span<byte> destination, CancellationToken cancellation = default)
+    {
+        TryRead(destination, Timeout.InfiniteTimeSpan, cancellation, out JournalRecord record);
+        return record;
+    }
+
+    /// <summary>
+    /// Waits asynchronously for the next entry. While parked it holds a dedicated thread of its own, never a
+    /// thread-pool thread, so thousands of idle readers cannot starve the pool.
+    /// </summary>
+    public ValueTask<JournalRecord> ReadAsync(Memory<byte> destination, CancellationToken cancellation = default) =>
+        TryRead(destination.Span, out JournalRecord record)
+            ? ValueTask.FromResult(record)
+            : new ValueTask<JournalRecord>(Task.Factory.StartNew(() => Read(destination.Span, cancellation), cancellation,
+                TaskCreationOptions.LongRunning, TaskScheduler.Default));
+
+    /// <summary>
+    /// Persists <see cref="Position"/>: a restarted reader of this cursor resumes here, and a Block writer may now
+    /// overwrite what came before.
+    /// </summary>
+    public void Commit()
+    {
+        _journal.ThrowIfDisposed();
+        // Full fence; pairs with a parked Block writer's announcement, then its re-read of the cursors.
+        Interlocked.Exchange(ref Cursor.Committed, _position);
+        _journal.WakeWriter();
+        ReportReads();
+    }
+
+    /// <summary>Detaches from the cursor (it stays registered, at its committed position). Does not commit.</summary>
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+        s_open.TryRemove(this, out _);
+        ReportReads();
+        Interlocked.CompareExchange(ref Cursor.Owner, 0, _identity);
+    }
+
+    private ref JournalCursor Cursor => ref _journal.Cursor(CursorId);
+
+    private bool Deliver(long position, int length, long lost, out JournalRecord record)
+    {
+        _position = position + 1;
+        _pendingLost = 0;
+        if (lost > 0)
+        {
+            TotalLost += lost;
+            MembraneMetrics.JournalLost.Add(lost, _tag);
+        }
+        if (++_unreportedReads == MetricsBatch)
+        {
+            ReportReads();
+        }
+        record = new JournalRecord(position, length, lost);
+        return true;
+    }
+
+    private void ClaimCursor(ProcessIdentity me, string? name)
+    {
+        ref JournalCursor cursor = ref Cursor;
+        while (true)
+        {
+            ulong owner = Volatile.Read(ref cursor.Owner);
+            if (owner != 0 && (owner == _identity || ProcessIdentity.Unpack(owner, Volatile.Read(ref cursor.OwnerBootTag)).IsAlive()))
+            {
+                throw new SegmentInUseException($"Cursor {CursorId} already has a live reader; a cursor takes one reader at a time.", _journal.Name,
+                    expected: "no reader attached to the cursor", found: $"reader pid {(int)(uint)owner}");
+            }
+            if (Interlocked.CompareExchange(ref cursor.Owner, _identity, owner) == owner)
+            {
+                Volatile.Write(ref cursor.OwnerBootTag, me.BootTag);
+                if (name is not null && cursor.ReadName() != name)
+                {
+                    cursor.WriteName(name);
+                }
+                return;
+            }
+        }
+    }
+
+    private long StartingPosition(StartPosition start)
+    {
+        ref JournalCursor cursor = ref Cursor;
+        bool registered = Volatile.Read(ref cursor.State) == JournalCursor.Registered;
+        if (registered && start == StartPosition.Persisted)
+        {
+            return Volatile.Read(ref cursor.Committed);
+        }
+        long write = _journal.WritePosition;
+        long position = start == StartPosition.Newest ? write : Math.Max(0, write - _journal.Capacity);
+        if (!registered)
+        {
+            // Register: a Block writer must honour this cursor from now on. It notices by the epoch on its next append;
+            // the one append it may already have begun can overwrite write - capacity, so a new cursor starts past it.
+            Interlocked.Exchange(ref cursor.Committed, position);
+            Interlocked.Exchange(ref cursor.State, JournalCursor.Registered);
+            Interlocked.Increment(ref _journal.RegistrationEpoch);
+            write = _journal.WritePosition;
+            long safe = _journal.Policy == OverrunPolicy.Block ? write - _journal.Capacity + 1 : 0;
+            position = Math.Max(position, safe);
+            Interlocked.Exchange(ref cursor.Committed, position);
+        }
+        return position;
+    }
+
+    private static IEnumerable<Measurement<long>> ObserveLag() =>
+        s_open.Keys.Select(r => new Measurement<long>(r.Lag, r._tag, new("membrane.cursor", r.CursorId)));
+
+    private void ReportReads()
+    {
+        if (_unreportedReads > 0)
+        {
+            MembraneMetrics.JournalRead.Add(_unreportedReads, _tag);
+            _unreportedReads = 0;
+        }
+    }
+
+    private void ThrowDestinationTooSmall(int given, int needed) =>
+        throw new ArgumentException($"Journal '{_journal.Name}': the entry is {needed} bytes, the destination {given}.");
+
+    private void ThrowCorrupt(long position, string found) =>
+        throw new SegmentCorruptException("A journal slot holds what no writer writes.", _journal.Name,
+            expected: $"a complete entry {position}", found: found);
+}
