@@ -8,6 +8,9 @@ var root = new RootCommand("membrane: shared-memory IPC for .NET on Linux. List,
     RmCommand.Create(),
     GcCommand.Create(),
     DemoCommand.Create(),
+    WriterCommand.Create(),
+    ReporterCommand.Create(),
+    SegmentDemoCommand.Create(),
     DemoPeerCommand.Create(),
 };
 return await root.Parse(args).InvokeAsync().ConfigureAwait(false);

@@ -14,6 +14,7 @@ internal static class Verbs
         "exchange" => Exchange(segment),
         "open-or-create-increment" => OpenOrCreateIncrement(segment),
         _ when verb.StartsWith("arc-", StringComparison.Ordinal) => ArcVerbs.Run(verb, segment, rest),
+        _ when verb.StartsWith("journal-", StringComparison.Ordinal) => JournalVerbs.Run(verb, segment, rest),
         _ => Unknown(verb),
     };
 

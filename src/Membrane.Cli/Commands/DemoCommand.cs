@@ -1,84 +1,145 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
-using System.Runtime.InteropServices;
-using System.Text;
-using Membrane.Segments;
 using Spectre.Console;
 
 namespace Membrane.Cli.Commands;
 
 /// <summary>
-/// <c>membrane demo</c>: the segment core at work across two real processes. Creates a segment, starts a second
-/// process that attaches to it, both increment one shared counter, lists the segment while both are attached, and
-/// removes it when the last one lets go.
+/// <c>membrane demo</c>: a journal, one writer and two reporters as separate processes; live rates, lag and losses
+/// per reader; a graceful stop; a summary with the CSV files' whereabouts; the journal removed at the end.
 /// </summary>
 internal static class DemoCommand
 {
+    private const int Readers = 2;
+
     internal static Command Create()
     {
-        var count = new Option<int>("--count") { Description = "Increments per process.", DefaultValueFactory = _ => 1_000_000 };
-        var command = new Command("demo", "Show shared memory at work between two processes (create, attach, share, list, clean up).") { count };
-        command.SetAction(parse => CliOutput.Run(json: false, () => Run(parse.GetValue(count))));
+        var seconds = new Option<double>("--seconds") { Description = "How long the writer runs.", DefaultValueFactory = _ => 10 };
+        var rate = new Option<double>("--rate") { Description = "Entries per second the writer appends.", DefaultValueFactory = _ => 50_000 };
+        var output = new Option<string?>("--out") { Description = "Directory for the CSV files (default: a new one under the temp directory)." };
+        var command = new Command("demo", "Run a journal with one writer and two reporter processes; show rates, lag and losses live.") { seconds, rate, output };
+        command.SetAction(parse => CliOutput.Run(json: false, () => Run(parse.GetValue(seconds), parse.GetValue(rate), parse.GetValue(output))));
         return command;
     }
 
-    private static int Run(int count)
+    private static int Run(double seconds, double rate, string? outputDirectory)
     {
         string name = string.Create(CultureInfo.InvariantCulture, $"membrane-demo-{Environment.ProcessId}");
-        var options = new SegmentOptions { RemoveWhenUnused = true };
-        AnsiConsole.MarkupLine($"1. Creating segment [bold]{name}[/] in /dev/shm (removed when the last process detaches).");
-        using (SharedSegment segment = SharedSegment.Create(name, DemoLayout.PayloadSize, options))
+        string directory = outputDirectory ?? Path.Combine(Path.GetTempPath(), name);
+        Directory.CreateDirectory(directory);
+        string[] csv = [.. Enumerable.Range(0, Readers).Select(id => Path.Combine(directory, $"output_{id}.csv"))];
+        foreach (string file in csv)
         {
-            AnsiConsole.MarkupLine($"2. Starting a second process to attach to it; both add {count:N0} to one shared counter.");
-            using var peer = Process.Start(SelfProcess.StartInfo(DemoPeerCommand.Name, "--segment", name, "--count",
-                count.ToString(CultureInfo.InvariantCulture))) ?? throw new InvalidOperationException("Could not start the demo's peer process.");
+            File.Delete(file);
+        }
+
+        AnsiConsole.MarkupLine($"Journal [bold]{name}[/]: 65,536 slots, {Readers} cursors, overwrite policy (the writer never waits).");
+        using (Journal journal = Journal.Create(name, new JournalOptions { Capacity = 1 << 16, Cursors = Readers, SlotSize = 64 }))
+        {
+            var children = new List<Process>();
             try
             {
-                Expect(peer, "attached");
-                var stopwatch = Stopwatch.StartNew();
-                ref long counter = ref MemoryMarshal.AsRef<long>(segment.Payload[DemoLayout.Counter..]);
-                for (int i = 0; i < count; i++)
-                {
-                    Interlocked.Increment(ref counter);
-                }
-                Expect(peer, "done");
-                stopwatch.Stop();
+                Process writer = Start(children, "writer", "--journal", name, "--rate", rate.ToString(CultureInfo.InvariantCulture));
+                Process[] reporters = [.. Enumerable.Range(0, Readers).Select(id =>
+                    Start(children, "reporter", "--journal", name, "--id", id.ToString(CultureInfo.InvariantCulture), "--out", csv[id]))];
+                AnsiConsole.MarkupLine($"Started writer (pid {writer.Id}) and reporters (pids {string.Join(", ", reporters.Select(r => r.Id))}); running {seconds:0.#} s.");
 
-                AnsiConsole.MarkupLine("3. The segment as [bold]membrane ls[/] shows it, both processes attached:");
-                AnsiConsole.Write(LsCommand.Table(SegmentCatalog.List().Where(s => s.Name == name)));
-                long total = Volatile.Read(ref counter);
-                string message = Encoding.UTF8.GetString(segment.Payload.Slice(DemoLayout.Message, DemoLayout.MessageLength)).TrimEnd('\0');
-                string verdict = total == 2L * count ? "[green]no update lost[/]" : "[red]updates lost[/]";
-                AnsiConsole.MarkupLine($"   counter = {total:N0} (expected {2L * count:N0}: {verdict}), in {stopwatch.Elapsed.TotalMilliseconds:N0} ms");
-                AnsiConsole.MarkupLine($"   message left by the peer: \"{CliOutput.Escape(message)}\"");
-                if (total != 2L * count)
+                Watch(journal, TimeSpan.FromSeconds(seconds));
+                Stop(writer);
+                WaitUntilCaughtUp(journal, TimeSpan.FromSeconds(30));
+                Array.ForEach(reporters, Stop);
+
+                AnsiConsole.WriteLine();
+                AnsiConsole.MarkupLine($"[bold]Summary[/]  writer: {CliOutput.Escape(writer.StandardOutput.ReadToEnd().Trim())}");
+                long written = journal.WritePosition;
+                bool allGood = true;
+                for (int id = 0; id < Readers; id++)
+                {
+                    string said = reporters[id].StandardOutput.ReadToEnd().Trim();
+                    long rows = File.ReadLines(csv[id]).Count(line => !line.StartsWith('#')) - 1;
+                    bool complete = rows == written;
+                    allGood &= complete || said.Contains("lost", StringComparison.Ordinal);
+                    AnsiConsole.MarkupLine($"  reader {id}: {rows:N0} rows of {written:N0} in {CliOutput.Escape(csv[id])} {(complete ? "[green](every entry, once)[/]" : "[yellow](see its # lost lines)[/]")}");
+                }
+                AnsiConsole.MarkupLine($"CSV files: [bold]{CliOutput.Escape(directory)}[/]");
+                if (!allGood)
                 {
                     return ExitCodes.Failed;
                 }
             }
             finally
             {
-                peer.StandardInput.Close(); // the peer detaches and exits
-                if (!peer.WaitForExit(TimeSpan.FromSeconds(10)))
+                foreach (Process child in children)
                 {
-                    peer.Kill();
+                    if (!child.HasExited)
+                    {
+                        child.Kill();
+                    }
+                    child.Dispose();
                 }
             }
-            AnsiConsole.MarkupLine("4. The peer has detached; detaching this process, the last one, removes the segment.");
         }
-        bool gone = !File.Exists(Path.Combine(SegmentName.SharedMemoryDirectory, name));
-        AnsiConsole.MarkupLine(gone ? $"5. /dev/shm/{name} is gone. [green]Done.[/]" : $"5. [red]/dev/shm/{name} is still there.[/]");
-        return gone ? ExitCodes.Success : ExitCodes.Failed;
+        Segments.SharedSegment.Remove(name);
+        AnsiConsole.MarkupLine($"Removed the journal {name}. [green]Done.[/]");
+        return ExitCodes.Success;
     }
 
-    private static void Expect(Process peer, string line)
+    private static Process Start(List<Process> children, params string[] arguments)
     {
-        string? read = peer.StandardOutput.ReadLine();
-        if (read != line)
+        Process process = Process.Start(SelfProcess.StartInfo(arguments)) ?? throw new InvalidOperationException("Could not start " + arguments[0]);
+        children.Add(process);
+        return process;
+    }
+
+    /// <summary>A live table: the writer's position and rate, each reader's position, lag, rate and losses.</summary>
+    private static void Watch(Journal journal, TimeSpan duration)
+    {
+        var table = new Table().AddColumns("", "position", "lag", "rate (entries/s)", "reader process");
+        var clock = Stopwatch.StartNew();
+        long[] previous = new long[Readers + 1];
+        TimeSpan previousTime = TimeSpan.Zero;
+        AnsiConsole.Live(table).Start(context =>
         {
-            string error = peer.StandardError.ReadToEnd();
-            throw new MembraneException($"The demo's peer process said \"{read}\" instead of \"{line}\". {error}".Trim());
+            while (clock.Elapsed < duration)
+            {
+                Thread.Sleep(250);
+                TimeSpan now = clock.Elapsed;
+                double interval = (now - previousTime).TotalSeconds;
+                previousTime = now;
+                long write = journal.WritePosition;
+                table.Rows.Clear();
+                table.AddRow("writer", $"{write:N0}", "", $"{(write - previous[0]) / interval:N0}", "");
+                previous[0] = write;
+                foreach (CursorInfo cursor in journal.Cursors())
+                {
+                    table.AddRow($"reader {cursor.Id}", $"{cursor.CommittedPosition:N0}", $"{cursor.Lag:N0}",
+                        $"{(cursor.CommittedPosition - previous[cursor.Id + 1]) / interval:N0}",
+                        cursor.Owner is { } owner ? $"{owner.Pid}{(cursor.OwnerAlive ? "" : " (dead)")}" : "-");
+                    previous[cursor.Id + 1] = cursor.CommittedPosition;
+                }
+                context.Refresh();
+            }
+        });
+    }
+
+    private static void Stop(Process process)
+    {
+        // SIGTERM: the writer and reporters flush, commit and exit 0 on it.
+        _ = Native.Interop.Kill(process.Id, 15);
+        if (!process.WaitForExit(TimeSpan.FromSeconds(30)))
+        {
+            process.Kill();
+            throw new MembraneException($"Process {process.Id} did not stop within 30 s of SIGTERM.");
+        }
+    }
+
+    private static void WaitUntilCaughtUp(Journal journal, TimeSpan limit)
+    {
+        var clock = Stopwatch.StartNew();
+        while (journal.Cursors().Any(c => c.CommittedPosition < journal.WritePosition) && clock.Elapsed < limit)
+        {
+            Thread.Sleep(50);
         }
     }
 }

@@ -1,6 +1,6 @@
 using Membrane.Segments;
 
-namespace Membrane.Journal;
+namespace Membrane;
 
 /// <summary>One reader cursor as the journal records it.</summary>
 /// <param name="Id">Its index in the cursor table.</param>

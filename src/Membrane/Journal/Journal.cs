@@ -2,9 +2,9 @@ using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Text;
 using Membrane.Segments;
-using L = Membrane.Journal.JournalLayout;
+using L = Membrane.JournalLayout;
 
-namespace Membrane.Journal;
+namespace Membrane;
 
 /// <summary>
 /// A journal: one writer appends fixed-size entries to a shared ring, any number of readers follow it, each from

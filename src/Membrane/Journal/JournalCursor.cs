@@ -1,8 +1,8 @@
 using System.Runtime.InteropServices;
 using System.Text;
-using L = Membrane.Journal.JournalLayout;
+using L = Membrane.JournalLayout;
 
-namespace Membrane.Journal;
+namespace Membrane;
 
 /// <summary>One cursor of the table, one cache line: written only by the reader attached to it.</summary>
 [StructLayout(LayoutKind.Explicit, Size = L.CursorSize)]

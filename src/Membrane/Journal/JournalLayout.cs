@@ -1,6 +1,6 @@
 using System.Numerics;
 
-namespace Membrane.Journal;
+namespace Membrane;
 
 /// <summary>
 /// The descriptor of a journal segment's payload (offsets relative to the payload at 0x1000).

@@ -1,4 +1,4 @@
-namespace Membrane.Journal;
+namespace Membrane;
 
 /// <summary>How a journal is created. Fixed at creation and recorded in the segment.</summary>
 public sealed record JournalOptions

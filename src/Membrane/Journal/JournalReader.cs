@@ -6,9 +6,9 @@ using System.Runtime.InteropServices;
 using Membrane.Diagnostics;
 using Membrane.Segments;
 using Membrane.Sync;
-using L = Membrane.Journal.JournalLayout;
+using L = Membrane.JournalLayout;
 
-namespace Membrane.Journal;
+namespace Membrane;
 
 /// <summary>
 /// A reader attached to one cursor. It reads from its own position and persists that position only when told to
@@ -197,6 +197,21 @@ public sealed unsafe class JournalReader : IDisposable
             ? ValueTask.FromResult(record)
             : new ValueTask<JournalRecord>(Task.Factory.StartNew(() => Read(destination.Span, cancellation), cancellation,
                 TaskCreationOptions.LongRunning, TaskScheduler.Default));
+
+    /// <summary>
+    /// Moves the reader to <paramref name="sequence"/> (not committed until <see cref="Commit"/>). A sequence already
+    /// overwritten is reported as lost by the next read, as for a lapped reader.
+    /// </summary>
+    public void Seek(long sequence)
+    {
+        long write = _journal.WritePosition;
+        if (sequence < 0 || sequence > write)
+        {
+            throw new ArgumentOutOfRangeException(nameof(sequence), sequence, $"Journal '{_journal.Name}': sequences run from 0 to the write position {write}.");
+        }
+        _position = sequence;
+        _pendingLost = 0;
+    }
 
     /// <summary>
     /// Persists <see cref="Position"/>: a restarted reader of this cursor resumes here, and a Block writer may now

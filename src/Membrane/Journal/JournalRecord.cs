@@ -1,4 +1,4 @@
-namespace Membrane.Journal;
+namespace Membrane;
 
 /// <summary>What one read delivered.</summary>
 /// <param name="Sequence">The entry's sequence number (0, 1, 2, ... for the journal's whole life).</param>

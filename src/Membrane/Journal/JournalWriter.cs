@@ -4,9 +4,9 @@ using System.Runtime.InteropServices;
 using Membrane.Diagnostics;
 using Membrane.Segments;
 using Membrane.Sync;
-using L = Membrane.Journal.JournalLayout;
+using L = Membrane.JournalLayout;
 
-namespace Membrane.Journal;
+namespace Membrane;
 
 /// <summary>
 /// The journal's one writer. Appending is wait-free under <see cref="OverrunPolicy.Overwrite"/>: no lock, no

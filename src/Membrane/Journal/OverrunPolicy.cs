@@ -1,4 +1,4 @@
-namespace Membrane.Journal;
+namespace Membrane;
 
 /// <summary>What the writer does when the ring is full of entries a reader has not consumed.</summary>
 public enum OverrunPolicy

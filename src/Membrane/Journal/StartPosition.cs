@@ -1,4 +1,4 @@
-namespace Membrane.Journal;
+namespace Membrane;
 
 /// <summary>Where a reader begins.</summary>
 public enum StartPosition

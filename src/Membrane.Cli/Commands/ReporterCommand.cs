@@ -1,0 +1,111 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text;
+
+namespace Membrane.Cli.Commands;
+
+/// <summary>
+/// <c>membrane reporter</c>: follows a journal from cursor K and writes every entry to a CSV file, exactly once
+/// across crashes: rows are written (and the file flushed to the kernel) before the cursor is committed, and a
+/// restarted reporter resumes after the last row its file holds.
+/// </summary>
+internal static class ReporterCommand
+{
+    /// <summary>Rows between two flush-and-commit points, when entries keep coming.</summary>
+    private const int RowsPerCommit = 4096;
+
+    internal static Command Create()
+    {
+        var journal = new Option<string>("--journal") { Description = "The journal's name.", Required = true };
+        var id = new Option<int>("--id") { Description = "The reader id: the cursor this reporter owns.", Required = true };
+        var output = new Option<string?>("--out") { Description = "The CSV file (default output_K.csv)." };
+        var untilIdle = new Option<double?>("--until-idle") { Description = "Exit after this many seconds without a new entry." };
+        var command = new Command("reporter", "Follow a journal from one cursor and write every entry to a CSV file, exactly once across crashes.")
+        {
+            journal, id, output, untilIdle,
+        };
+        command.SetAction(parse => CliOutput.Run(json: false, () => Run(
+            parse.GetRequiredValue(journal), parse.GetValue(id),
+            parse.GetValue(output) ?? string.Create(CultureInfo.InvariantCulture, $"output_{parse.GetValue(id)}.csv"),
+            parse.GetValue(untilIdle))));
+        return command;
+    }
+
+    private static int Run(string name, int id, string path, double? untilIdle)
+    {
+        using var stop = new StopSignal();
+        using Journal journal = Journal.Open(name);
+        using JournalReader reader = journal.OpenReader(id);
+        long? resume = CsvRecovery.NextSequence(path);
+        if (resume is long next)
+        {
+            if (next > journal.WritePosition)
+            {
+                throw new MembraneException($"The CSV file {path} goes further than the journal has entries: it belongs to another journal.",
+                    name, expected: $"rows up to sequence {journal.WritePosition - 1}", found: $"rows up to {next - 1}");
+            }
+            reader.Seek(next);
+        }
+        using var file = new StreamWriter(path, append: true, new UTF8Encoding(false), bufferSize: 1 << 16) { NewLine = "\n" };
+        if (file.BaseStream.Length == 0)
+        {
+            file.WriteLine(Quote.CsvHeader);
+        }
+        long rows = 0, lost = 0, pending = 0;
+        var quote = default(Quote);
+        TimeSpan idleLimit = untilIdle is double seconds ? TimeSpan.FromSeconds(seconds) : Timeout.InfiniteTimeSpan;
+        DateTime lastEntry = DateTime.UtcNow;
+        while (!stop.Token.IsCancellationRequested)
+        {
+            bool got;
+            JournalRecord record;
+            try
+            {
+                got = pending > 0
+                    ? reader.TryRead(out quote, out record)
+                    : reader.TryRead(System.Runtime.InteropServices.MemoryMarshal.AsBytes(new Span<Quote>(ref quote)), TimeSpan.FromMilliseconds(100), stop.Token, out record);
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+            if (!got)
+            {
+                if (pending > 0)
+                {
+                    Checkpoint(file, reader, ref pending);
+                    continue;
+                }
+                if (untilIdle is not null && DateTime.UtcNow - lastEntry > idleLimit)
+                {
+                    break;
+                }
+                continue;
+            }
+            lastEntry = DateTime.UtcNow;
+            if (record.LostBefore > 0)
+            {
+                file.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"# lost {record.LostBefore} (sequences {record.Sequence - record.LostBefore}..{record.Sequence - 1})"));
+                lost += record.LostBefore;
+            }
+            file.WriteLine(quote.ToCsv(record.Sequence));
+            rows++;
+            if (++pending >= RowsPerCommit)
+            {
+                Checkpoint(file, reader, ref pending);
+            }
+        }
+        Checkpoint(file, reader, ref pending);
+        Console.Out.WriteLine($"reporter {id}: wrote {rows} rows to {path}, lost {lost}, now at sequence {reader.Position}");
+        return ExitCodes.Success;
+    }
+
+    /// <summary>Rows into the kernel first, then the cursor: a crash between the two leaves the file ahead, never behind.</summary>
+    private static void Checkpoint(StreamWriter file, JournalReader reader, ref long pending)
+    {
+        file.Flush();
+        reader.Commit();
+        pending = 0;
+    }
+}

@@ -1,0 +1,63 @@
+using System.Globalization;
+using System.Runtime.InteropServices;
+
+namespace Membrane.TestPeer;
+
+/// <summary>Verbs that write a journal from another process. Entries are 64 bytes that a reader can check against their sequence.</summary>
+internal static class JournalVerbs
+{
+    internal static int Run(string verb, string name, string[] rest) => verb switch
+    {
+        "journal-write" => Write(name, long.Parse(rest[0], CultureInfo.InvariantCulture), hang: rest is [_, "hang"]),
+        "journal-write-until-stopped" => WriteUntilStopped(name),
+        _ => -1,
+    };
+
+    /// <summary>The 64 bytes of entry <paramref name="sequence"/>: eight longs, each derived from it.</summary>
+    internal static void Fill(Span<long> entry, long sequence)
+    {
+        for (int i = 0; i < entry.Length; i++)
+        {
+            entry[i] = unchecked(sequence * (long)0x9E37_79B9_7F4A_7C15UL) ^ i;
+        }
+    }
+
+    /// <summary>Appends <paramref name="count"/> entries, says "written N"; with hang, waits there to be killed (still the writer).</summary>
+    private static int Write(string name, long count, bool hang)
+    {
+        using var journal = Journal.Open(name);
+        using JournalWriter writer = journal.CreateWriter();
+        Span<long> entry = stackalloc long[8];
+        for (long i = 0; i < count; i++)
+        {
+            Fill(entry, writer.NextSequence);
+            writer.Append(MemoryMarshal.AsBytes(entry));
+        }
+        Verbs.Say(string.Create(CultureInfo.InvariantCulture, $"written {writer.NextSequence}"));
+        if (hang)
+        {
+            Thread.Sleep(Timeout.Infinite);
+        }
+        return 0;
+    }
+
+    /// <summary>Says "started", appends as fast as it can until a line arrives on stdin, says "done N".</summary>
+    private static int WriteUntilStopped(string name)
+    {
+        using var journal = Journal.Open(name);
+        using JournalWriter writer = journal.CreateWriter();
+        var stop = Task.Run(Console.In.ReadLine);
+        Span<long> entry = stackalloc long[8];
+        Verbs.Say("started");
+        while (!stop.IsCompleted)
+        {
+            for (int i = 0; i < 1024; i++)
+            {
+                Fill(entry, writer.NextSequence);
+                writer.Append(MemoryMarshal.AsBytes(entry));
+            }
+        }
+        Verbs.Say(string.Create(CultureInfo.InvariantCulture, $"done {writer.NextSequence}"));
+        return 0;
+    }
+}
