@@ -168,7 +168,7 @@ public sealed class CliTests : IDisposable
     [Fact]
     public void Demo_shows_the_segment_core_across_two_processes_and_cleans_up()
     {
-        (int exitCode, string stdout, string stderr) = Peer.RunCli("demo", "--count", "10000");
+        (int exitCode, string stdout, string stderr) = Peer.RunCli("demo-segment", "--count", "10000");
 
         Assert.True(exitCode == 0, stdout + stderr);
         Assert.Contains("no update lost", stdout, StringComparison.Ordinal);

@@ -110,6 +110,16 @@ internal sealed class Peer : IDisposable
         _process.WaitForExit();
     }
 
+    /// <summary>SIGTERM: the graceful stop the CLI's long-running verbs honour.</summary>
+    internal void Terminate() => Assert.Equal(0, Native.Interop.Kill(Pid, 15));
+
+    /// <summary>Everything it prints until it exits, then its exit code.</summary>
+    internal (int ExitCode, string Stdout) ReadToExit()
+    {
+        string stdout = _process.StandardOutput.ReadToEndAsync().WaitAsync(s_lineTimeout).GetAwaiter().GetResult();
+        return (WaitForExit(), stdout);
+    }
+
     internal int WaitForExit()
     {
         if (!_process.WaitForExit(s_lineTimeout))

@@ -11,6 +11,7 @@ internal sealed class TestSegments : IDisposable
 {
     private static int s_counter;
     private readonly List<(string Name, SegmentBacking Backing)> _created = [];
+    private readonly List<string> _directories = [];
 
     /// <summary>The prefix every name this test run makes starts with.</summary>
     internal static string RunPrefix { get; } = string.Create(CultureInfo.InvariantCulture, $"mbt-{Environment.ProcessId}-");
@@ -32,6 +33,15 @@ internal sealed class TestSegments : IDisposable
         return path;
     }
 
+    /// <summary>An empty directory of its own (for CSV files and the like), removed afterwards.</summary>
+    internal string NewDirectory(string purpose)
+    {
+        string directory = Path.Combine(Path.GetTempPath(), NewName(purpose));
+        Directory.CreateDirectory(directory);
+        _directories.Add(directory);
+        return directory;
+    }
+
     internal static string ShmPath(string name) => Path.Combine(SegmentName.SharedMemoryDirectory, name);
 
     public void Dispose()
@@ -46,6 +56,10 @@ internal sealed class TestSegments : IDisposable
             {
                 File.Delete(ShmPath(name));
             }
+        }
+        foreach (string directory in _directories)
+        {
+            Directory.Delete(directory, recursive: true);
         }
     }
 }

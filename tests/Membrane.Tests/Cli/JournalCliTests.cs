@@ -1,0 +1,164 @@
+using System.Globalization;
+using Membrane.Tests.Infrastructure;
+
+namespace Membrane.Tests.Cli;
+
+/// <summary>The writer / reporter / demo verbs, run as the real CLI in child processes, held to their contracts.</summary>
+public sealed class JournalCliTests : IDisposable
+{
+    private const string CsvHeader = "sequence,timestamp_ns,symbol,price,quantity";
+    private static readonly string[] s_symbols = ["AAPL", "MSFT", "GOOG", "AMZN", "NVDA", "META", "TSLA", "NFLX"];
+    private readonly TestSegments _segments = new();
+
+    public void Dispose() => _segments.Dispose();
+
+    private static string Text(long value) => value.ToString(CultureInfo.InvariantCulture);
+
+    /// <summary>Checks one CSV row field by field and returns its sequence.</summary>
+    private static long AssertRow(string line)
+    {
+        string[] fields = line.Split(',');
+        Assert.True(fields.Length == 5, $"not a five-field row: {line}");
+        long nowNs = (DateTime.UtcNow.Ticks - DateTime.UnixEpoch.Ticks) * 100;
+        long timestamp = long.Parse(fields[1], CultureInfo.InvariantCulture);
+        Assert.InRange(timestamp, nowNs - (3600L * 1_000_000_000), nowNs);
+        Assert.Contains(fields[2], s_symbols);
+        Assert.True(double.Parse(fields[3], CultureInfo.InvariantCulture) > 0, line);
+        Assert.InRange(long.Parse(fields[4], CultureInfo.InvariantCulture), 1, 999);
+        return long.Parse(fields[0], CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>The file holds the header, then exactly the sequences <paramref name="first"/>..<paramref name="end"/>-1 in order.</summary>
+    private static void AssertEveryEntryOnce(string csv, long first, long end)
+    {
+        string[] lines = File.ReadAllLines(csv);
+        Assert.Equal(CsvHeader, lines[0]);
+        Assert.True(lines.Length - 1 == end - first, $"{csv}: {lines.Length - 1} rows, expected {end - first}");
+        for (long sequence = first; sequence < end; sequence++)
+        {
+            Assert.Equal(sequence, AssertRow(lines[sequence - first + 1]));
+        }
+    }
+
+    [Fact]
+    public void Writer_and_reporter_keep_their_contracts_including_loss_lines_and_sigterm()
+    {
+        string journal = _segments.NewName("cli-journal");
+        string csv = Path.Combine(_segments.NewDirectory("cli-journal-csv"), "out.csv");
+
+        (int created, string creation, string creationErrors) = Peer.RunCli("writer", "--journal", journal, "--count", "0", "--capacity", "16", "--readers", "2");
+        Assert.True(created == 0, creationErrors);
+        Assert.Contains("16 slots, 2 cursors, Overwrite", creation, StringComparison.Ordinal);
+
+        // A reporter that found nothing still registers cursor 1 at sequence 0, so what is written next can lap it.
+        (int registered, _, string registrationErrors) = Peer.RunCli("reporter", "--journal", journal, "--id", "1", "--out", csv, "--until-idle", "0.1");
+        Assert.True(registered == 0, registrationErrors);
+        Assert.Equal([CsvHeader], File.ReadAllLines(csv));
+
+        (int wrote, string writing, string writingErrors) = Peer.RunCli("writer", "--journal", journal, "--count", "100");
+        Assert.True(wrote == 0, writingErrors);
+        Assert.StartsWith($"wrote 100 entries to {journal} (sequences 0..99)", writing, StringComparison.Ordinal);
+
+        // Cursor 1 was lapped: and says so on one comment line before the 16 entries still there.
+        (int reported, string reporting, string reportingErrors) = Peer.RunCli("reporter", "--journal", journal, "--id", "1", "--out", csv, "--until-idle", "0.2");
+        Assert.True(reported == 0, reportingErrors);
+        Assert.Contains("wrote 16 rows", reporting, StringComparison.Ordinal);
+        string[] lines = File.ReadAllLines(csv);
+        Assert.Equal([CsvHeader, "# lost 84 (sequences 0..83)"], lines[..2]);
+        Assert.Equal(Enumerable.Range(84, 16).Select(i => (long)i), lines[2..].Select(AssertRow));
+
+        // SIGTERM: the reporter flushes, commits and exits 0; a restart appends, without a second header.
+        using (var reporter = Peer.Cli("reporter", "--journal", journal, "--id", "1", "--out", csv))
+        using (var writer = Peer.Cli("writer", "--journal", journal, "--rate", "1000"))
+        {
+            using var view = Membrane.Journal.Open(journal);
+            Eventually.Holds(() => view.Cursors()[1].CommittedPosition >= 150, "the reporter committing entry 150");
+            writer.Terminate();
+            (int writerExit, string writerSaid) = writer.ReadToExit();
+            Assert.True(writerExit == 0, writer.Stderr);
+            Assert.StartsWith("wrote ", writerSaid, StringComparison.Ordinal);
+            Eventually.Holds(() => view.Cursors()[1].CommittedPosition == view.WritePosition, "the reporter catching up");
+            reporter.Terminate();
+            Assert.True(reporter.ReadToExit().ExitCode == 0, reporter.Stderr);
+            Assert.Equal(view.WritePosition, AssertRow(File.ReadAllLines(csv)[^1]) + 1);
+            Assert.Single(File.ReadAllLines(csv), line => line == CsvHeader);
+        }
+    }
+
+    [Fact]
+    public void Reporter_of_a_missing_journal_fails_naming_it()
+    {
+        string journal = _segments.NewName("cli-journal-missing");
+
+        (int exitCode, _, string stderr) = Peer.RunCli("reporter", "--journal", journal, "--id", "0", "--out", Path.Combine(_segments.NewDirectory("csv"), "x.csv"));
+
+        Assert.Equal(1, exitCode);
+        Assert.Contains(journal, stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_reporter_killed_twenty_times_at_random_moments_still_writes_every_entry_exactly_once()
+    {
+        const int Entries = 30_000;
+        const int Kills = 20;
+        string journal = _segments.NewName("cli-journal-kills");
+        string csv = Path.Combine(_segments.NewDirectory("cli-journal-kills-csv"), "out.csv");
+        using var view = Membrane.Journal.Create(journal, new JournalOptions { Capacity = 1024, Cursors = 1, Policy = OverrunPolicy.Block });
+        string[] reporterArguments = ["reporter", "--journal", journal, "--id", "0", "--out", csv];
+
+        // The first reporter registers cursor 0 before any entry exists, so the Block writer waits for it from entry 0.
+        var reporter = Peer.Cli(reporterArguments);
+        Eventually.Holds(() => view.Cursors()[0] is { Registered: true, OwnerAlive: true }, "the reporter registering cursor 0");
+        using var writer = Peer.Cli("writer", "--journal", journal, "--count", Text(Entries));
+
+        var random = new Random();
+        long[] killPoints = [.. Enumerable.Range(0, Kills).Select(_ => (long)random.Next(1, Entries - 2000)).Order()];
+        try
+        {
+            foreach (long killPoint in killPoints)
+            {
+                // Killed once its progress passes a random point: mid-row, mid-flush or mid-commit, whatever it is doing then.
+                Eventually.Holds(() => view.Cursors()[0].CommittedPosition >= killPoint, $"the reporter committing entry {killPoint}");
+                reporter.KillHard();
+                reporter.Dispose();
+                reporter = Peer.Cli(reporterArguments);
+            }
+            reporter.KillHard();
+            reporter.Dispose();
+            reporter = Peer.Cli([.. reporterArguments, "--until-idle", "1"]);
+
+            (int writerExit, string writerSaid) = writer.ReadToExit();
+            Assert.True(writerExit == 0, writer.Stderr);
+            Assert.StartsWith($"wrote {Entries} entries", writerSaid, StringComparison.Ordinal);
+            Assert.True(reporter.ReadToExit().ExitCode == 0, reporter.Stderr);
+        }
+        finally
+        {
+            reporter.Dispose();
+        }
+
+        AssertEveryEntryOnce(csv, 0, Entries);
+    }
+
+    [Fact]
+    public void Demo_runs_a_writer_and_two_reporters_and_removes_its_journal()
+    {
+        string directory = _segments.NewDirectory("cli-demo");
+
+        (int exitCode, string stdout, string stderr) = Peer.RunCli("demo", "--seconds", "2", "--rate", "20000", "--out", directory);
+
+        Assert.True(exitCode == 0, stdout + stderr);
+        Assert.Contains("Removed the journal", stdout, StringComparison.Ordinal);
+        int reports = 0;
+        foreach (string csv in Directory.GetFiles(directory, "output_*.csv").Order())
+        {
+            string[] lines = File.ReadAllLines(csv);
+            Assert.Equal(CsvHeader, lines[0]);
+            Assert.True(lines.Length > 1000, $"{csv} has only {lines.Length} lines");
+            reports++;
+        }
+        Assert.Equal(2, reports);
+        string journal = "membrane-demo-" + new string([.. stdout.Split("membrane-demo-")[1].TakeWhile(char.IsAsciiDigit)]);
+        Assert.False(File.Exists(TestSegments.ShmPath(journal)), $"{journal} is left behind");
+    }
+}
