@@ -81,4 +81,64 @@ struct membrane_arc {
 
 _Static_assert(sizeof(struct membrane_arc) == 0x80, "the arc's value starts at payload offset 0x80");
 
+/*
+ * Journal payload (kind 3), at payload_offset: one writer, many readers, a power-of-two ring of fixed-size slots.
+ * Sequence s lives in slot (s & (capacity - 1)) at slots_offset + index * slot_stride. A slot's stamp is
+ * MEMBRANE_JOURNAL_WRITING_STAMP(s) while s is being written and MEMBRANE_JOURNAL_COMPLETE_STAMP(s) once complete.
+ */
+#define MEMBRANE_JOURNAL_CURSOR_NAME_SIZE 32
+#define MEMBRANE_JOURNAL_WRITING_STAMP(s) (2 * ((int64_t)(s) + 1) - 1)
+#define MEMBRANE_JOURNAL_COMPLETE_STAMP(s) (2 * ((int64_t)(s) + 1))
+
+enum membrane_overrun_policy {
+    MEMBRANE_OVERRUN_OVERWRITE = 0, /* the writer never waits; lapped readers are told what they lost */
+    MEMBRANE_OVERRUN_BLOCK = 1,     /* the writer waits for the slowest registered cursor */
+};
+
+enum membrane_cursor_state {
+    MEMBRANE_CURSOR_FREE = 0,
+    MEMBRANE_CURSOR_REGISTERED = 1, /* a reader attached once; Block writers wait for its committed position */
+};
+
+struct membrane_journal_cursor {  /* one cache line, written only by the reader attached to it */
+    int64_t committed;            /* the next sequence this cursor will read after a restart */
+    uint64_t owner_identity;      /* attached reader, as in membrane_process_slot; 0 = none; CAS to attach */
+    uint32_t state;               /* enum membrane_cursor_state */
+    uint32_t owner_boot_tag;
+    uint64_t reserved;
+    char name[MEMBRANE_JOURNAL_CURSOR_NAME_SIZE]; /* UTF-8, NUL padded; empty for cursors attached by number */
+};
+
+struct membrane_journal {
+    int64_t write_position;       /* sequences below it are published (release); readers park on its low 32 bits */
+    uint8_t reserved0[0x40 - 0x08];
+    uint64_t writer_identity;     /* the writer's identity, 0 = none; CAS to claim the writer role */
+    uint32_t writer_boot_tag;
+    uint8_t reserved1[0x80 - 0x4C];
+    uint32_t slot_size;           /* largest entry, bytes */
+    uint32_t slot_stride;         /* 16 + slot_size rounded up to 64 */
+    int64_t capacity;             /* slots, a power of two */
+    uint32_t cursor_count;
+    uint32_t policy;              /* enum membrane_overrun_policy */
+    int64_t slots_offset;         /* from the payload: 0x100 + cursor_count * 64 */
+    uint8_t reserved2[0xC0 - 0xA0];
+    int32_t parked_readers;       /* readers asleep on write_position: the writer wakes them only if non-zero */
+    int32_t writer_parked;        /* a Block writer asleep on commit_epoch */
+    int32_t commit_epoch;         /* bumped (then futex-woken) by a commit that finds writer_parked set */
+    int32_t registration_epoch;   /* bumped when a cursor is registered or removed */
+    uint8_t reserved3[0x100 - 0xD0];
+    struct membrane_journal_cursor cursors[]; /* cursor_count of them; then the slots at slots_offset */
+};
+
+struct membrane_journal_slot {
+    int64_t stamp;                /* see MEMBRANE_JOURNAL_*_STAMP; 0 = never written */
+    uint32_t length;              /* bytes of entry used, <= slot_size */
+    uint32_t reserved;
+    /* uint8_t entry[slot_size] follows */
+};
+
+_Static_assert(sizeof(struct membrane_journal_cursor) == 64, "a cursor is one cache line");
+_Static_assert(sizeof(struct membrane_journal) == 0x100, "the cursor table starts at payload offset 0x100");
+_Static_assert(sizeof(struct membrane_journal_slot) == 16, "the entry starts 16 bytes into its slot");
+
 #endif /* MEMBRANE_H */
