@@ -20,7 +20,11 @@ namespace Membrane;
 public sealed unsafe class JournalReader : IDisposable
 {
     private const int MetricsBatch = 4096;
-    private const int SpinsBeforePark = 128;
+    /// <summary>
+    /// How long a blocking read spins before it parks: long enough to catch an entry that is on its way without a
+    /// system call on either side, short enough that an idle reader does not burn a core.
+    /// </summary>
+    private static readonly long s_spinTicks = Stopwatch.Frequency / 50_000; // 20 µs
 
     private static readonly ConcurrentDictionary<JournalReader, byte> s_open = new();
     private static readonly ObservableGauge<long> s_lag = MembraneMetrics.Meter.CreateObservableGauge(
@@ -68,25 +72,15 @@ public sealed unsafe class JournalReader : IDisposable
     public bool TryRead(Span<byte> destination, out JournalRecord record)
     {
         long position = _position;
-        long write = Volatile.Read(ref _journal.WritePositionRef); // acquire; pairs with the writer's publishing exchange
-        if (position >= write)
-        {
-            record = default;
-            return false;
-        }
-        long capacity = _journal.Capacity;
         long lost = _pendingLost;
+        bool provenPublished = false;
         while (true)
         {
-            if (write - position > capacity)
-            {
-                // Everything before write - capacity has been overwritten for certain.
-                lost += write - capacity - position;
-                position = write - capacity;
-            }
             byte* slot = _journal.Slot(position);
             ref long stamp = ref Unsafe.AsRef<long>(slot + L.SlotStampOffset);
             long expected = L.CompleteStamp(position);
+            // The stamp alone says whether the slot holds entry `position`, complete: a reader that keeps up never
+            // touches the writer's position line, so the two cores pass the slot between them and nothing else.
             long before = Volatile.Read(ref stamp); // acquire; pairs with the writer's release of the even stamp
             if (before == expected)
             {
@@ -107,23 +101,53 @@ public sealed unsafe class JournalReader : IDisposable
                     }
                     return Deliver(position, length, lost, out record);
                 }
+                // Overwritten while we copied it: fall through to the lapped case.
             }
             else if (before < expected)
             {
-                ThrowCorrupt(position, $"slot stamp {before} for published entry {position} (expected {expected})");
+                if (before == L.WritingStamp(position) || before == PreviousLapStamp(position))
+                {
+                    return NothingYet(position, lost, out record); // being written, or not begun
+                }
+                // Any other smaller stamp is damage, but only once the position is known to be published: the stamp
+                // we read may predate the writer's, so read it once more after the write position says it is there.
+                if (position >= Volatile.Read(ref _journal.WritePositionRef))
+                {
+                    return NothingYet(position, lost, out record);
+                }
+                if (provenPublished)
+                {
+                    ThrowCorrupt(position, $"slot stamp {before} for published entry {position} (expected {expected})");
+                }
+                provenPublished = true;
+                continue;
             }
-            // Overwritten before or while we copied it: it is lost; the next one may still be there.
-            lost++;
-            position++;
-            write = Volatile.Read(ref _journal.WritePositionRef);
-            if (position >= write)
+            // Lapped: the slot holds (or is taking) a later entry, so this one is lost.
+            long write = Volatile.Read(ref _journal.WritePositionRef);
+            if (write - position > _journal.Capacity)
             {
-                _position = position;
-                _pendingLost = lost;
-                record = default;
-                return false;
+                // Everything before write - capacity has been overwritten for certain.
+                lost += write - _journal.Capacity - position;
+                position = write - _journal.Capacity;
             }
+            else
+            {
+                lost++;
+                position++;
+            }
+            provenPublished = false;
         }
+    }
+
+    /// <summary>The stamp a slot shows before the writer reaches <paramref name="position"/>: the previous lap's, or 0.</summary>
+    private long PreviousLapStamp(long position) => position >= _journal.Capacity ? L.CompleteStamp(position - _journal.Capacity) : 0;
+
+    private bool NothingYet(long position, long lost, out JournalRecord record)
+    {
+        _position = position;
+        _pendingLost = lost;
+        record = default;
+        return false;
     }
 
     /// <summary>Reads the next entry as a <typeparamref name="T"/>.</summary>
@@ -144,9 +168,10 @@ public sealed unsafe class JournalReader : IDisposable
         {
             return true;
         }
-        for (int spin = 0; spin < SpinsBeforePark; spin++)
+        long spinUntil = Stopwatch.GetTimestamp() + s_spinTicks;
+        while (Stopwatch.GetTimestamp() < spinUntil)
         {
-            Thread.SpinWait(1 << Math.Min(spin, 6));
+            Thread.SpinWait(4);
             if (TryRead(destination, out record))
             {
                 return true;
