@@ -19,6 +19,20 @@ internal static class InspectCommand
         return command;
     }
 
+    private static void WriteJournal(SegmentJson.JournalJson journal)
+    {
+        string writer = journal.Writer is { } w ? $"pid {w}" : "none";
+        AnsiConsole.MarkupLine(CliOutput.Escape(
+            $"journal: {journal.Capacity:N0} slots of {journal.SlotSize} bytes, {journal.Policy}; write position {journal.WritePosition:N0}; writer {writer}"));
+        var cursors = new Table().Title("cursors").AddColumns("id", "name", "committed", "lag", "reader");
+        foreach (SegmentJson.CursorJson cursor in journal.Cursors)
+        {
+            cursors.AddRow(cursor.Id.ToString(System.Globalization.CultureInfo.InvariantCulture), CliOutput.Escape(cursor.Name ?? ""),
+                $"{cursor.CommittedPosition:N0}", $"{cursor.Lag:N0}", cursor.Reader is { } reader ? CliOutput.Escape(reader.ToString()) : "-");
+        }
+        AnsiConsole.Write(cursors);
+    }
+
     private static int Run(string name, SegmentBacking backing, bool json)
     {
         SegmentInfo info = SegmentCatalog.Inspect(name, backing);
@@ -28,9 +42,15 @@ internal static class InspectCommand
             (ProcessIdentity? holder, bool changing, long sequence) = IpcArcInspector.ReadLockState(info.Name);
             arcLock = new SegmentJson.LockJson(holder?.Pid, holder?.IsAlive(), changing, sequence);
         }
+        SegmentJson.JournalJson? journal = null;
+        if (info.Kind == SegmentKind.Journal && info.State == SegmentState.Ready && backing == SegmentBacking.SharedMemory)
+        {
+            using Journal opened = Journal.Open(info.Name);
+            journal = SegmentJson.JournalJson.From(opened);
+        }
         if (json)
         {
-            CliOutput.WriteJson(SegmentJson.From(info, withProcesses: true) with { Lock = arcLock });
+            CliOutput.WriteJson(SegmentJson.From(info, withProcesses: true) with { Lock = arcLock, Journal = journal });
             return ExitCodes.Success;
         }
         var header = new Grid().AddColumn().AddColumn();
@@ -64,6 +84,10 @@ internal static class InspectCommand
                 p.References.ToString(System.Globalization.CultureInfo.InvariantCulture), p.IsAlive ? "yes" : "[yellow]no[/]");
         }
         AnsiConsole.Write(processes);
+        if (journal is not null)
+        {
+            WriteJournal(journal);
+        }
         return ExitCodes.Success;
     }
 }

@@ -22,7 +22,8 @@ internal sealed record SegmentJson(
     int TotalProcesses,
     int LiveReferences,
     IReadOnlyList<SegmentJson.ProcessJson>? Processes,
-    SegmentJson.LockJson? Lock = null)
+    SegmentJson.LockJson? Lock = null,
+    SegmentJson.JournalJson? Journal = null)
 {
     internal static SegmentJson From(SegmentInfo info, bool withProcesses) => new(
         info.Name,
@@ -45,6 +46,19 @@ internal sealed record SegmentJson(
 
     /// <summary>An arc's lock: who holds it, and whether the value is mid-change.</summary>
     internal sealed record LockJson(int? HolderPid, bool? HolderAlive, bool Changing, long Sequence);
+
+    /// <summary>A journal's shape, writer and cursors.</summary>
+    internal sealed record JournalJson(long Capacity, int SlotSize, OverrunPolicy Policy, long WritePosition, ProcessJson? Writer, IReadOnlyList<CursorJson> Cursors)
+    {
+        internal static JournalJson From(Journal journal) => new(
+            journal.Capacity, journal.SlotSize, journal.Policy, journal.WritePosition,
+            journal.Writer is { } writer ? new ProcessJson(writer.Pid, writer.StartTicks, null, writer.IsAlive()) : null,
+            [.. journal.Cursors().Where(c => c.Registered || c.Owner is not null).Select(c => new CursorJson(
+                c.Id, c.Name, c.Registered, c.CommittedPosition, c.Lag,
+                c.Owner is { } owner ? new ProcessJson(owner.Pid, owner.StartTicks, null, c.OwnerAlive) : null))]);
+    }
+
+    internal sealed record CursorJson(int Id, string? Name, bool Registered, long CommittedPosition, long Lag, ProcessJson? Reader);
 
     internal sealed record TypeJson(string Name, string Fingerprint, int Size);
 

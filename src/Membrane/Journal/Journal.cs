@@ -97,6 +97,16 @@ public sealed unsafe class Journal : IDisposable
         return new JournalReader(this, id, cursorName, start);
     }
 
+    /// <summary>The process that holds the writer role (alive or not: a dead one is replaced by the next writer), or null.</summary>
+    public ProcessIdentity? Writer
+    {
+        get
+        {
+            ulong writer = Volatile.Read(ref WriterIdentity);
+            return writer == 0 ? null : ProcessIdentity.Unpack(writer, Volatile.Read(ref WriterBootTag));
+        }
+    }
+
     /// <summary>Every cursor, registered or not.</summary>
     public IReadOnlyList<CursorInfo> Cursors()
     {

@@ -86,6 +86,30 @@ public sealed class JournalCliTests : IDisposable
     }
 
     [Fact]
+    public void Inspect_json_of_a_journal_shows_its_writer_and_cursors()
+    {
+        string name = _segments.NewName("cli-journal-inspect");
+        using var journal = Membrane.Journal.Create(name, new JournalOptions { Capacity = 256, Cursors = 4, Policy = OverrunPolicy.Block });
+        using JournalWriter writer = journal.CreateWriter();
+        using JournalReader reader = journal.OpenReader("audit");
+        writer.Append([1, 2, 3]);
+        writer.Append([4]);
+
+        (int exitCode, string stdout, string stderr) = Peer.RunCli("inspect", name, "--json");
+
+        Assert.True(exitCode == 0, stderr);
+        System.Text.Json.JsonElement shown = System.Text.Json.JsonDocument.Parse(stdout).RootElement.GetProperty("journal");
+        Assert.Equal(256, shown.GetProperty("capacity").GetInt64());
+        Assert.Equal("block", shown.GetProperty("policy").GetString()); // as the writer's --policy spells it
+        Assert.Equal(2, shown.GetProperty("write_position").GetInt64());
+        Assert.Equal(Environment.ProcessId, shown.GetProperty("writer").GetProperty("pid").GetInt32());
+        System.Text.Json.JsonElement cursor = Assert.Single(shown.GetProperty("cursors").EnumerateArray());
+        Assert.Equal("audit", cursor.GetProperty("name").GetString());
+        Assert.Equal(2, cursor.GetProperty("lag").GetInt64());
+        Assert.Equal(Environment.ProcessId, cursor.GetProperty("reader").GetProperty("pid").GetInt32());
+    }
+
+    [Fact]
     public void Reporter_of_a_missing_journal_fails_naming_it()
     {
         string journal = _segments.NewName("cli-journal-missing");
