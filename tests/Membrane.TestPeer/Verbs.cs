@@ -15,6 +15,7 @@ internal static class Verbs
         "open-or-create-increment" => OpenOrCreateIncrement(segment),
         _ when verb.StartsWith("arc-", StringComparison.Ordinal) => ArcVerbs.Run(verb, segment, rest),
         _ when verb.StartsWith("journal-", StringComparison.Ordinal) => JournalVerbs.Run(verb, segment, rest),
+        _ when verb.StartsWith("ring-", StringComparison.Ordinal) => RingVerbs.Run(verb, segment, rest),
         _ => Unknown(verb),
     };
 

@@ -1,0 +1,232 @@
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using Membrane.Sync;
+using L = Membrane.RingLayout;
+
+namespace Membrane;
+
+/// <summary>
+/// The ring's one consumer. Zero-copy: <see cref="TryRead(out RingLease)"/> lends the message in place; disposing
+/// the lease releases it. Every record header is read once, checked against the tail and the ring's bounds, and only
+/// then used: a producer that breaks the protocol gets this consumer a <see cref="PeerViolationException"/> (and
+/// every later call the same one — a stream with a lie in it cannot be resumed), never a read outside the ring.
+/// </summary>
+[DebuggerDisplay("RingConsumer {_ring.Name} head {_head}")]
+public sealed unsafe class RingConsumer : IDisposable
+{
+    private readonly SharedRing _ring;
+    private readonly long _capacity;
+    private readonly long _mask;
+    private readonly int _maxMessage;
+    private long _head;       // ours: the next record to read (released or not yet published)
+    private long _published;  // the head as last published
+    private long _tailSeen;   // the producer's tail as last read and checked
+    private long _leaseSize = -1;
+    private long _leaseOffset;
+    private int _leaseLength;
+    private PeerViolationException? _fault;
+    private int _disposed;
+
+    internal RingConsumer(SharedRing ring)
+    {
+        _ring = ring;
+        _capacity = ring.Capacity;
+        _mask = _capacity - 1;
+        _maxMessage = ring.MaxMessageSize;
+        ring.ClaimRole(L.ConsumerIdentityOffset, L.ConsumerBootTagOffset, L.ConsumerClosedOffset, "consumer");
+        // A replaced consumer resumes at the published head: a message the dead one had read but not released comes again.
+        _head = Volatile.Read(ref ring.Field64(L.HeadOffset));
+        _tailSeen = _head;
+        _published = _head;
+        if (_head < 0 || (_head & (L.Alignment - 1)) != 0)
+        {
+            Dispose();
+            throw ring.Violation("a non-negative, 8-aligned head", $"head {_head}");
+        }
+    }
+
+    /// <summary>
+    /// Lends the next message in place, without waiting; false when the ring is empty. Dispose the lease (or call
+    /// <see cref="RingLease.Release(bool)"/>) before the next read.
+    /// </summary>
+    public bool TryRead(out RingLease lease)
+    {
+        if (!TryTake())
+        {
+            lease = default;
+            return false;
+        }
+        lease = new RingLease(this, new ReadOnlySpan<byte>(_ring.Data + _leaseOffset, _leaseLength));
+        return true;
+    }
+
+    /// <summary>Waits up to <paramref name="timeout"/> for the next message (spin, then park); false on timeout.</summary>
+    /// <exception cref="PeerGoneException">The producer closed its end or died and every message it published was read.</exception>
+    public bool TryRead(TimeSpan timeout, CancellationToken cancellation, out RingLease lease)
+    {
+        if (TryTake())
+        {
+            lease = new RingLease(this, new ReadOnlySpan<byte>(_ring.Data + _leaseOffset, _leaseLength));
+            return true;
+        }
+        if (_head != _published)
+        {
+            Publish(); // the producer may be waiting for the room of messages released in a batch
+        }
+        if (RingWait.Until(this, static c => c.TryTake(), static c => c.ThrowIfProducerGone(),
+                ref _ring.Field32(L.ConsumerWaitingOffset), _ring.FutexWord(L.TailOffset), timeout, cancellation))
+        {
+            lease = new RingLease(this, new ReadOnlySpan<byte>(_ring.Data + _leaseOffset, _leaseLength));
+            return true;
+        }
+        lease = default;
+        return false;
+    }
+
+    /// <summary>Copies the next message into <paramref name="destination"/> and releases it, without waiting.</summary>
+    /// <exception cref="ArgumentException">The message is longer than the destination (it stays unread).</exception>
+    public bool TryRead(Span<byte> destination, out int length)
+    {
+        if (!TryRead(out RingLease lease))
+        {
+            length = 0;
+            return false;
+        }
+        length = CopyOut(lease.Message, destination);
+        return true;
+    }
+
+    /// <summary>Copies the next message into <paramref name="destination"/>, waiting up to <paramref name="timeout"/>.</summary>
+    public bool TryRead(Span<byte> destination, TimeSpan timeout, CancellationToken cancellation, out int length)
+    {
+        if (!TryRead(timeout, cancellation, out RingLease lease))
+        {
+            length = 0;
+            return false;
+        }
+        length = CopyOut(lease.Message, destination);
+        return true;
+    }
+
+    /// <summary>Makes every released message's room available to the producer, waking it if it is parked.</summary>
+    public void Publish()
+    {
+        // Full fence: our reads of the records before the head (pairs with the producer's acquire of the head), and
+        // the head before the read of the producer's waiting flag (pairs with its announce-then-recheck).
+        Interlocked.Exchange(ref _ring.Field64(L.HeadOffset), _head);
+        _published = _head;
+        if (Volatile.Read(ref _ring.Field32(L.ProducerWaitingOffset)) != 0)
+        {
+            Futex.WakeAll(_ring.FutexWord(L.HeadOffset));
+        }
+    }
+
+    /// <summary>Closes the consumer's end: a producer waiting for room hears that none will come.</summary>
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+        _ring.ReleaseRole(L.ConsumerIdentityOffset, L.ConsumerClosedOffset, L.ProducerWaitingOffset, L.HeadOffset);
+    }
+
+    /// <summary>Called by the lease: the message's room goes back to the producer.</summary>
+    internal void Release(bool publish)
+    {
+        if (_leaseSize < 0)
+        {
+            throw new InvalidOperationException($"Ring '{_ring.Name}': this lease was released already.");
+        }
+        _head += _leaseSize;
+        _leaseSize = -1;
+        if (publish)
+        {
+            Publish();
+        }
+    }
+
+    /// <summary>Finds the next message and records it as the open lease; false when there is none yet.</summary>
+    private bool TryTake()
+    {
+        if (_fault is not null)
+        {
+            throw _fault;
+        }
+        if (_leaseSize >= 0)
+        {
+            throw new InvalidOperationException($"Ring '{_ring.Name}': the previous message is still leased; dispose its lease first.");
+        }
+        while (true)
+        {
+            if (_head == _tailSeen && _head == RefreshTail())
+            {
+                return false;
+            }
+            long position = _head & _mask;
+            long available = _tailSeen - _head;
+            // Read once into locals; everything below checks these copies, never the shared bytes again.
+            byte* header = _ring.Data + position;
+            int length = Unsafe.ReadUnaligned<int>(header + L.RecordLengthOffset);
+            int kind = Unsafe.ReadUnaligned<int>(header + L.RecordKindOffset);
+            long toEnd = _capacity - position;
+            if (kind == L.PaddingKind)
+            {
+                if (length != toEnd - L.RecordHeaderSize || available < toEnd)
+                {
+                    throw Fault($"padding of {toEnd - L.RecordHeaderSize} bytes to the end, within {available} published", $"padding of {length} bytes at {position}");
+                }
+                _head += toEnd;
+                continue;
+            }
+            if (kind != L.MessageKind || (uint)length > (uint)_maxMessage)
+            {
+                throw Fault($"a message record of 0 to {_maxMessage} bytes at {position}", $"kind {kind}, length {length}");
+            }
+            long size = L.RecordSize(length);
+            if (size > available || size > toEnd)
+            {
+                throw Fault($"a record within the {available} published bytes and the ring's end ({toEnd} bytes away)", $"a {size}-byte record at {position}");
+            }
+            _leaseOffset = position + L.RecordHeaderSize;
+            _leaseLength = length;
+            _leaseSize = size;
+            return true;
+        }
+    }
+
+    /// <summary>Reads the producer's tail once and checks it: it only moves forward, at most a ring ahead of our head.</summary>
+    private long RefreshTail()
+    {
+        long tail = Volatile.Read(ref _ring.Field64(L.TailOffset)); // acquire; pairs with the producer's publication
+        if (tail < _tailSeen || tail - _head > _capacity || (tail & (L.Alignment - 1)) != 0)
+        {
+            throw Fault($"a tail from {_tailSeen} to {_head + _capacity}, 8-aligned", $"tail {tail}");
+        }
+        _tailSeen = tail;
+        return tail;
+    }
+
+    private PeerViolationException Fault(string expected, string found) => _fault = _ring.Violation(expected, found);
+
+    private void ThrowIfProducerGone()
+    {
+        if (_head == RefreshTail())
+        {
+            _ring.ThrowIfPeerGone(L.ProducerIdentityOffset, L.ProducerBootTagOffset, L.ProducerClosedOffset, "producer", "another message");
+        }
+    }
+
+    private int CopyOut(ReadOnlySpan<byte> message, Span<byte> destination)
+    {
+        if (message.Length > destination.Length)
+        {
+            // Give the lease back unreleased: the message stays first in line.
+            _leaseSize = -1;
+            throw new ArgumentException($"Ring '{_ring.Name}': the message is {message.Length} bytes, the destination {destination.Length}.", nameof(destination));
+        }
+        message.CopyTo(destination);
+        Release(publish: true);
+        return message.Length;
+    }
+}

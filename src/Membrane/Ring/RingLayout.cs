@@ -1,0 +1,53 @@
+namespace Membrane;
+
+/// <summary>
+/// The descriptor of a shared ring's payload (offsets relative to the payload at 0x1000). Each line is written by
+/// one side only; the waiting flags sit apart from the indices so that reading them costs the other side nothing.
+/// <code>
+///  0x000 | tail i64 (low half: the consumer's futex word) | producer closed i32   | producer, release
+///  0x010 | producer identity u64 | producer boot tag u32                         | producer (CAS to claim)
+///  0x040 | head i64 (low half: the producer's futex word) | consumer closed i32   | consumer, release
+///  0x050 | consumer identity u64 | consumer boot tag u32                         | consumer (CAS to claim)
+///  0x080 | consumer waiting i32                                                  | consumer, when parking
+///  0x0C0 | producer waiting i32                                                  | producer, when parking
+///  0x100 | capacity i64 | max message i32                                        | creator
+///  0x140 | data: capacity bytes of records                                       | producer
+/// </code>
+/// A record is 8-byte aligned: <c>[length i32 | kind i32 | message (length bytes) | padding to 8]</c>. Kind 1 is a
+/// message; kind 2 pads the rest of the ring at the wrap (its length is what remains after its header), so no
+/// record straddles the end. Tail and head count bytes from the start, never wrap, and are read modulo capacity.
+/// </summary>
+internal static class RingLayout
+{
+    internal const int TailOffset = 0x000;
+    internal const int ProducerClosedOffset = 0x008;
+    internal const int ProducerIdentityOffset = 0x010;
+    internal const int ProducerBootTagOffset = 0x018;
+    internal const int HeadOffset = 0x040;
+    internal const int ConsumerClosedOffset = 0x048;
+    internal const int ConsumerIdentityOffset = 0x050;
+    internal const int ConsumerBootTagOffset = 0x058;
+    internal const int ConsumerWaitingOffset = 0x080;
+    internal const int ProducerWaitingOffset = 0x0C0;
+    internal const int CapacityOffset = 0x100;
+    internal const int MaxMessageOffset = 0x108;
+    internal const int DataOffset = 0x140;
+
+    internal const int RecordHeaderSize = 8;
+    internal const int RecordLengthOffset = 0;
+    internal const int RecordKindOffset = 4;
+    internal const int MessageKind = 1;
+    internal const int PaddingKind = 2;
+    internal const int Alignment = 8;
+
+    internal const long MinCapacity = 64;
+    internal const long MaxCapacity = 1L << 40;
+
+    /// <summary>The largest message a ring of <paramref name="capacity"/> bytes takes: one that fits even after a wrap's padding.</summary>
+    internal static int MaxMessage(long capacity) => (int)Math.Min((capacity / 2) - RecordHeaderSize, int.MaxValue - 64);
+
+    /// <summary>Bytes a record holding <paramref name="length"/> bytes occupies.</summary>
+    internal static long RecordSize(int length) => (RecordHeaderSize + (long)length + Alignment - 1) & ~(long)(Alignment - 1);
+
+    internal static long PayloadSize(long capacity) => DataOffset + capacity;
+}

@@ -1,0 +1,26 @@
+namespace Membrane;
+
+/// <summary>
+/// A message lent in place by <see cref="RingConsumer"/>: read <see cref="Message"/>, then dispose to release its
+/// room. A <c>ref struct</c>, so it cannot outlive the read or cross an <c>await</c>. From an untrusted producer the
+/// bytes can change while you read them: copy what you must validate.
+/// </summary>
+public readonly ref struct RingLease
+{
+    private readonly RingConsumer? _consumer;
+
+    internal RingLease(RingConsumer consumer, ReadOnlySpan<byte> message)
+    {
+        _consumer = consumer;
+        Message = message;
+    }
+
+    /// <summary>The message, in the ring's memory.</summary>
+    public ReadOnlySpan<byte> Message { get; }
+
+    /// <summary>Releases the message; with <paramref name="publish"/> false its room returns to the producer at the next publication (batching).</summary>
+    public void Release(bool publish) => _consumer?.Release(publish);
+
+    /// <summary>Releases the message and publishes at once.</summary>
+    public void Dispose() => _consumer?.Release(publish: true);
+}

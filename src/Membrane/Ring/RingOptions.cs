@@ -1,0 +1,19 @@
+namespace Membrane;
+
+/// <summary>How a shared ring is created.</summary>
+public sealed record RingOptions
+{
+    /// <summary>Bytes of record space, a power of two (64 B to 1 TiB). The largest message is half of it less 8.</summary>
+    public long Capacity { get; init; } = 1 << 20;
+
+    /// <summary>Permissions of the segment (0600 by default).</summary>
+    public UnixFileMode Mode { get; init; } = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+
+    internal void Validate(string name)
+    {
+        if (Capacity < RingLayout.MinCapacity || Capacity > RingLayout.MaxCapacity || !JournalLayout.IsPowerOfTwo(Capacity))
+        {
+            throw new ArgumentException($"Ring '{name}': capacity {Capacity} must be a power of two from {RingLayout.MinCapacity} to {RingLayout.MaxCapacity} bytes.");
+        }
+    }
+}

@@ -1,0 +1,201 @@
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using Membrane.Sync;
+using L = Membrane.RingLayout;
+
+namespace Membrane;
+
+/// <summary>
+/// The ring's one producer. Zero-copy: <see cref="TryReserve(int, out Span{byte})"/> hands out a span inside the
+/// ring, <see cref="Commit"/> seals it as a message. Commits can be batched (<c>publish: false</c>, then
+/// <see cref="Publish"/>) so that a burst costs one publication. No allocation, lock or system call unless the
+/// consumer is parked.
+/// </summary>
+[DebuggerDisplay("RingProducer {_ring.Name} tail {_tail}")]
+public sealed unsafe class RingProducer : IDisposable
+{
+    private readonly SharedRing _ring;
+    private readonly long _capacity;
+    private readonly long _mask;
+    private long _tail;        // ours: where the next record goes (published or not)
+    private long _published;   // the tail as last published
+    private long _headSeen;    // the consumer's head as last read and checked
+    private long _reservedAt = -1;
+    private int _reservedLength;
+    private int _disposed;
+
+    internal RingProducer(SharedRing ring)
+    {
+        _ring = ring;
+        _capacity = ring.Capacity;
+        _mask = _capacity - 1;
+        ring.ClaimRole(L.ProducerIdentityOffset, L.ProducerBootTagOffset, L.ProducerClosedOffset, "producer");
+        // A replaced producer resumes at the published tail; whatever the dead one had not published is gone.
+        _tail = Volatile.Read(ref ring.Field64(L.TailOffset));
+        _published = _tail;
+        _headSeen = Volatile.Read(ref ring.Field64(L.HeadOffset));
+        if (_tail < 0 || (_tail & (L.Alignment - 1)) != 0 || _headSeen > _tail || _tail - _headSeen > _capacity || _headSeen < 0)
+        {
+            Dispose();
+            throw ring.Violation("0 <= head <= tail <= head + capacity, 8-aligned", $"head {_headSeen}, tail {_tail}");
+        }
+    }
+
+    /// <summary>The largest message, in bytes.</summary>
+    public int MaxMessageSize => _ring.MaxMessageSize;
+
+    /// <summary>
+    /// Reserves room for a message of up to <paramref name="length"/> bytes and gives the span to fill, without
+    /// waiting; false when the ring is too full. One reservation at a time.
+    /// </summary>
+    public bool TryReserve(int length, out Span<byte> buffer)
+    {
+        if (_reservedAt >= 0)
+        {
+            ThrowReservationOpen();
+        }
+        if ((uint)length > (uint)_ring.MaxMessageSize)
+        {
+            ThrowTooLarge(length);
+        }
+        long size = L.RecordSize(length);
+        long position = _tail & _mask;
+        long toEnd = _capacity - position;
+        long needed = size > toEnd ? toEnd + size : size; // a record never straddles the end: pad the rest first
+        if (needed > _capacity - (_tail - _headSeen) && needed > _capacity - (_tail - RefreshHead()))
+        {
+            buffer = default;
+            return false;
+        }
+        if (size > toEnd)
+        {
+            WriteHeader(position, (int)(toEnd - L.RecordHeaderSize), L.PaddingKind);
+            _tail += toEnd;
+            position = 0;
+        }
+        _reservedAt = position;
+        _reservedLength = length;
+        buffer = new Span<byte>(_ring.Data + position + L.RecordHeaderSize, length);
+        return true;
+    }
+
+    /// <summary>Waits up to <paramref name="timeout"/> for room (spin, then park); false on timeout.</summary>
+    /// <exception cref="PeerGoneException">The consumer closed its end or died, so room will never come.</exception>
+    public bool TryReserve(int length, TimeSpan timeout, CancellationToken cancellation, out Span<byte> buffer)
+    {
+        if (TryReserve(length, out buffer))
+        {
+            return true;
+        }
+        if (_tail != _published)
+        {
+            Publish(); // the consumer cannot make room out of messages it cannot see
+        }
+        bool reserved = RingWait.Until((Producer: this, Length: length), static s => s.Producer.TryReserve(s.Length, out _),
+            static s => s.Producer.ThrowIfConsumerGone(), ref _ring.Field32(L.ProducerWaitingOffset), _ring.FutexWord(L.HeadOffset), timeout, cancellation);
+        buffer = reserved ? new Span<byte>(_ring.Data + _reservedAt + L.RecordHeaderSize, length) : default;
+        return reserved;
+    }
+
+    /// <summary>
+    /// Seals the reservation as a message of <paramref name="length"/> bytes (at most what was reserved). With
+    /// <paramref name="publish"/> false it stays invisible until <see cref="Publish"/>, so a burst costs one publication.
+    /// </summary>
+    public void Commit(int length, bool publish = true)
+    {
+        if (_reservedAt < 0)
+        {
+            throw new InvalidOperationException($"Ring '{_ring.Name}': Commit without a reservation.");
+        }
+        ArgumentOutOfRangeException.ThrowIfNegative(length);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(length, _reservedLength);
+        WriteHeader(_reservedAt, length, L.MessageKind);
+        _tail += L.RecordSize(length);
+        _reservedAt = -1;
+        if (publish)
+        {
+            Publish();
+        }
+    }
+
+    /// <summary>Makes every committed message visible to the consumer, waking it if it is parked.</summary>
+    public void Publish()
+    {
+        // Full fence: the records before the tail (pairs with the consumer's acquire of the tail), and the tail before
+        // the read of the consumer's waiting flag (pairs with its announce-then-recheck).
+        Interlocked.Exchange(ref _ring.Field64(L.TailOffset), _tail);
+        _published = _tail;
+        if (Volatile.Read(ref _ring.Field32(L.ConsumerWaitingOffset)) != 0)
+        {
+            Futex.WakeAll(_ring.FutexWord(L.TailOffset));
+        }
+    }
+
+    /// <summary>Copies <paramref name="message"/> in and publishes it, without waiting; false when the ring is too full.</summary>
+    public bool TryWrite(ReadOnlySpan<byte> message)
+    {
+        if (!TryReserve(message.Length, out Span<byte> buffer))
+        {
+            return false;
+        }
+        message.CopyTo(buffer);
+        Commit(message.Length);
+        return true;
+    }
+
+    /// <summary>Copies <paramref name="message"/> in and publishes it, waiting up to <paramref name="timeout"/> for room.</summary>
+    public bool TryWrite(ReadOnlySpan<byte> message, TimeSpan timeout, CancellationToken cancellation = default)
+    {
+        if (!TryReserve(message.Length, timeout, cancellation, out Span<byte> buffer))
+        {
+            return false;
+        }
+        message.CopyTo(buffer);
+        Commit(message.Length);
+        return true;
+    }
+
+    /// <summary>Copies <paramref name="message"/> in and publishes it, waiting for room as long as it takes.</summary>
+    public void Write(ReadOnlySpan<byte> message, CancellationToken cancellation = default) =>
+        TryWrite(message, Timeout.InfiniteTimeSpan, cancellation);
+
+    /// <summary>Publishes what is committed, closes the producer's end (the consumer drains it, then hears it closed).</summary>
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+        _reservedAt = -1;
+        Publish();
+        _ring.ReleaseRole(L.ProducerIdentityOffset, L.ProducerClosedOffset, L.ConsumerWaitingOffset, L.TailOffset);
+    }
+
+    /// <summary>Reads the consumer's head once and checks it: it only moves forward, and never past our tail.</summary>
+    private long RefreshHead()
+    {
+        long head = Volatile.Read(ref _ring.Field64(L.HeadOffset)); // acquire; pairs with the consumer's publication
+        if (head < _headSeen || head > _tail || (head & (L.Alignment - 1)) != 0)
+        {
+            throw _ring.Violation($"a head from {_headSeen} to the tail {_tail}, 8-aligned", $"head {head}");
+        }
+        _headSeen = head;
+        return head;
+    }
+
+    private void ThrowIfConsumerGone() =>
+        _ring.ThrowIfPeerGone(L.ConsumerIdentityOffset, L.ConsumerBootTagOffset, L.ConsumerClosedOffset, "consumer", "room in the ring");
+
+    private void WriteHeader(long position, int length, int kind)
+    {
+        byte* header = _ring.Data + position;
+        Unsafe.WriteUnaligned(header + L.RecordLengthOffset, length);
+        Unsafe.WriteUnaligned(header + L.RecordKindOffset, kind);
+    }
+
+    private void ThrowReservationOpen() =>
+        throw new InvalidOperationException($"Ring '{_ring.Name}': a reservation is open; Commit it first.");
+
+    private void ThrowTooLarge(int length) =>
+        throw new ArgumentOutOfRangeException(nameof(length), length, $"Ring '{_ring.Name}': messages are 0 to {_ring.MaxMessageSize} bytes.");
+}

@@ -1,0 +1,240 @@
+using System.Globalization;
+using System.IO.Hashing;
+using System.Runtime.InteropServices;
+using Membrane.Tests.Infrastructure;
+
+namespace Membrane.Tests.Ring;
+
+public sealed class SharedRingTests : IDisposable
+{
+    private static readonly TimeSpan s_wait = TimeSpan.FromSeconds(30);
+    private readonly TestSegments _segments = new();
+
+    public void Dispose() => _segments.Dispose();
+
+    /// <summary>The checks the test peer's stream allows: its sequence first, its XxHash64 last.</summary>
+    private static void AssertIntact(ReadOnlySpan<byte> message, long sequence)
+    {
+        Assert.True(message.Length >= 16, $"message {sequence} is {message.Length} bytes");
+        Assert.Equal(sequence, MemoryMarshal.Read<long>(message));
+        Assert.True(XxHash64.HashToUInt64(message[..^8]) == MemoryMarshal.Read<ulong>(message[^8..]), $"message {sequence} is corrupt");
+    }
+
+    [Fact]
+    public void Ten_million_messages_of_random_sizes_arrive_intact_and_in_order_from_another_process()
+    {
+        const long Messages = 10_000_000;
+        string name = _segments.NewName("ring-stream");
+        using var ring = SharedRing.Create(name, new RingOptions { Capacity = 1 << 16 });
+        using RingConsumer consumer = ring.CreateConsumer();
+        using var producer = Peer.Start("ring-produce", name, Messages.ToString(CultureInfo.InvariantCulture), "42", "200");
+
+        long received = 0, bytes = 0;
+        while (received < Messages)
+        {
+            Assert.True(consumer.TryRead(s_wait, CancellationToken.None, out RingLease lease), $"message {received} never came; producer: {producer.Stderr}");
+            AssertIntact(lease.Message, received);
+            bytes += lease.Message.Length;
+            lease.Release(publish: received % 8 == 7);
+            received++;
+        }
+        consumer.Publish();
+
+        producer.Expect($"done {Messages}");
+        Assert.False(consumer.TryRead(out _));
+        Assert.True(bytes > 100 * ring.Capacity, $"only {bytes} bytes: too few wrap-arounds to mean anything");
+    }
+
+    [Fact]
+    public void Empty_and_full_edges_are_exact()
+    {
+        using var ring = SharedRing.Create(_segments.NewName("ring-edges"), new RingOptions { Capacity = 1024 });
+        using RingProducer producer = ring.CreateProducer();
+        using RingConsumer consumer = ring.CreateConsumer();
+        Assert.False(consumer.TryRead(out _));
+
+        // 56-byte messages take 64-byte records: exactly 16 fill the ring, the 17th does not fit.
+        byte[] message = new byte[56];
+        for (int i = 0; i < 16; i++)
+        {
+            message[0] = (byte)i;
+            Assert.True(producer.TryWrite(message), $"message {i} should fit");
+        }
+        Assert.False(producer.TryWrite(message));
+        Assert.False(producer.TryReserve(0, out _)); // not even an empty message: its 8-byte header has no room
+
+        Assert.True(consumer.TryRead(out RingLease first));
+        Assert.Equal(0, first.Message[0]);
+        Assert.False(producer.TryWrite(message)); // read but not yet released: still no room
+        first.Dispose();
+        message[0] = 16;
+        Assert.True(producer.TryWrite(message));
+
+        for (int i = 1; i <= 16; i++)
+        {
+            Assert.True(consumer.TryRead(out RingLease lease));
+            Assert.Equal(i, lease.Message[0]);
+            lease.Dispose();
+        }
+        Assert.False(consumer.TryRead(out _));
+    }
+
+    [Fact]
+    public void The_largest_message_reserves_and_commits_at_every_wrap_offset()
+    {
+        using var ring = SharedRing.Create(_segments.NewName("ring-largest"), new RingOptions { Capacity = 4096 });
+        using RingProducer producer = ring.CreateProducer();
+        using RingConsumer consumer = ring.CreateConsumer();
+        Assert.Equal(2040, ring.MaxMessageSize);
+        byte[] copy = new byte[ring.MaxMessageSize];
+
+        // Each round moves the ring's position by 8 (an empty message) + 2048 (the largest): 257 × 8 bytes, and 257 is
+        // odd, so 512 rounds put the largest message at every 8-byte offset of the 4096-byte ring once.
+        var offsets = new HashSet<long>();
+        for (int round = 0; round < 512; round++)
+        {
+            Assert.True(producer.TryWrite([]));
+            Assert.True(consumer.TryRead(copy, out int empty));
+            Assert.Equal(0, empty);
+            offsets.Add(((round + 1) * 8L + (round * 2048L)) % 4096);
+            Assert.True(producer.TryReserve(ring.MaxMessageSize, out Span<byte> buffer), $"the largest message does not fit in round {round}");
+            buffer.Fill((byte)round);
+            producer.Commit(ring.MaxMessageSize);
+            Assert.True(consumer.TryRead(copy, out int length));
+            Assert.Equal(ring.MaxMessageSize, length);
+            Assert.True(copy.All(b => b == (byte)round), $"the largest message came back wrong in round {round}");
+        }
+        Assert.Equal(512, offsets.Count);
+        Assert.Throws<ArgumentOutOfRangeException>(() => producer.TryReserve(ring.MaxMessageSize + 1, out _));
+    }
+
+    [Fact]
+    public void Batched_commits_stay_invisible_until_published()
+    {
+        using var ring = SharedRing.Create(_segments.NewName("ring-batch"), new RingOptions { Capacity = 4096 });
+        using RingProducer producer = ring.CreateProducer();
+        using RingConsumer consumer = ring.CreateConsumer();
+        for (byte i = 0; i < 3; i++)
+        {
+            Assert.True(producer.TryReserve(1, out Span<byte> buffer));
+            buffer[0] = i;
+            producer.Commit(1, publish: false);
+        }
+        Assert.False(consumer.TryRead(out _));
+
+        producer.Publish();
+
+        for (byte i = 0; i < 3; i++)
+        {
+            Assert.True(consumer.TryRead(out RingLease lease));
+            Assert.Equal(i, lease.Message[0]);
+            lease.Release(publish: false);
+        }
+    }
+
+    [Fact]
+    public void A_second_live_producer_is_refused_naming_the_first()
+    {
+        string name = _segments.NewName("ring-two-producers");
+        using var ring = SharedRing.Create(name);
+        using var first = Peer.Start("ring-produce", name, "1", "1", "16", "hang");
+        first.Expect("done 1");
+
+        var error = Assert.Throws<SegmentInUseException>(() => ring.CreateProducer());
+
+        Assert.Equal($"producer pid {first.Pid}", error.Found);
+    }
+
+    [Fact]
+    public void A_producer_killed_is_detected_once_its_messages_are_read()
+    {
+        string name = _segments.NewName("ring-producer-dies");
+        using var ring = SharedRing.Create(name);
+        using RingConsumer consumer = ring.CreateConsumer();
+        using (var producer = Peer.Start("ring-produce", name, "5", "7", "64", "hang"))
+        {
+            producer.Expect("done 5");
+            producer.KillHard();
+        }
+
+        for (long sequence = 0; sequence < 5; sequence++)
+        {
+            Assert.True(consumer.TryRead(s_wait, CancellationToken.None, out RingLease lease));
+            AssertIntact(lease.Message, sequence);
+            lease.Dispose();
+        }
+        var gone = Assert.Throws<PeerGoneException>(() => consumer.TryRead(s_wait, CancellationToken.None, out _));
+
+        Assert.Contains("dead", gone.Found, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_producer_waiting_for_room_hears_that_the_consumer_closed()
+    {
+        using var ring = SharedRing.Create(_segments.NewName("ring-consumer-closes"), new RingOptions { Capacity = 128 });
+        using RingProducer producer = ring.CreateProducer();
+        ring.CreateConsumer().Dispose();
+        Assert.True(producer.TryWrite(new byte[56]));
+        Assert.True(producer.TryWrite(new byte[56])); // full now
+
+        var gone = Assert.Throws<PeerGoneException>(() => producer.TryWrite(new byte[56], s_wait));
+
+        Assert.Equal("the consumer closed", gone.Found);
+    }
+
+    [Fact]
+    public void Waits_honour_their_timeout_and_cancellation()
+    {
+        using var ring = SharedRing.Create(_segments.NewName("ring-timeouts"));
+        using RingConsumer consumer = ring.CreateConsumer();
+        using RingProducer producer = ring.CreateProducer();
+
+        Assert.False(consumer.TryRead(TimeSpan.FromMilliseconds(100), CancellationToken.None, out _));
+        using var cancellation = new CancellationTokenSource(TimeSpan.FromMilliseconds(100));
+        Assert.ThrowsAny<OperationCanceledException>(() => consumer.TryRead(Timeout.InfiniteTimeSpan, cancellation.Token, out _));
+    }
+
+    [Fact]
+    public void A_hostile_producer_scribbling_over_the_ring_gets_errors_never_a_crash_a_hang_or_an_out_of_bounds_record()
+    {
+        string name = _segments.NewName("ring-hostile");
+        using var ring = SharedRing.Create(name, new RingOptions { Capacity = 4096 });
+        using var vandal = Peer.Start("ring-vandal", name, "3");
+        vandal.Expect("started");
+
+        long violations = 0, gone = 0, records = 0, writes = 0;
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        byte[] message = new byte[100];
+        while (clock.Elapsed < TimeSpan.FromSeconds(3))
+        {
+            // Each round: fresh ends (a faulted consumer stays faulted), some honest writes, reads until the lie shows.
+            try
+            {
+                using RingProducer producer = ring.CreateProducer();
+                using RingConsumer consumer = ring.CreateConsumer();
+                for (int i = 0; i < 1000; i++)
+                {
+                    writes += producer.TryWrite(message, TimeSpan.FromMilliseconds(1)) ? 1 : 0;
+                    if (consumer.TryRead(TimeSpan.FromMilliseconds(1), CancellationToken.None, out RingLease lease))
+                    {
+                        Assert.InRange(lease.Message.Length, 0, ring.MaxMessageSize);
+                        records++;
+                        lease.Dispose();
+                    }
+                }
+            }
+            catch (PeerViolationException error)
+            {
+                Assert.Equal(name, error.SegmentName);
+                violations++;
+            }
+            catch (PeerGoneException)
+            {
+                gone++; // the vandal set a closed flag
+            }
+        }
+        vandal.Expect("done");
+
+        Assert.True(violations > 0, $"the vandal was never caught ({records} records, {writes} writes, {gone} closed alarms)");
+    }
+}
