@@ -141,4 +141,42 @@ _Static_assert(sizeof(struct membrane_journal_cursor) == 64, "a cursor is one ca
 _Static_assert(sizeof(struct membrane_journal) == 0x100, "the cursor table starts at payload offset 0x100");
 _Static_assert(sizeof(struct membrane_journal_slot) == 16, "the entry starts 16 bytes into its slot");
 
+/*
+ * Ring payload (kind 4), at payload_offset: one producer, one consumer, variable-size records in `capacity` bytes at
+ * MEMBRANE_RING_DATA_OFFSET. tail and head count bytes since creation; position = index & (capacity - 1).
+ */
+#define MEMBRANE_RING_DATA_OFFSET 0x140
+#define MEMBRANE_RING_RECORD_MESSAGE 1
+#define MEMBRANE_RING_RECORD_PADDING 2
+
+struct membrane_ring {
+    int64_t tail;                 /* producer, release; the consumer's futex word is its low half */
+    int32_t producer_closed;
+    uint32_t reserved0;
+    uint64_t producer_identity;   /* as in membrane_process_slot; CAS to claim */
+    uint32_t producer_boot_tag;
+    uint8_t reserved1[0x40 - 0x1C];
+    int64_t head;                 /* consumer, release; the producer's futex word is its low half */
+    int32_t consumer_closed;
+    uint32_t reserved2;
+    uint64_t consumer_identity;
+    uint32_t consumer_boot_tag;
+    uint8_t reserved3[0x80 - 0x5C];
+    int32_t consumer_waiting;
+    uint8_t reserved4[0xC0 - 0x84];
+    int32_t producer_waiting;
+    uint8_t reserved5[0x100 - 0xC4];
+    int64_t capacity;             /* power of two */
+    int32_t max_message;          /* capacity / 2 - 8 */
+    uint8_t reserved6[MEMBRANE_RING_DATA_OFFSET - 0x10C];
+};
+
+struct membrane_ring_record {
+    int32_t length;               /* message bytes; for padding, the bytes after this header to the ring's end */
+    int32_t kind;                 /* MEMBRANE_RING_RECORD_* */
+    /* length bytes follow, then padding to a multiple of 8 */
+};
+
+_Static_assert(sizeof(struct membrane_ring) == MEMBRANE_RING_DATA_OFFSET, "records start at payload offset 0x140");
+
 #endif /* MEMBRANE_H */

@@ -11,6 +11,12 @@ if (args is ["journal", ..] or ["journal-follow", ..] or ["journal-latency", ..]
 {
     return JournalBench.Run(args);
 }
+// Ping-pong round trips through a pair of SharedRings, beside a Unix socket:
+//   dotnet run -c Release --project bench/Membrane.Benchmarks -- ring [message-size]
+if (args is ["ring", ..] or ["ring-echo", ..] or ["socket-echo", ..])
+{
+    return RingBench.Run(args);
+}
 if (args is ["contended", ..] or ["contender", ..])
 {
     return ContendedIncrements.Run(args);

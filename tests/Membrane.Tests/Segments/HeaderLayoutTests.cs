@@ -112,6 +112,22 @@ public class HeaderLayoutTests
         Check("MEMBRANE_JOURNAL_COMPLETE_STAMP(41)", JournalLayout.CompleteStamp(41));
         Check("MEMBRANE_OVERRUN_BLOCK", (int)OverrunPolicy.Block);
         Check("MEMBRANE_CURSOR_REGISTERED", JournalCursor.Registered);
+        foreach ((string field, int offset) in new[]
+        {
+            ("tail", RingLayout.TailOffset), ("producer_closed", RingLayout.ProducerClosedOffset),
+            ("producer_identity", RingLayout.ProducerIdentityOffset), ("producer_boot_tag", RingLayout.ProducerBootTagOffset),
+            ("head", RingLayout.HeadOffset), ("consumer_closed", RingLayout.ConsumerClosedOffset),
+            ("consumer_identity", RingLayout.ConsumerIdentityOffset), ("consumer_boot_tag", RingLayout.ConsumerBootTagOffset),
+            ("consumer_waiting", RingLayout.ConsumerWaitingOffset), ("producer_waiting", RingLayout.ProducerWaitingOffset),
+            ("capacity", RingLayout.CapacityOffset), ("max_message", RingLayout.MaxMessageOffset),
+        })
+        {
+            Check($"offsetof(struct membrane_ring, {field})", offset);
+        }
+        Check("MEMBRANE_RING_DATA_OFFSET", RingLayout.DataOffset);
+        Check("offsetof(struct membrane_ring_record, kind)", RingLayout.RecordKindOffset);
+        Check("sizeof(struct membrane_ring_record)", RingLayout.RecordHeaderSize);
+        Check("MEMBRANE_RING_RECORD_PADDING", RingLayout.PaddingKind);
         source.Append("#include <pthread.h>\n_Static_assert(sizeof(pthread_mutex_t) <= MEMBRANE_ARC_MUTEX_SIZE, \"pthread_mutex_t fits\");\n");
 
         (int exitCode, string output) = CCompiler.CheckSyntax(source.ToString());
