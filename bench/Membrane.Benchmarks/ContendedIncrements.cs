@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.InteropServices;
+using Membrane.Benchmarks.Harness;
 using Membrane.Segments;
 
 namespace Membrane.Benchmarks;
@@ -18,10 +19,8 @@ internal static class ContendedIncrements
         if (args is ["contender", var kind, var name, var seconds])
         {
             // Both processes start counting together: "ready" once attached, then wait for "go".
-            Console.Out.WriteLine("ready");
-            Console.Out.Flush();
-            _ = Console.In.ReadLine();
-            Console.Out.WriteLine(Contend(kind, name, double.Parse(seconds, CultureInfo.InvariantCulture), out _).ToString(CultureInfo.InvariantCulture));
+            ChildProcess.ReadyThenWaitForGo();
+            ChildProcess.Answer(Contend(kind, name, double.Parse(seconds, CultureInfo.InvariantCulture), out _).ToString(CultureInfo.InvariantCulture));
             return 0;
         }
         double roundSeconds = args.Length > 1 ? double.Parse(args[1], CultureInfo.InvariantCulture) : 2;
@@ -34,7 +33,7 @@ internal static class ContendedIncrements
             arc.Add(Round("arc", roundSeconds));
             mutex.Add(Round("mutex", roundSeconds));
         }
-        double arcMedian = Median(arc), mutexMedian = Median(mutex);
+        double arcMedian = Statistics.Median(arc), mutexMedian = Statistics.Median(mutex);
         Console.WriteLine($"| method | increments/s (median) | min | max |");
         Console.WriteLine($"|---|---:|---:|---:|");
         Console.WriteLine($"| named Mutex (baseline) | {mutexMedian:N0} | {mutex.Min():N0} | {mutex.Max():N0} |");
@@ -48,25 +47,10 @@ internal static class ContendedIncrements
         string name = string.Create(CultureInfo.InvariantCulture, $"membrane-bench-contended-{Environment.ProcessId}-{kind}");
         using var arc = IpcArc<long>.Create(name, 0);
         using var counter = SharedSegment.Create(name + "-counter", 64, new SegmentOptions { RemoveWhenUnused = true });
-        var info = new ProcessStartInfo(Environment.ProcessPath!) { RedirectStandardOutput = true, RedirectStandardInput = true, UseShellExecute = false };
-        if (Path.GetFileNameWithoutExtension(Environment.ProcessPath) == "dotnet")
-        {
-            info.ArgumentList.Add(typeof(ContendedIncrements).Assembly.Location);
-        }
-        foreach (string argument in new[] { "contender", kind, name, seconds.ToString(CultureInfo.InvariantCulture) })
-        {
-            info.ArgumentList.Add(argument);
-        }
-        using Process peer = Process.Start(info)!;
-        if (peer.StandardOutput.ReadLine() != "ready")
-        {
-            throw new InvalidOperationException("the contender process did not start");
-        }
-        peer.StandardInput.WriteLine("go");
-        peer.StandardInput.Flush();
+        using var peer = ChildProcess.Start("contender", kind, name, seconds.ToString(CultureInfo.InvariantCulture));
+        peer.Send("go");
         long mine = Contend(kind, name, seconds, out double elapsed);
-        long theirs = long.Parse(peer.StandardOutput.ReadLine()!, CultureInfo.InvariantCulture);
-        peer.WaitForExit();
+        long theirs = long.Parse(peer.Result(), CultureInfo.InvariantCulture);
         long total = kind == "arc" ? arc.Read() : Volatile.Read(ref MemoryMarshal.AsRef<long>(counter.Payload));
         if (total != mine + theirs)
         {
@@ -105,11 +89,5 @@ internal static class ContendedIncrements
         }
         elapsed = clock.Elapsed.TotalSeconds;
         return count;
-    }
-
-    private static double Median(List<double> values)
-    {
-        var sorted = values.Order().ToList();
-        return sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[(sorted.Count / 2) - 1] + sorted[sorted.Count / 2]) / 2;
     }
 }

@@ -88,7 +88,7 @@ internal static class JournalBench
     private static ThroughputResult Throughput(OverrunPolicy policy, int readers, double seconds)
     {
         string name = NewName("journal");
-        using var journal = Journal.Create(name, new JournalOptions { Capacity = Capacity, SlotSize = EntrySize, Cursors = 4, Policy = policy });
+        var journal = Journal.Create(name, new JournalOptions { Capacity = Capacity, SlotSize = EntrySize, Cursors = 4, Policy = policy });
         var children = new List<ChildProcess>();
         try
         {
@@ -166,7 +166,7 @@ internal static class JournalBench
     private static Latency JournalLatency(string mode)
     {
         string name = NewName("journal-latency");
-        using var journal = Journal.Create(name, new JournalOptions { Capacity = Capacity, SlotSize = EntrySize, Cursors = 1 });
+        var journal = Journal.Create(name, new JournalOptions { Capacity = Capacity, SlotSize = EntrySize, Cursors = 1 });
         try
         {
             using var child = ChildProcess.Start("journal-latency", name, mode);
@@ -209,7 +209,6 @@ internal static class JournalBench
     {
         using var journal = Journal.Open(name);
         using JournalReader reader = journal.OpenReader(0, StartPosition.Newest);
-        var histogram = new LongHistogram(TimeStamp.Seconds(10), 3);
         long parks = 0;
         using var listener = new MeterListener();
         listener.InstrumentPublished = (instrument, l) =>
@@ -221,77 +220,68 @@ internal static class JournalBench
         };
         listener.SetMeasurementEventCallback<long>((_, value, _, _) => parks += value);
         listener.Start();
-        ChildProcess.ReadyThenWaitForGo();
-        byte[] entry = new byte[EntrySize];
-        for (int i = 0; i < LatencyWarmup + LatencySamples; i++)
+        LongHistogram histogram = RecordLatencies(entry =>
         {
             if (parked)
             {
                 reader.Read(entry);
+                return;
             }
-            else
+            while (!reader.TryRead(entry, out _))
             {
-                while (!reader.TryRead(entry, out _))
-                {
-                }
             }
-            long latency = ElapsedNanoseconds(MemoryMarshal.Read<long>(entry));
-            if (i >= LatencyWarmup)
-            {
-                histogram.RecordValue(latency);
-            }
-        }
+        });
         ChildProcess.Answer(Latency.Format(histogram, parks));
         return 0;
     }
 
     private static Latency SocketLatency()
     {
-        string path = Path.Combine(Path.GetTempPath(), NewName("socket") + ".sock");
-        File.Delete(path);
-        using var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        listener.Bind(new UnixDomainSocketEndPoint(path));
-        listener.Listen(1);
-        try
+        using var server = new UnixSocketServer("socket-latency");
+        using var child = ChildProcess.Start("socket-latency", server.Path);
+        using Socket connection = server.Accept();
+        child.Send("go");
+        byte[] message = new byte[EntrySize];
+        Pace(() =>
         {
-            using var child = ChildProcess.Start("socket-latency", path);
-            using Socket connection = listener.Accept();
-            child.Send("go");
-            byte[] message = new byte[EntrySize];
-            Pace(() =>
-            {
-                MemoryMarshal.Write(message, Stopwatch.GetTimestamp());
-                connection.Send(message);
-            });
-            return Latency.Parse(child.Result());
-        }
-        finally
-        {
-            File.Delete(path);
-        }
+            MemoryMarshal.Write(message, Stopwatch.GetTimestamp());
+            connection.Send(message);
+        });
+        return Latency.Parse(child.Result());
     }
 
     private static int SocketLatencyReader(string path)
     {
-        using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        socket.Connect(new UnixDomainSocketEndPoint(path));
+        using Socket socket = UnixSocketServer.Connect(path);
+        LongHistogram histogram = RecordLatencies(message =>
+        {
+            if (!UnixSocketServer.ReceiveExactly(socket, message))
+            {
+                throw new InvalidOperationException("the writer closed the socket early");
+            }
+        });
+        ChildProcess.Answer(Latency.Format(histogram, 0));
+        return 0;
+    }
+
+    /// <summary>
+    /// In the reader process: says ready, waits for go, then receives warm-up plus samples, each stamped by the
+    /// writer with the monotonic clock, and records the one-way latency of every sample.
+    /// </summary>
+    private static LongHistogram RecordLatencies(Action<byte[]> receive)
+    {
         var histogram = new LongHistogram(TimeStamp.Seconds(10), 3);
         ChildProcess.ReadyThenWaitForGo();
-        byte[] message = new byte[EntrySize];
+        byte[] entry = new byte[EntrySize];
         for (int i = 0; i < LatencyWarmup + LatencySamples; i++)
         {
-            for (int received = 0; received < EntrySize;)
-            {
-                int n = socket.Receive(message, received, EntrySize - received, SocketFlags.None);
-                received += n > 0 ? n : throw new InvalidOperationException("the writer closed the socket early");
-            }
-            long latency = ElapsedNanoseconds(MemoryMarshal.Read<long>(message));
+            receive(entry);
+            long latency = ElapsedNanoseconds(MemoryMarshal.Read<long>(entry));
             if (i >= LatencyWarmup)
             {
                 histogram.RecordValue(latency);
             }
         }
-        ChildProcess.Answer(Latency.Format(histogram, 0));
-        return 0;
+        return histogram;
     }
 }

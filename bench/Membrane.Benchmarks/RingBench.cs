@@ -122,64 +122,37 @@ internal static class RingBench
 
     private static LongHistogram SocketPingPong(int size)
     {
-        string path = Path.Combine(Path.GetTempPath(), string.Create(CultureInfo.InvariantCulture, $"membrane-bench-echo-{Environment.ProcessId}.sock"));
-        File.Delete(path);
-        using var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        listener.Bind(new UnixDomainSocketEndPoint(path));
-        listener.Listen(1);
-        try
+        using var server = new UnixSocketServer("echo");
+        using var child = ChildProcess.Start("socket-echo", server.Path, size.ToString(CultureInfo.InvariantCulture));
+        using Socket connection = server.Accept();
+        child.Send("go");
+        byte[] message = new byte[size];
+        var histogram = new LongHistogram(TimeStamp.Seconds(10), 3);
+        for (int i = 0; i < Warmup + Samples; i++)
         {
-            using var child = ChildProcess.Start("socket-echo", path, size.ToString(CultureInfo.InvariantCulture));
-            using Socket connection = listener.Accept();
-            child.Send("go");
-            byte[] message = new byte[size];
-            var histogram = new LongHistogram(TimeStamp.Seconds(10), 3);
-            for (int i = 0; i < Warmup + Samples; i++)
+            long start = Stopwatch.GetTimestamp();
+            connection.Send(message);
+            UnixSocketServer.ReceiveExactly(connection, message);
+            if (i >= Warmup)
             {
-                long start = Stopwatch.GetTimestamp();
-                connection.Send(message);
-                ReceiveExactly(connection, message);
-                if (i >= Warmup)
-                {
-                    histogram.RecordValue(Nanoseconds(Stopwatch.GetTimestamp() - start));
-                }
+                histogram.RecordValue(Nanoseconds(Stopwatch.GetTimestamp() - start));
             }
-            connection.Shutdown(SocketShutdown.Send);
-            child.Result();
-            return histogram;
         }
-        finally
-        {
-            File.Delete(path);
-        }
+        connection.Shutdown(SocketShutdown.Send);
+        child.Result();
+        return histogram;
     }
 
     private static int SocketEcho(string path, int size)
     {
-        using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        socket.Connect(new UnixDomainSocketEndPoint(path));
+        using Socket socket = UnixSocketServer.Connect(path);
         ChildProcess.ReadyThenWaitForGo();
         byte[] message = new byte[size];
-        while (ReceiveExactly(socket, message))
+        while (UnixSocketServer.ReceiveExactly(socket, message))
         {
             socket.Send(message);
         }
         ChildProcess.Answer("done");
         return 0;
-    }
-
-    /// <summary>Fills <paramref name="buffer"/>; false at a clean end of stream before the first byte.</summary>
-    private static bool ReceiveExactly(Socket socket, byte[] buffer)
-    {
-        for (int received = 0; received < buffer.Length;)
-        {
-            int n = socket.Receive(buffer, received, buffer.Length - received, SocketFlags.None);
-            if (n == 0)
-            {
-                return received == 0 ? false : throw new InvalidOperationException("the peer closed mid-message");
-            }
-            received += n;
-        }
-        return true;
     }
 }

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 
@@ -53,8 +54,8 @@ internal static class ReporterCommand
         }
         long rows = 0, lost = 0, pending = 0;
         var quote = default(Quote);
-        TimeSpan idleLimit = untilIdle is double seconds ? TimeSpan.FromSeconds(seconds) : Timeout.InfiniteTimeSpan;
-        DateTime lastEntry = DateTime.UtcNow;
+        long idleLimit = untilIdle is double seconds ? (long)(seconds * Stopwatch.Frequency) : long.MaxValue;
+        long? idleSince = null; // set by the first read that found nothing: the clock is read only while idle
         while (!stop.Token.IsCancellationRequested)
         {
             bool got;
@@ -76,13 +77,14 @@ internal static class ReporterCommand
                     Checkpoint(file, reader, ref pending);
                     continue;
                 }
-                if (untilIdle is not null && DateTime.UtcNow - lastEntry > idleLimit)
+                idleSince ??= Stopwatch.GetTimestamp();
+                if (Stopwatch.GetTimestamp() - idleSince > idleLimit)
                 {
                     break;
                 }
                 continue;
             }
-            lastEntry = DateTime.UtcNow;
+            idleSince = null;
             if (record.LostBefore > 0)
             {
                 file.WriteLine(string.Create(CultureInfo.InvariantCulture,

@@ -100,11 +100,7 @@ public sealed unsafe class Journal : IDisposable
     /// <summary>The process that holds the writer role (alive or not: a dead one is replaced by the next writer), or null.</summary>
     public ProcessIdentity? Writer
     {
-        get
-        {
-            ulong writer = Volatile.Read(ref WriterIdentity);
-            return writer == 0 ? null : ProcessIdentity.Unpack(writer, Volatile.Read(ref WriterBootTag));
-        }
+        get => ProcessClaim.Holder(ref WriterIdentity, ref WriterBootTag);
     }
 
     /// <summary>Every cursor, registered or not.</summary>
@@ -115,8 +111,7 @@ public sealed unsafe class Journal : IDisposable
         for (int id = 0; id < CursorCount; id++)
         {
             ref JournalCursor cursor = ref Cursor(id);
-            ulong owner = Volatile.Read(ref cursor.Owner);
-            ProcessIdentity? process = owner == 0 ? null : ProcessIdentity.Unpack(owner, Volatile.Read(ref cursor.OwnerBootTag));
+            ProcessIdentity? process = ProcessClaim.Holder(ref cursor.Owner, ref cursor.OwnerBootTag);
             long committed = Volatile.Read(ref cursor.Committed);
             cursors.Add(new CursorInfo(id, cursor.ReadName(), Volatile.Read(ref cursor.State) == JournalCursor.Registered,
                 committed, process, process?.IsAlive() ?? false, write - committed));
@@ -159,8 +154,6 @@ public sealed unsafe class Journal : IDisposable
     internal int SlotStride { get; }
 
     internal ref long WritePositionRef => ref Unsafe.AsRef<long>(Payload + L.WritePositionOffset);
-
-    internal int* ReaderFutexWord => (int*)(Payload + L.WritePositionOffset); // the low half, little-endian
 
     internal ref ulong WriterIdentity => ref Unsafe.AsRef<ulong>(Payload + L.WriterIdentityOffset);
 

@@ -20,18 +20,12 @@ namespace Membrane;
 public sealed unsafe class JournalReader : IDisposable
 {
     private const int MetricsBatch = 4096;
-    /// <summary>
-    /// How long a blocking read spins before it parks: long enough to catch an entry that is on its way without a
-    /// system call on either side, short enough that an idle reader does not burn a core.
-    /// </summary>
-    private static readonly long s_spinTicks = Stopwatch.Frequency / 50_000; // 20 µs
 
     private static readonly ConcurrentDictionary<JournalReader, byte> s_open = new();
     private static readonly ObservableGauge<long> s_lag = MembraneMetrics.Meter.CreateObservableGauge(
         "membrane.journal.lag", ObserveLag, "{entry}", "Entries the writer is ahead of each open reader.");
 
     private readonly Journal _journal;
-    private readonly ulong _identity;
     private readonly KeyValuePair<string, object?> _tag;
     private long _position;
     private long _pendingLost;
@@ -43,9 +37,7 @@ public sealed unsafe class JournalReader : IDisposable
         _journal = journal;
         CursorId = cursorId;
         _tag = MembraneMetrics.Tag(journal.Name);
-        ProcessIdentity me = ProcessIdentity.Current;
-        _identity = me.Packed;
-        ClaimCursor(me, name);
+        ClaimCursor(name);
         _position = StartingPosition(start);
         s_open.TryAdd(this, 0);
     }
@@ -164,46 +156,11 @@ public sealed unsafe class JournalReader : IDisposable
     /// </summary>
     public bool TryRead(Span<byte> destination, TimeSpan timeout, CancellationToken cancellation, out JournalRecord record)
     {
-        if (TryRead(destination, out record))
-        {
-            return true;
-        }
-        long spinUntil = Stopwatch.GetTimestamp() + s_spinTicks;
-        while (Stopwatch.GetTimestamp() < spinUntil)
-        {
-            Thread.SpinWait(4);
-            if (TryRead(destination, out record))
-            {
-                return true;
-            }
-        }
-        long deadline = timeout == Timeout.InfiniteTimeSpan ? long.MaxValue : Stopwatch.GetTimestamp() + (long)(timeout.TotalSeconds * Stopwatch.Frequency);
-        while (true)
-        {
-            cancellation.ThrowIfCancellationRequested();
-            // Announce, then re-check: a writer that publishes after this sees the announcement and wakes us.
-            Interlocked.Increment(ref _journal.ParkedReaders);
-            try
-            {
-                int observed = Volatile.Read(ref *_journal.ReaderFutexWord);
-                if (TryRead(destination, out record))
-                {
-                    return true;
-                }
-                long remaining = deadline - Stopwatch.GetTimestamp();
-                if (remaining <= 0)
-                {
-                    return false;
-                }
-                TimeSpan slice = TimeSpan.FromSeconds(Math.Min(remaining / (double)Stopwatch.Frequency, cancellation.CanBeCanceled ? 0.05 : 3600));
-                MembraneMetrics.Parks.Add(1, _tag);
-                Futex.Wait(_journal.ReaderFutexWord, observed, slice);
-            }
-            finally
-            {
-                Interlocked.Decrement(ref _journal.ParkedReaders);
-            }
-        }
+        var read = new PendingRead(this, destination);
+        bool got = SpinThenPark.Until(ref read, static (ref PendingRead r) => r.Reader.TryRead(r.Destination, out r.Record), checkPeer: null,
+            ref _journal.ParkedReaders, ref _journal.WritePositionRef, timeout, _tag, cancellation);
+        record = read.Record;
+        return got;
     }
 
     /// <summary>Waits (without limit, but cancellable) for the next entry.</summary>
@@ -260,10 +217,18 @@ public sealed unsafe class JournalReader : IDisposable
         }
         s_open.TryRemove(this, out _);
         ReportReads();
-        Interlocked.CompareExchange(ref Cursor.Owner, 0, _identity);
+        ProcessClaim.Release(ref Cursor.Owner);
     }
 
     private ref JournalCursor Cursor => ref _journal.Cursor(CursorId);
+
+    /// <summary>A read in progress while it waits: where the entry goes, and what came.</summary>
+    private ref struct PendingRead(JournalReader reader, Span<byte> destination)
+    {
+        public readonly JournalReader Reader = reader;
+        public readonly Span<byte> Destination = destination;
+        public JournalRecord Record;
+    }
 
     private bool Deliver(long position, int length, long lost, out JournalRecord record)
     {
@@ -282,26 +247,17 @@ public sealed unsafe class JournalReader : IDisposable
         return true;
     }
 
-    private void ClaimCursor(ProcessIdentity me, string? name)
+    private void ClaimCursor(string? name)
     {
         ref JournalCursor cursor = ref Cursor;
-        while (true)
+        if (ProcessClaim.TryClaim(ref cursor.Owner, ref cursor.OwnerBootTag) is { } holder)
         {
-            ulong owner = Volatile.Read(ref cursor.Owner);
-            if (owner != 0 && (owner == _identity || ProcessIdentity.Unpack(owner, Volatile.Read(ref cursor.OwnerBootTag)).IsAlive()))
-            {
-                throw new SegmentInUseException($"Cursor {CursorId} already has a live reader; a cursor takes one reader at a time.", _journal.Name,
-                    expected: "no reader attached to the cursor", found: $"reader pid {(int)(uint)owner}");
-            }
-            if (Interlocked.CompareExchange(ref cursor.Owner, _identity, owner) == owner)
-            {
-                Volatile.Write(ref cursor.OwnerBootTag, me.BootTag);
-                if (name is not null && cursor.ReadName() != name)
-                {
-                    cursor.WriteName(name);
-                }
-                return;
-            }
+            throw new SegmentInUseException($"Cursor {CursorId} already has a live reader; a cursor takes one reader at a time.", _journal.Name,
+                expected: "no reader attached to the cursor", found: $"reader pid {holder.Pid}");
+        }
+        if (name is not null && cursor.ReadName() != name)
+        {
+            cursor.WriteName(name);
         }
     }
 

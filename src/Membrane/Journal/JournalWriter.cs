@@ -21,7 +21,6 @@ public sealed unsafe class JournalWriter : IDisposable
 
     private readonly Journal _journal;
     private readonly TimeSpan _blockTimeout;
-    private readonly ulong _identity;
     private readonly KeyValuePair<string, object?> _tag;
     private long _next;
     private long _blockLimit;
@@ -34,9 +33,7 @@ public sealed unsafe class JournalWriter : IDisposable
         _journal = journal;
         _blockTimeout = blockTimeout;
         _tag = MembraneMetrics.Tag(journal.Name);
-        ProcessIdentity me = ProcessIdentity.Current;
-        _identity = me.Packed;
-        ClaimWriterRole(me);
+        ClaimWriterRole();
         _next = journal.WritePosition;
     }
 
@@ -66,12 +63,7 @@ public sealed unsafe class JournalWriter : IDisposable
         // Release: the entry is complete before the even stamp (pairs with the reader's first stamp read).
         Volatile.Write(ref stamp, L.CompleteStamp(sequence));
         _next = sequence + 1;
-        // Full fence: publish, then look for parked readers (pairs with their increment of ParkedReaders, then re-check).
-        Interlocked.Exchange(ref _journal.WritePositionRef, sequence + 1);
-        if (Volatile.Read(ref _journal.ParkedReaders) != 0)
-        {
-            Futex.WakeAll(_journal.ReaderFutexWord);
-        }
+        SpinThenPark.Publish(ref _journal.WritePositionRef, sequence + 1, ref _journal.ParkedReaders);
         if (++_unreportedAppends == MetricsBatch)
         {
             ReportAppends();
@@ -91,28 +83,15 @@ public sealed unsafe class JournalWriter : IDisposable
             return;
         }
         ReportAppends();
-        Interlocked.CompareExchange(ref _journal.WriterIdentity, 0, _identity);
+        ProcessClaim.Release(ref _journal.WriterIdentity);
     }
 
-    private void ClaimWriterRole(ProcessIdentity me)
+    private void ClaimWriterRole()
     {
-        while (true)
+        if (ProcessClaim.TryClaim(ref _journal.WriterIdentity, ref _journal.WriterBootTag) is { } holder)
         {
-            ulong current = Volatile.Read(ref _journal.WriterIdentity);
-            if (current != 0)
-            {
-                var holder = ProcessIdentity.Unpack(current, Volatile.Read(ref _journal.WriterBootTag));
-                if (current == _identity || holder.IsAlive())
-                {
-                    throw new SegmentInUseException("The journal has a live writer already; it takes one writer at a time.", _journal.Name,
-                        expected: "no live writer", found: $"writer pid {holder.Pid}");
-                }
-            }
-            if (Interlocked.CompareExchange(ref _journal.WriterIdentity, _identity, current) == current)
-            {
-                Volatile.Write(ref _journal.WriterBootTag, me.BootTag);
-                return;
-            }
+            throw new SegmentInUseException("The journal has a live writer already; it takes one writer at a time.", _journal.Name,
+                expected: "no live writer", found: $"writer pid {holder.Pid}");
         }
     }
 

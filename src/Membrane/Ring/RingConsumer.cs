@@ -64,17 +64,14 @@ public sealed unsafe class RingConsumer : IDisposable
     /// <exception cref="PeerGoneException">The producer closed its end or died and every message it published was read.</exception>
     public bool TryRead(TimeSpan timeout, CancellationToken cancellation, out RingLease lease)
     {
-        if (TryTake())
-        {
-            lease = new RingLease(this, new ReadOnlySpan<byte>(_ring.Data + _leaseOffset, _leaseLength));
-            return true;
-        }
-        if (_head != _published)
+        bool taken = TryTake();
+        if (!taken && _head != _published)
         {
             Publish(); // the producer may be waiting for the room of messages released in a batch
         }
-        if (RingWait.Until(this, static c => c.TryTake(), static c => c.ThrowIfProducerGone(),
-                ref _ring.Field32(L.ConsumerWaitingOffset), _ring.FutexWord(L.TailOffset), timeout, cancellation))
+        RingConsumer consumer = this;
+        if (taken || SpinThenPark.Until(ref consumer, static (ref RingConsumer c) => c.TryTake(), static (ref RingConsumer c) => c.ThrowIfProducerGone(),
+                ref _ring.Field32(L.ConsumerWaitingOffset), ref _ring.Field64(L.TailOffset), timeout, _ring.MetricTag, cancellation))
         {
             lease = new RingLease(this, new ReadOnlySpan<byte>(_ring.Data + _leaseOffset, _leaseLength));
             return true;
@@ -111,14 +108,8 @@ public sealed unsafe class RingConsumer : IDisposable
     /// <summary>Makes every released message's room available to the producer, waking it if it is parked.</summary>
     public void Publish()
     {
-        // Full fence: our reads of the records before the head (pairs with the producer's acquire of the head), and
-        // the head before the read of the producer's waiting flag (pairs with its announce-then-recheck).
-        Interlocked.Exchange(ref _ring.Field64(L.HeadOffset), _head);
+        SpinThenPark.Publish(ref _ring.Field64(L.HeadOffset), _head, ref _ring.Field32(L.ProducerWaitingOffset));
         _published = _head;
-        if (Volatile.Read(ref _ring.Field32(L.ProducerWaitingOffset)) != 0)
-        {
-            Futex.WakeAll(_ring.FutexWord(L.HeadOffset));
-        }
     }
 
     /// <summary>Closes the consumer's end: a producer waiting for room hears that none will come.</summary>

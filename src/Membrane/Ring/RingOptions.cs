@@ -1,3 +1,5 @@
+using System.Numerics;
+
 namespace Membrane;
 
 /// <summary>How a shared ring is created.</summary>
@@ -11,7 +13,7 @@ public sealed record RingOptions
 
     internal void Validate(string name)
     {
-        if (Capacity < RingLayout.MinCapacity || Capacity > RingLayout.MaxCapacity || !JournalLayout.IsPowerOfTwo(Capacity))
+        if (Capacity < RingLayout.MinCapacity || Capacity > RingLayout.MaxCapacity || !BitOperations.IsPow2(Capacity))
         {
             throw new ArgumentException($"Ring '{name}': capacity {Capacity} must be a power of two from {RingLayout.MinCapacity} to {RingLayout.MaxCapacity} bytes.");
         }

@@ -91,8 +91,10 @@ public sealed unsafe class RingProducer : IDisposable
         {
             Publish(); // the consumer cannot make room out of messages it cannot see
         }
-        bool reserved = RingWait.Until((Producer: this, Length: length), static s => s.Producer.TryReserve(s.Length, out _),
-            static s => s.Producer.ThrowIfConsumerGone(), ref _ring.Field32(L.ProducerWaitingOffset), _ring.FutexWord(L.HeadOffset), timeout, cancellation);
+        var wait = (Producer: this, Length: length);
+        bool reserved = SpinThenPark.Until(ref wait, static (ref (RingProducer Producer, int Length) w) => w.Producer.TryReserve(w.Length, out _),
+            static (ref (RingProducer Producer, int Length) w) => w.Producer.ThrowIfConsumerGone(),
+            ref _ring.Field32(L.ProducerWaitingOffset), ref _ring.Field64(L.HeadOffset), timeout, _ring.MetricTag, cancellation);
         buffer = reserved ? new Span<byte>(_ring.Data + _reservedAt + L.RecordHeaderSize, length) : default;
         return reserved;
     }
@@ -121,14 +123,8 @@ public sealed unsafe class RingProducer : IDisposable
     /// <summary>Makes every committed message visible to the consumer, waking it if it is parked.</summary>
     public void Publish()
     {
-        // Full fence: the records before the tail (pairs with the consumer's acquire of the tail), and the tail before
-        // the read of the consumer's waiting flag (pairs with its announce-then-recheck).
-        Interlocked.Exchange(ref _ring.Field64(L.TailOffset), _tail);
+        SpinThenPark.Publish(ref _ring.Field64(L.TailOffset), _tail, ref _ring.Field32(L.ConsumerWaitingOffset));
         _published = _tail;
-        if (Volatile.Read(ref _ring.Field32(L.ConsumerWaitingOffset)) != 0)
-        {
-            Futex.WakeAll(_ring.FutexWord(L.TailOffset));
-        }
     }
 
     /// <summary>Copies <paramref name="message"/> in and publishes it, without waiting; false when the ring is too full.</summary>

@@ -1,5 +1,7 @@
 using System.Diagnostics;
+using System.Numerics;
 using System.Runtime.CompilerServices;
+using Membrane.Diagnostics;
 using Membrane.Segments;
 using Membrane.Sync;
 using L = Membrane.RingLayout;
@@ -30,7 +32,7 @@ public sealed unsafe class SharedRing : IDisposable
         long capacity = Unsafe.ReadUnaligned<long>(Payload + L.CapacityOffset);
         int maxMessage = Unsafe.ReadUnaligned<int>(Payload + L.MaxMessageOffset);
         string? problem =
-            capacity < L.MinCapacity || capacity > L.MaxCapacity || !JournalLayout.IsPowerOfTwo(capacity) ? $"capacity {capacity}"
+            capacity < L.MinCapacity || capacity > L.MaxCapacity || !BitOperations.IsPow2(capacity) ? $"capacity {capacity}"
             : L.PayloadSize(capacity) > segment.PayloadLength ? $"capacity {capacity} in a payload of {segment.PayloadLength} bytes"
             : maxMessage != L.MaxMessage(capacity) ? $"max message {maxMessage} for capacity {capacity}"
             : null;
@@ -43,6 +45,7 @@ public sealed unsafe class SharedRing : IDisposable
         Capacity = capacity;
         MaxMessageSize = maxMessage;
         Data = Payload + L.DataOffset;
+        MetricTag = MembraneMetrics.Tag(segment.Name);
     }
 
     /// <summary>The segment's name.</summary>
@@ -86,49 +89,35 @@ public sealed unsafe class SharedRing : IDisposable
 
     internal byte* Data { get; }
 
+    internal KeyValuePair<string, object?> MetricTag { get; }
+
     internal ref long Field64(int offset) => ref Unsafe.AsRef<long>(Payload + offset);
 
     internal ref int Field32(int offset) => ref Unsafe.AsRef<int>(Payload + offset);
 
-    internal int* FutexWord(int offset) => (int*)(Payload + offset);
+    internal ref ulong Identity(int offset) => ref Unsafe.AsRef<ulong>(Payload + offset);
+
+    internal ref uint BootTag(int offset) => ref Unsafe.AsRef<uint>(Payload + offset);
 
     internal void ThrowIfDisposed() => _segment.ThrowIfDisposed();
 
-    /// <summary>Claims a role by CAS of its identity field; a dead holder is replaced, a live one refused.</summary>
+    /// <summary>Claims a role (see <see cref="ProcessClaim"/>): a dead holder is replaced, a live one refused.</summary>
     internal void ClaimRole(int identityOffset, int bootTagOffset, int closedOffset, string role)
     {
-        ProcessIdentity me = ProcessIdentity.Current;
-        ref ulong identity = ref Unsafe.AsRef<ulong>(Payload + identityOffset);
-        while (true)
+        if (ProcessClaim.TryClaim(ref Identity(identityOffset), ref BootTag(bootTagOffset)) is { } holder)
         {
-            ulong current = Volatile.Read(ref identity);
-            if (current != 0)
-            {
-                var holder = ProcessIdentity.Unpack(current, (uint)Volatile.Read(ref Field32(bootTagOffset)));
-                if (current == me.Packed || holder.IsAlive())
-                {
-                    throw new SegmentInUseException($"The ring has a live {role} already; it takes one at a time.", Name,
-                        expected: $"no live {role}", found: $"{role} pid {holder.Pid}");
-                }
-            }
-            if (Interlocked.CompareExchange(ref identity, me.Packed, current) == current)
-            {
-                Volatile.Write(ref Field32(bootTagOffset), (int)me.BootTag);
-                Volatile.Write(ref Field32(closedOffset), 0);
-                return;
-            }
+            throw new SegmentInUseException($"The ring has a live {role} already; it takes one at a time.", Name,
+                expected: $"no live {role}", found: $"{role} pid {holder.Pid}");
         }
+        Volatile.Write(ref Field32(closedOffset), 0);
     }
 
     /// <summary>Gives a role up: marks the end closed, wakes the other side if it waits, frees the role.</summary>
     internal void ReleaseRole(int identityOffset, int closedOffset, int otherWaitingOffset, int otherFutexOffset)
     {
         Interlocked.Exchange(ref Field32(closedOffset), 1);
-        if (Volatile.Read(ref Field32(otherWaitingOffset)) != 0)
-        {
-            Futex.WakeAll(FutexWord(otherFutexOffset));
-        }
-        Interlocked.CompareExchange(ref Unsafe.AsRef<ulong>(Payload + identityOffset), 0, ProcessIdentity.Current.Packed);
+        SpinThenPark.WakeIfParked(ref Field64(otherFutexOffset), ref Field32(otherWaitingOffset));
+        ProcessClaim.Release(ref Identity(identityOffset));
     }
 
     /// <summary>Throws <see cref="PeerGoneException"/> if the other end closed or its process died.</summary>
@@ -138,14 +127,9 @@ public sealed unsafe class SharedRing : IDisposable
         {
             throw new PeerGoneException($"The {peer} closed its end of the ring.", Name, expected: what, found: $"the {peer} closed");
         }
-        ulong identity = Volatile.Read(ref Unsafe.AsRef<ulong>(Payload + identityOffset));
-        if (identity != 0)
+        if (ProcessClaim.Holder(ref Identity(identityOffset), ref BootTag(bootTagOffset)) is { } holder && !holder.IsAlive())
         {
-            var holder = ProcessIdentity.Unpack(identity, (uint)Volatile.Read(ref Field32(bootTagOffset)));
-            if (!holder.IsAlive())
-            {
-                throw new PeerGoneException($"The {peer} process died.", Name, expected: what, found: $"{peer} pid {holder.Pid} dead");
-            }
+            throw new PeerGoneException($"The {peer} process died.", Name, expected: what, found: $"{peer} pid {holder.Pid} dead");
         }
     }
 

@@ -1,0 +1,44 @@
+namespace Membrane.Segments;
+
+/// <summary>
+/// A role in shared memory that one live process holds at a time (the journal's writer, a journal cursor, a ring's
+/// producer or consumer): a packed identity word, 0 when free, claimed by CAS, with the holder's boot tag beside it.
+/// A holder that died is replaced by the next claimant; a live one refuses it.
+/// </summary>
+internal static class ProcessClaim
+{
+    /// <summary>Claims the role for this process; null on success, else the live holder (possibly this process) that keeps it.</summary>
+    internal static ProcessIdentity? TryClaim(ref ulong identity, ref uint bootTag)
+    {
+        ProcessIdentity me = ProcessIdentity.Current;
+        while (true)
+        {
+            ulong current = Volatile.Read(ref identity);
+            if (current != 0)
+            {
+                ProcessIdentity holder = ProcessIdentity.Unpack(current, Volatile.Read(ref bootTag));
+                if (current == me.Packed || holder.IsAlive())
+                {
+                    return holder;
+                }
+            }
+            // Full fence: the claim is visible before anything the new holder writes next.
+            if (Interlocked.CompareExchange(ref identity, me.Packed, current) == current)
+            {
+                Volatile.Write(ref bootTag, me.BootTag);
+                return null;
+            }
+        }
+    }
+
+    /// <summary>The process that holds the role (alive or not), or null when it is free.</summary>
+    internal static ProcessIdentity? Holder(ref ulong identity, ref uint bootTag)
+    {
+        ulong current = Volatile.Read(ref identity);
+        return current == 0 ? null : ProcessIdentity.Unpack(current, Volatile.Read(ref bootTag));
+    }
+
+    /// <summary>Gives the role up if this process still holds it (a successor that replaced us keeps it).</summary>
+    internal static void Release(ref ulong identity) =>
+        Interlocked.CompareExchange(ref identity, 0, ProcessIdentity.Current.Packed);
+}

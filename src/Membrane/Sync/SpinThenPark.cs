@@ -1,0 +1,115 @@
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using Membrane.Diagnostics;
+
+namespace Membrane.Sync;
+
+/// <summary>
+/// How a waiter waits for another process's publication (a journal reader for the writer, either end of a ring for
+/// the other): try, spin about 20 µs, then park on the futex word the publisher changes. Parking announces itself
+/// first (a count the publisher reads after each full-fenced publication) and tries once more before sleeping, so a
+/// publication is never missed and the publisher makes a system call only when someone is parked.
+/// </summary>
+internal static unsafe class SpinThenPark
+{
+    /// <summary>Tries once; true when the wait is over.</summary>
+    internal delegate bool Attempt<TState>(ref TState state)
+        where TState : allows ref struct;
+
+    /// <summary>Throws when the publisher can never make progress again (closed, died).</summary>
+    internal delegate void PeerCheck<TState>(ref TState state)
+        where TState : allows ref struct;
+
+    /// <summary>Long enough to catch a publication on its way without a system call on either side, short enough not to burn a core.</summary>
+    private static readonly long s_spinTicks = Stopwatch.Frequency / 50_000; // 20 µs
+
+    /// <summary>How often a parked waiter looks at cancellation and at its peer.</summary>
+    private static readonly TimeSpan s_slice = TimeSpan.FromMilliseconds(50);
+
+    /// <summary>
+    /// The publisher's half: stores <paramref name="value"/> at <paramref name="position"/> with a full fence, then
+    /// wakes the waiters parked on its low half, only if <paramref name="parkedCount"/> says there are any.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void Publish(ref long position, long value, ref int parkedCount)
+    {
+        // Full fence: what precedes is visible before the position (pairs with the waiter's acquire of it), and the
+        // position before the read of the count (pairs with the waiter's announce-then-recheck).
+        Interlocked.Exchange(ref position, value);
+        WakeIfParked(ref position, ref parkedCount);
+    }
+
+    /// <summary>Wakes the waiters parked on <paramref name="position"/>'s low half, if the count says there are any.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void WakeIfParked(ref long position, ref int parkedCount)
+    {
+        if (Volatile.Read(ref parkedCount) != 0)
+        {
+            Futex.WakeAll(LowHalf(ref position));
+        }
+    }
+
+    /// <summary>Waits until <paramref name="attempt"/> succeeds; false when <paramref name="timeout"/> passes first.</summary>
+    /// <param name="state">What the callbacks work on (a ref struct may carry the caller's span).</param>
+    /// <param name="attempt">Tries once; true when done. Called once before any spinning.</param>
+    /// <param name="checkPeer">Null, or throws when waiting is pointless; called between sleeps.</param>
+    /// <param name="parkedCount">The waiters-parked count in shared memory that the publisher checks.</param>
+    /// <param name="position">The position the publisher publishes; the waiter parks on its low half.</param>
+    /// <param name="timeout">How long to wait at most (infinite allowed).</param>
+    /// <param name="cancellation">Ends the wait with <see cref="OperationCanceledException"/>.</param>
+    /// <param name="metricTag">Tags the parks counted in <see cref="MembraneMetrics.Parks"/>.</param>
+    internal static bool Until<TState>(ref TState state, Attempt<TState> attempt, PeerCheck<TState>? checkPeer,
+        ref int parkedCount, ref long position, TimeSpan timeout, KeyValuePair<string, object?> metricTag, CancellationToken cancellation)
+        where TState : allows ref struct
+    {
+        if (attempt(ref state))
+        {
+            return true;
+        }
+        long start = Stopwatch.GetTimestamp();
+        while (Stopwatch.GetTimestamp() - start < s_spinTicks)
+        {
+            Thread.SpinWait(4);
+            if (attempt(ref state))
+            {
+                return true;
+            }
+        }
+        long deadline = timeout == Timeout.InfiniteTimeSpan ? long.MaxValue : start + (long)(timeout.TotalSeconds * Stopwatch.Frequency);
+        // Sleep in slices only when something must be looked at between them; else until the deadline or a wake.
+        double sliceSeconds = checkPeer is not null || cancellation.CanBeCanceled ? s_slice.TotalSeconds : 3600;
+        int* futexWord = LowHalf(ref position);
+        while (true)
+        {
+            cancellation.ThrowIfCancellationRequested();
+            // Announce, then re-check: pairs with the publisher's full-fenced publication before it reads the count.
+            Interlocked.Increment(ref parkedCount);
+            try
+            {
+                int observed = Volatile.Read(ref *futexWord);
+                if (attempt(ref state))
+                {
+                    return true;
+                }
+                checkPeer?.Invoke(ref state);
+                long remaining = deadline - Stopwatch.GetTimestamp();
+                if (remaining <= 0)
+                {
+                    return false;
+                }
+                MembraneMetrics.Parks.Add(1, metricTag);
+                Futex.Wait(futexWord, observed, TimeSpan.FromSeconds(Math.Min(remaining / (double)Stopwatch.Frequency, sliceSeconds)));
+            }
+            finally
+            {
+                Interlocked.Decrement(ref parkedCount);
+            }
+        }
+    }
+
+    /// <summary>
+    /// The futex word of a 64-bit position: its low half (little-endian), which changes with every publication. Positions
+    /// live in mapped shared memory, which the GC never moves, so the pointer stays valid.
+    /// </summary>
+    private static int* LowHalf(ref long position) => (int*)Unsafe.AsPointer(ref position);
+}
