@@ -71,31 +71,37 @@ internal static class RingVerbs
         Verbs.Say("started");
         while (clock.Elapsed.TotalSeconds < seconds)
         {
-            long head = Volatile.Read(ref *(long*)(payload + RingLayout.HeadOffset));
-            long near = head + (random.Next(-4, 64) * 8);
-            switch (random.Next(6))
-            {
-                case 0: // a tail that moves back, jumps more than a ring, or is unaligned
-                    Volatile.Write(ref *(long*)(payload + RingLayout.TailOffset), random.Next(3) switch { 0 => near, 1 => head + capacity + 8, _ => near + 3 });
-                    break;
-                case 1: // a record header with a plausible kind and a wrong length
-                    long at = (near & (capacity - 1) & ~7L) + RingLayout.DataOffset;
-                    *(int*)(payload + at) = random.Next(5) switch { 0 => -1, 1 => int.MaxValue, 2 => (int)capacity, _ => random.Next(0, 256) };
-                    *(int*)(payload + at + 4) = random.Next(0, 4);
-                    break;
-                case 2: // the waiting flags and closed flags: spurious wakes and false alarms
-                    *(int*)(payload + (random.Next(2) == 0 ? RingLayout.ConsumerWaitingOffset : RingLayout.ProducerWaitingOffset)) = random.Next(2);
-                    break;
-                case 3: // a head the consumer did not publish
-                    Volatile.Write(ref *(long*)(payload + RingLayout.HeadOffset), near);
-                    break;
-                default: // anything, anywhere in the data
-                    *(long*)(payload + RingLayout.DataOffset + (random.NextInt64(capacity / 8) * 8)) = random.NextInt64();
-                    break;
-            }
-            Thread.SpinWait(random.Next(1, 200));
+            Scribble(payload, capacity, random);
         }
         Verbs.Say("done");
         return 0;
+    }
+
+    /// <summary>One act of vandalism on a ring's payload: a random and plausible-but-wrong value in an index, flag, record header or the data.</summary>
+    internal static unsafe void Scribble(byte* payload, long capacity, Random random)
+    {
+        long head = Volatile.Read(ref *(long*)(payload + RingLayout.HeadOffset));
+        long near = head + (random.Next(-4, 64) * 8);
+        switch (random.Next(6))
+        {
+            case 0: // a tail that moves back, jumps more than a ring, or is unaligned
+                Volatile.Write(ref *(long*)(payload + RingLayout.TailOffset), random.Next(3) switch { 0 => near, 1 => head + capacity + 8, _ => near + 3 });
+                break;
+            case 1: // a record header with a plausible kind and a wrong length
+                long at = (near & (capacity - 1) & ~7L) + RingLayout.DataOffset;
+                *(int*)(payload + at) = random.Next(5) switch { 0 => -1, 1 => int.MaxValue, 2 => (int)capacity, _ => random.Next(0, 256) };
+                *(int*)(payload + at + 4) = random.Next(0, 4);
+                break;
+            case 2: // the waiting flags and closed flags: spurious wakes and false alarms
+                *(int*)(payload + (random.Next(2) == 0 ? RingLayout.ConsumerWaitingOffset : RingLayout.ProducerWaitingOffset)) = random.Next(2);
+                break;
+            case 3: // a head the consumer did not publish
+                Volatile.Write(ref *(long*)(payload + RingLayout.HeadOffset), near);
+                break;
+            default: // anything, anywhere in the data
+                *(long*)(payload + RingLayout.DataOffset + (random.NextInt64(capacity / 8) * 8)) = random.NextInt64();
+                break;
+        }
+        Thread.SpinWait(random.Next(1, 200));
     }
 }

@@ -16,6 +16,7 @@ internal static class Verbs
         _ when verb.StartsWith("arc-", StringComparison.Ordinal) => ArcVerbs.Run(verb, segment, rest),
         _ when verb.StartsWith("journal-", StringComparison.Ordinal) => JournalVerbs.Run(verb, segment, rest),
         _ when verb.StartsWith("ring-", StringComparison.Ordinal) => RingVerbs.Run(verb, segment, rest),
+        _ when verb.StartsWith("channel-", StringComparison.Ordinal) => ChannelVerbs.Run(verb, segment, rest),
         _ => Unknown(verb),
     };
 

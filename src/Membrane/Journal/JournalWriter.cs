@@ -63,7 +63,7 @@ public sealed unsafe class JournalWriter : IDisposable
         // Release: the entry is complete before the even stamp (pairs with the reader's first stamp read).
         Volatile.Write(ref stamp, L.CompleteStamp(sequence));
         _next = sequence + 1;
-        SpinThenPark.Publish(ref _journal.WritePositionRef, sequence + 1, ref _journal.ParkedReaders);
+        SpinThenPark.Publish(ref _journal.WritePositionRef, sequence + 1, ref _journal.ParkedReaders, Parking.Futex);
         if (++_unreportedAppends == MetricsBatch)
         {
             ReportAppends();

@@ -21,5 +21,13 @@ internal sealed class SafeFileDescriptor : SafeHandle
     /// <summary>The raw number, for calls that take one inside a DangerousAddRef/Release pair (SCM_RIGHTS).</summary>
     internal int Number => (int)handle;
 
+    /// <summary>What the descriptor is, as /proc/self/fd names it ("anon_inode:[eventfd]", "/memfd:label (deleted)").</summary>
+    internal unsafe string Describe()
+    {
+        byte* target = stackalloc byte[512];
+        nint length = Interop.ReadLink($"/proc/self/fd/{Number}", target, 512);
+        return length < 0 ? "unknown" : System.Text.Encoding.UTF8.GetString(target, (int)length);
+    }
+
     protected override bool ReleaseHandle() => Interop.Close((int)handle) == 0;
 }

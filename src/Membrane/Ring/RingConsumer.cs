@@ -71,7 +71,7 @@ public sealed unsafe class RingConsumer : IDisposable
         }
         RingConsumer consumer = this;
         if (taken || SpinThenPark.Until(ref consumer, static (ref RingConsumer c) => c.TryTake(), static (ref RingConsumer c) => c.ThrowIfProducerGone(),
-                ref _ring.Field32(L.ConsumerWaitingOffset), ref _ring.Field64(L.TailOffset), timeout, _ring.MetricTag, cancellation))
+                ref _ring.Field32(L.ConsumerWaitingOffset), ref _ring.Field64(L.TailOffset), _ring.Parking, timeout, _ring.MetricTag, cancellation))
         {
             lease = new RingLease(this, new ReadOnlySpan<byte>(_ring.Data + _leaseOffset, _leaseLength));
             return true;
@@ -105,10 +105,34 @@ public sealed unsafe class RingConsumer : IDisposable
         return true;
     }
 
+    /// <summary>
+    /// Waits without holding a thread until the producer has published something; false on timeout. Then read it with
+    /// <see cref="TryRead(out RingLease)"/> (which can still find nothing if all that came was the padding of a wrap).
+    /// </summary>
+    /// <exception cref="PeerGoneException">The producer closed its end or died and every message it published was read.</exception>
+    public ValueTask<bool> WaitToReadAsync(TimeSpan timeout, CancellationToken cancellation = default)
+    {
+        if (HasPublished())
+        {
+            return ValueTask.FromResult(true);
+        }
+        if (_head != _published)
+        {
+            Publish();
+        }
+        return SpinThenPark.UntilAsync(HasPublished, ThrowIfProducerGone, _ring.Address(L.ConsumerWaitingOffset), _ring.Address(L.TailOffset),
+            _ring.Parking, timeout, _ring.MetricTag, cancellation);
+    }
+
+    /// <summary>Copies the next message into <paramref name="destination"/> and releases it, waiting without holding a thread.</summary>
+    /// <returns>The message's length.</returns>
+    public ValueTask<int> ReadAsync(Memory<byte> destination, CancellationToken cancellation = default) =>
+        RingAsync.ReadAsync(this, destination, cancellation);
+
     /// <summary>Makes every released message's room available to the producer, waking it if it is parked.</summary>
     public void Publish()
     {
-        SpinThenPark.Publish(ref _ring.Field64(L.HeadOffset), _head, ref _ring.Field32(L.ProducerWaitingOffset));
+        SpinThenPark.Publish(ref _ring.Field64(L.HeadOffset), _head, ref _ring.Field32(L.ProducerWaitingOffset), _ring.Parking);
         _published = _head;
     }
 
@@ -184,6 +208,15 @@ public sealed unsafe class RingConsumer : IDisposable
             _leaseSize = size;
             return true;
         }
+    }
+
+    private bool HasPublished()
+    {
+        if (_fault is not null)
+        {
+            throw _fault;
+        }
+        return _head != _tailSeen || _head != RefreshTail();
     }
 
     /// <summary>Reads the producer's tail once and checks it: it only moves forward, at most a ring ahead of our head.</summary>

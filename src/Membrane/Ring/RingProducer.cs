@@ -61,8 +61,7 @@ public sealed unsafe class RingProducer : IDisposable
         long size = L.RecordSize(length);
         long position = _tail & _mask;
         long toEnd = _capacity - position;
-        long needed = size > toEnd ? toEnd + size : size; // a record never straddles the end: pad the rest first
-        if (needed > _capacity - (_tail - _headSeen) && needed > _capacity - (_tail - RefreshHead()))
+        if (!HasRoom(length))
         {
             buffer = default;
             return false;
@@ -94,7 +93,7 @@ public sealed unsafe class RingProducer : IDisposable
         var wait = (Producer: this, Length: length);
         bool reserved = SpinThenPark.Until(ref wait, static (ref (RingProducer Producer, int Length) w) => w.Producer.TryReserve(w.Length, out _),
             static (ref (RingProducer Producer, int Length) w) => w.Producer.ThrowIfConsumerGone(),
-            ref _ring.Field32(L.ProducerWaitingOffset), ref _ring.Field64(L.HeadOffset), timeout, _ring.MetricTag, cancellation);
+            ref _ring.Field32(L.ProducerWaitingOffset), ref _ring.Field64(L.HeadOffset), _ring.Parking, timeout, _ring.MetricTag, cancellation);
         buffer = reserved ? new Span<byte>(_ring.Data + _reservedAt + L.RecordHeaderSize, length) : default;
         return reserved;
     }
@@ -123,7 +122,7 @@ public sealed unsafe class RingProducer : IDisposable
     /// <summary>Makes every committed message visible to the consumer, waking it if it is parked.</summary>
     public void Publish()
     {
-        SpinThenPark.Publish(ref _ring.Field64(L.TailOffset), _tail, ref _ring.Field32(L.ConsumerWaitingOffset));
+        SpinThenPark.Publish(ref _ring.Field64(L.TailOffset), _tail, ref _ring.Field32(L.ConsumerWaitingOffset), _ring.Parking);
         _published = _tail;
     }
 
@@ -155,6 +154,33 @@ public sealed unsafe class RingProducer : IDisposable
     public void Write(ReadOnlySpan<byte> message, CancellationToken cancellation = default) =>
         TryWrite(message, Timeout.InfiniteTimeSpan, cancellation);
 
+    /// <summary>
+    /// Waits without holding a thread until a message of <paramref name="length"/> bytes fits; false on timeout. An
+    /// untrusted ring parks on its eventfd through one shared poll thread; a named ring (futex) parks on a thread of its own.
+    /// </summary>
+    /// <exception cref="PeerGoneException">The consumer closed its end or died, so room will never come.</exception>
+    public ValueTask<bool> WaitToWriteAsync(int length, TimeSpan timeout, CancellationToken cancellation = default)
+    {
+        if ((uint)length > (uint)_ring.MaxMessageSize)
+        {
+            ThrowTooLarge(length);
+        }
+        if (HasRoom(length))
+        {
+            return ValueTask.FromResult(true);
+        }
+        if (_tail != _published)
+        {
+            Publish();
+        }
+        return SpinThenPark.UntilAsync(() => HasRoom(length), ThrowIfConsumerGone, _ring.Address(L.ProducerWaitingOffset), _ring.Address(L.HeadOffset),
+            _ring.Parking, timeout, _ring.MetricTag, cancellation);
+    }
+
+    /// <summary>Copies <paramref name="message"/> in and publishes it, waiting without holding a thread for room.</summary>
+    public ValueTask WriteAsync(ReadOnlyMemory<byte> message, CancellationToken cancellation = default) =>
+        RingAsync.WriteAsync(this, message, cancellation);
+
     /// <summary>Publishes what is committed, closes the producer's end (the consumer drains it, then hears it closed).</summary>
     public void Dispose()
     {
@@ -165,6 +191,15 @@ public sealed unsafe class RingProducer : IDisposable
         _reservedAt = -1;
         Publish();
         _ring.ReleaseRole(L.ProducerIdentityOffset, L.ProducerClosedOffset, L.ConsumerWaitingOffset, L.TailOffset);
+    }
+
+    /// <summary>Whether a record of <paramref name="length"/> bytes fits now, with the padding a wrap needs first.</summary>
+    private bool HasRoom(int length)
+    {
+        long size = L.RecordSize(length);
+        long toEnd = _capacity - (_tail & _mask);
+        long needed = size > toEnd ? toEnd + size : size; // a record never straddles the end: pad the rest first
+        return needed <= _capacity - (_tail - _headSeen) || needed <= _capacity - (_tail - RefreshHead());
     }
 
     /// <summary>Reads the consumer's head once and checks it: it only moves forward, and never past our tail.</summary>

@@ -1,7 +1,9 @@
 using System.Diagnostics;
+using System.Net.Sockets;
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using Membrane.Diagnostics;
+using Membrane.Native;
 using Membrane.Segments;
 using Membrane.Sync;
 using L = Membrane.RingLayout;
@@ -9,8 +11,10 @@ using L = Membrane.RingLayout;
 namespace Membrane;
 
 /// <summary>
-/// A wait-free single-producer single-consumer ring of variable-size messages in a named shared segment. Open it in
-/// both processes, then take one role in each: <see cref="CreateProducer"/> and <see cref="CreateConsumer"/>.
+/// A wait-free single-producer single-consumer ring of variable-size messages in shared memory. Named mode: open it
+/// by name in both processes, then take one role in each: <see cref="CreateProducer"/> and
+/// <see cref="CreateConsumer"/>. Untrusted mode: a <see cref="RingChannel"/> made by <see cref="RingListener"/> and
+/// <see cref="RingChannel.Connect"/> holds two rings in sealed memfds, passed over a Unix socket.
 /// <para>
 /// Protocol. The producer keeps its own tail; it writes records ahead of the published tail and publishes the new
 /// tail with a full fence, then wakes the consumer's futex (the tail's low half) only if the consumer announced it is
@@ -23,33 +27,43 @@ namespace Membrane;
 [DebuggerDisplay("SharedRing {Name} ({Capacity} B)")]
 public sealed unsafe class SharedRing : IDisposable
 {
-    private readonly SharedSegment _segment;
+    private readonly IDisposable _memory;   // the named segment, or the sealed memfd of an untrusted ring
+    private readonly UntrustedLink? _link;  // untrusted mode: the eventfds and the peer's socket
+    private int _disposed;
 
-    private SharedRing(SharedSegment segment)
+    private SharedRing(string name, byte* payload, long payloadLength, IDisposable memory, UntrustedLink? link)
     {
-        _segment = segment;
-        Payload = segment.PayloadPointer;
+        Name = name;
+        Payload = payload;
+        _memory = memory;
+        _link = link;
         long capacity = Unsafe.ReadUnaligned<long>(Payload + L.CapacityOffset);
         int maxMessage = Unsafe.ReadUnaligned<int>(Payload + L.MaxMessageOffset);
         string? problem =
             capacity < L.MinCapacity || capacity > L.MaxCapacity || !BitOperations.IsPow2(capacity) ? $"capacity {capacity}"
-            : L.PayloadSize(capacity) > segment.PayloadLength ? $"capacity {capacity} in a payload of {segment.PayloadLength} bytes"
+            : L.PayloadSize(capacity) > payloadLength ? $"capacity {capacity} in a payload of {payloadLength} bytes"
             : maxMessage != L.MaxMessage(capacity) ? $"max message {maxMessage} for capacity {capacity}"
             : null;
         if (problem is not null)
         {
-            segment.Dispose();
-            throw new SegmentCorruptException("Its ring header is inconsistent.", segment.Name, expected: "a consistent ring layout", found: problem);
+            Dispose();
+            throw link is null
+                ? new SegmentCorruptException("Its ring header is inconsistent.", name, expected: "a consistent ring layout", found: problem)
+                : Violation("a ring header matching its memory", problem);
         }
         // Learnt once: neither side ever re-reads these from shared memory.
         Capacity = capacity;
         MaxMessageSize = maxMessage;
         Data = Payload + L.DataOffset;
-        MetricTag = MembraneMetrics.Tag(segment.Name);
+        MetricTag = MembraneMetrics.Tag(name);
+        Parking = link ?? Parking.Futex;
     }
 
-    /// <summary>The segment's name.</summary>
-    public string Name => _segment.Name;
+    /// <summary>The segment's name (for an untrusted ring, a label naming the socket it came over).</summary>
+    public string Name { get; }
+
+    /// <summary>True for a ring shared with an untrusted peer (sealed memfd, eventfds, peer liveness from the socket).</summary>
+    public bool IsUntrusted => _link is not null;
 
     /// <summary>Bytes of record space (a power of two).</summary>
     public long Capacity { get; }
@@ -62,18 +76,18 @@ public sealed unsafe class SharedRing : IDisposable
     {
         options ??= new RingOptions();
         options.Validate(name);
-        return new SharedRing(SharedSegment.Create(name, L.PayloadSize(options.Capacity), Spec, SegmentOptionsFor(options), s => Initialise(s, options)));
+        return Named(SharedSegment.Create(name, L.PayloadSize(options.Capacity), Spec, SegmentOptionsFor(options), s => Initialise(s, options)));
     }
 
     /// <summary>Opens an existing ring, checking its layout.</summary>
-    public static SharedRing Open(string name) => new(SharedSegment.Open(name, Spec, SegmentOptions.Default));
+    public static SharedRing Open(string name) => Named(SharedSegment.Open(name, Spec, SegmentOptions.Default));
 
     /// <summary>Opens the ring if it exists (whatever its capacity), else creates it with <paramref name="options"/>.</summary>
     public static SharedRing OpenOrCreate(string name, RingOptions? options = null)
     {
         options ??= new RingOptions();
         options.Validate(name);
-        return new SharedRing(SharedSegment.OpenOrCreate(name, L.PayloadSize(options.Capacity), Spec, SegmentOptionsFor(options), s => Initialise(s, options)));
+        return Named(SharedSegment.OpenOrCreate(name, L.PayloadSize(options.Capacity), Spec, SegmentOptionsFor(options), s => Initialise(s, options)));
     }
 
     /// <summary>Takes the producer role; a second live producer gets <see cref="SegmentInUseException"/>.</summary>
@@ -83,7 +97,14 @@ public sealed unsafe class SharedRing : IDisposable
     public RingConsumer CreateConsumer() => new(this);
 
     /// <summary>Detaches. The segment is removed when the last process detaches (it holds nothing worth keeping).</summary>
-    public void Dispose() => _segment.Dispose();
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 0)
+        {
+            _memory.Dispose();
+            _link?.Dispose();
+        }
+    }
 
     internal byte* Payload { get; }
 
@@ -91,7 +112,13 @@ public sealed unsafe class SharedRing : IDisposable
 
     internal KeyValuePair<string, object?> MetricTag { get; }
 
+    /// <summary>How the ends sleep and wake each other: futex for named rings, eventfds for untrusted ones.</summary>
+    internal Parking Parking { get; }
+
     internal ref long Field64(int offset) => ref Unsafe.AsRef<long>(Payload + offset);
+
+    /// <summary>A field's address, for asynchronous waits (mapped memory never moves).</summary>
+    internal nint Address(int offset) => (nint)(Payload + offset);
 
     internal ref int Field32(int offset) => ref Unsafe.AsRef<int>(Payload + offset);
 
@@ -99,12 +126,64 @@ public sealed unsafe class SharedRing : IDisposable
 
     internal ref uint BootTag(int offset) => ref Unsafe.AsRef<uint>(Payload + offset);
 
-    internal void ThrowIfDisposed() => _segment.ThrowIfDisposed();
+    internal void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+
+    /// <summary>
+    /// A ring in a fresh sealed memfd, for a peer that is not trusted; its descriptors go to the peer over
+    /// <paramref name="peer"/> (see <see cref="SharedDescriptors"/>).
+    /// </summary>
+    internal static SharedRing CreateUntrusted(string label, long capacity, Socket peer)
+    {
+        var options = new RingOptions { Capacity = capacity };
+        options.Validate(label);
+        SealedMemfd memory = SealedMemfd.CreateWritable(label, L.PayloadSize(capacity));
+        UntrustedLink link;
+        try
+        {
+            link = UntrustedLink.Create(label, memory.Pointer, peer);
+        }
+        catch
+        {
+            memory.Dispose();
+            throw;
+        }
+        Initialise(memory.Pointer, capacity);
+        return new SharedRing(label, memory.Pointer, memory.Length, memory, link);
+    }
+
+    /// <summary>
+    /// Takes the ring a peer sent: its memfd must be sealed and exactly the size <paramref name="capacity"/> needs, its
+    /// eventfds must be eventfds. Whatever is refused is closed; nothing is mapped before it is checked.
+    /// </summary>
+    internal static SharedRing AdoptUntrusted(string label, long capacity, SafeFileDescriptor memfd, SafeFileDescriptor consumerWake,
+        SafeFileDescriptor producerWake, Socket peer)
+    {
+        SealedMemfd? memory = null;
+        try
+        {
+            memory = SealedMemfd.Adopt(memfd, label, L.PayloadSize(capacity), L.PayloadSize(capacity), writable: true);
+            UntrustedLink link = UntrustedLink.Adopt(label, memory.Pointer, consumerWake, producerWake, peer);
+            var ring = new SharedRing(label, memory.Pointer, memory.Length, memory, link);
+            return ring.Capacity == capacity ? ring : throw ring.DisposeWith(ring.Violation($"a ring of {capacity} bytes, as announced", $"{ring.Capacity} bytes"));
+        }
+        catch
+        {
+            memory?.Dispose();
+            memfd.Dispose();
+            consumerWake.Dispose();
+            producerWake.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>What the peer of an untrusted ring needs: the memfd, the consumer's eventfd, the producer's eventfd.</summary>
+    internal SafeFileDescriptor[] SharedDescriptors =>
+        _link is null ? throw new InvalidOperationException("A named ring is opened by name, not passed.") : [((SealedMemfd)_memory).Descriptor, .. _link.Descriptors];
 
     /// <summary>Claims a role (see <see cref="ProcessClaim"/>): a dead holder is replaced, a live one refused.</summary>
     internal void ClaimRole(int identityOffset, int bootTagOffset, int closedOffset, string role)
     {
-        if (ProcessClaim.TryClaim(ref Identity(identityOffset), ref BootTag(bootTagOffset)) is { } holder)
+        if (_link is null && ProcessClaim.TryClaim(ref Identity(identityOffset), ref BootTag(bootTagOffset)) is { } holder)
         {
             throw new SegmentInUseException($"The ring has a live {role} already; it takes one at a time.", Name,
                 expected: $"no live {role}", found: $"{role} pid {holder.Pid}");
@@ -116,8 +195,11 @@ public sealed unsafe class SharedRing : IDisposable
     internal void ReleaseRole(int identityOffset, int closedOffset, int otherWaitingOffset, int otherFutexOffset)
     {
         Interlocked.Exchange(ref Field32(closedOffset), 1);
-        SpinThenPark.WakeIfParked(ref Field64(otherFutexOffset), ref Field32(otherWaitingOffset));
-        ProcessClaim.Release(ref Identity(identityOffset));
+        SpinThenPark.WakeIfParked(ref Field64(otherFutexOffset), ref Field32(otherWaitingOffset), Parking);
+        if (_link is null)
+        {
+            ProcessClaim.Release(ref Identity(identityOffset));
+        }
     }
 
     /// <summary>Throws <see cref="PeerGoneException"/> if the other end closed or its process died.</summary>
@@ -127,7 +209,15 @@ public sealed unsafe class SharedRing : IDisposable
         {
             throw new PeerGoneException($"The {peer} closed its end of the ring.", Name, expected: what, found: $"the {peer} closed");
         }
-        if (ProcessClaim.Holder(ref Identity(identityOffset), ref BootTag(bootTagOffset)) is { } holder && !holder.IsAlive())
+        if (_link is not null)
+        {
+            // An untrusted peer's identity fields could say anything; its socket cannot lie about its death.
+            if (_link.PeerHungUp())
+            {
+                throw new PeerGoneException($"The {peer} hung up (its process ended or closed the channel).", Name, expected: what, found: "the socket hung up");
+            }
+        }
+        else if (ProcessClaim.Holder(ref Identity(identityOffset), ref BootTag(bootTagOffset)) is { } holder && !holder.IsAlive())
         {
             throw new PeerGoneException($"The {peer} process died.", Name, expected: what, found: $"{peer} pid {holder.Pid} dead");
         }
@@ -136,15 +226,24 @@ public sealed unsafe class SharedRing : IDisposable
     internal PeerViolationException Violation(string expected, string found) =>
         new("The peer wrote what the ring protocol does not allow; nothing of it was used.", Name, expected, found);
 
+    private static SharedRing Named(SharedSegment segment) => new(segment.Name, segment.PayloadPointer, segment.PayloadLength, segment, link: null);
+
     private static PayloadSpec Spec { get; } = new(SegmentKind.Ring, TypeFingerprint.None);
 
     private static SegmentOptions SegmentOptionsFor(RingOptions options) => new() { Mode = options.Mode, RemoveWhenUnused = true };
 
-    private static void Initialise(SharedSegment segment, RingOptions options)
+    private static void Initialise(SharedSegment segment, RingOptions options) => Initialise(segment.PayloadPointer, options.Capacity);
+
+    private static void Initialise(byte* payload, long capacity)
     {
-        byte* payload = segment.PayloadPointer;
-        Unsafe.WriteUnaligned(payload + L.CapacityOffset, options.Capacity);
-        Unsafe.WriteUnaligned(payload + L.MaxMessageOffset, L.MaxMessage(options.Capacity));
+        Unsafe.WriteUnaligned(payload + L.CapacityOffset, capacity);
+        Unsafe.WriteUnaligned(payload + L.MaxMessageOffset, L.MaxMessage(capacity));
         // Everything else starts at zero: empty ring, no producer, no consumer, nobody waiting.
+    }
+
+    private PeerViolationException DisposeWith(PeerViolationException error)
+    {
+        Dispose();
+        return error;
     }
 }

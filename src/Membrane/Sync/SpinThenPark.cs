@@ -10,7 +10,7 @@ namespace Membrane.Sync;
 /// first (a count the publisher reads after each full-fenced publication) and tries once more before sleeping, so a
 /// publication is never missed and the publisher makes a system call only when someone is parked.
 /// </summary>
-internal static unsafe class SpinThenPark
+internal static class SpinThenPark
 {
     /// <summary>Tries once; true when the wait is over.</summary>
     internal delegate bool Attempt<TState>(ref TState state)
@@ -31,21 +31,21 @@ internal static unsafe class SpinThenPark
     /// wakes the waiters parked on its low half, only if <paramref name="parkedCount"/> says there are any.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static void Publish(ref long position, long value, ref int parkedCount)
+    internal static void Publish(ref long position, long value, ref int parkedCount, Parking parking)
     {
         // Full fence: what precedes is visible before the position (pairs with the waiter's acquire of it), and the
         // position before the read of the count (pairs with the waiter's announce-then-recheck).
         Interlocked.Exchange(ref position, value);
-        WakeIfParked(ref position, ref parkedCount);
+        WakeIfParked(ref position, ref parkedCount, parking);
     }
 
     /// <summary>Wakes the waiters parked on <paramref name="position"/>'s low half, if the count says there are any.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static void WakeIfParked(ref long position, ref int parkedCount)
+    internal static unsafe void WakeIfParked(ref long position, ref int parkedCount, Parking parking)
     {
         if (Volatile.Read(ref parkedCount) != 0)
         {
-            Futex.WakeAll(LowHalf(ref position));
+            parking.Wake(LowHalf(ref position));
         }
     }
 
@@ -57,9 +57,10 @@ internal static unsafe class SpinThenPark
     /// <param name="position">The position the publisher publishes; the waiter parks on its low half.</param>
     /// <param name="timeout">How long to wait at most (infinite allowed).</param>
     /// <param name="cancellation">Ends the wait with <see cref="OperationCanceledException"/>.</param>
+    /// <param name="parking">How to sleep and be woken: futex, or the eventfds of an untrusted ring.</param>
     /// <param name="metricTag">Tags the parks counted in <see cref="MembraneMetrics.Parks"/>.</param>
-    internal static bool Until<TState>(ref TState state, Attempt<TState> attempt, PeerCheck<TState>? checkPeer,
-        ref int parkedCount, ref long position, TimeSpan timeout, KeyValuePair<string, object?> metricTag, CancellationToken cancellation)
+    internal static unsafe bool Until<TState>(ref TState state, Attempt<TState> attempt, PeerCheck<TState>? checkPeer,
+        ref int parkedCount, ref long position, Parking parking, TimeSpan timeout, KeyValuePair<string, object?> metricTag, CancellationToken cancellation)
         where TState : allows ref struct
     {
         if (attempt(ref state))
@@ -75,7 +76,7 @@ internal static unsafe class SpinThenPark
                 return true;
             }
         }
-        long deadline = timeout == Timeout.InfiniteTimeSpan ? long.MaxValue : start + (long)(timeout.TotalSeconds * Stopwatch.Frequency);
+        long deadline = Deadline(start, timeout);
         // Sleep in slices only when something must be looked at between them; else until the deadline or a wake.
         double sliceSeconds = checkPeer is not null || cancellation.CanBeCanceled ? s_slice.TotalSeconds : 3600;
         int* futexWord = LowHalf(ref position);
@@ -98,7 +99,7 @@ internal static unsafe class SpinThenPark
                     return false;
                 }
                 MembraneMetrics.Parks.Add(1, metricTag);
-                Futex.Wait(futexWord, observed, TimeSpan.FromSeconds(Math.Min(remaining / (double)Stopwatch.Frequency, sliceSeconds)));
+                parking.Park(futexWord, observed, TimeSpan.FromSeconds(Math.Min(remaining / (double)Stopwatch.Frequency, sliceSeconds)));
             }
             finally
             {
@@ -108,8 +109,69 @@ internal static unsafe class SpinThenPark
     }
 
     /// <summary>
+    /// The asynchronous <see cref="Until"/>: the same protocol, but a park frees the thread (see
+    /// <see cref="Parking.ParkAsync"/>). The shared words are passed as addresses: they live in mapped memory, which
+    /// never moves, and an async method cannot hold a ref.
+    /// </summary>
+    internal static async ValueTask<bool> UntilAsync(Func<bool> attempt, Action? checkPeer, nint parkedCount, nint position,
+        Parking parking, TimeSpan timeout, KeyValuePair<string, object?> metricTag, CancellationToken cancellation)
+    {
+        if (attempt())
+        {
+            return true;
+        }
+        long start = Stopwatch.GetTimestamp();
+        while (Stopwatch.GetTimestamp() - start < s_spinTicks)
+        {
+            Thread.SpinWait(4);
+            if (attempt())
+            {
+                return true;
+            }
+        }
+        long deadline = Deadline(start, timeout);
+        while (true)
+        {
+            cancellation.ThrowIfCancellationRequested();
+            int observed = Announce(parkedCount, position);
+            try
+            {
+                if (attempt())
+                {
+                    return true;
+                }
+                checkPeer?.Invoke();
+                long remaining = deadline - Stopwatch.GetTimestamp();
+                if (remaining <= 0)
+                {
+                    return false;
+                }
+                MembraneMetrics.Parks.Add(1, metricTag);
+                await parking.ParkAsync(position, observed, TimeSpan.FromSeconds(Math.Min(remaining / (double)Stopwatch.Frequency, s_slice.TotalSeconds)),
+                    cancellation).ConfigureAwait(false);
+            }
+            finally
+            {
+                Withdraw(parkedCount);
+            }
+        }
+    }
+
+    /// <summary>Counts this waiter as parked, then reads the futex word it will park on (in that order: see <see cref="Publish"/>).</summary>
+    private static unsafe int Announce(nint parkedCount, nint position)
+    {
+        Interlocked.Increment(ref *(int*)parkedCount);
+        return Volatile.Read(ref *(int*)position);
+    }
+
+    private static unsafe void Withdraw(nint parkedCount) => Interlocked.Decrement(ref *(int*)parkedCount);
+
+    private static long Deadline(long start, TimeSpan timeout) =>
+        timeout == Timeout.InfiniteTimeSpan ? long.MaxValue : start + (long)(timeout.TotalSeconds * Stopwatch.Frequency);
+
+    /// <summary>
     /// The futex word of a 64-bit position: its low half (little-endian), which changes with every publication. Positions
     /// live in mapped shared memory, which the GC never moves, so the pointer stays valid.
     /// </summary>
-    private static int* LowHalf(ref long position) => (int*)Unsafe.AsPointer(ref position);
+    private static unsafe int* LowHalf(ref long position) => (int*)Unsafe.AsPointer(ref position);
 }

@@ -23,6 +23,13 @@ internal sealed class TestSegments : IDisposable
         return name;
     }
 
+    /// <summary>Removes <paramref name="name"/> afterwards too (a segment whose name derives from one of ours).</summary>
+    internal string Track(string name)
+    {
+        _created.Add((name, SegmentBacking.SharedMemory));
+        return name;
+    }
+
     /// <summary>A path for a file-backed segment, in a directory of its own removed afterwards.</summary>
     internal string NewFilePath(string purpose)
     {

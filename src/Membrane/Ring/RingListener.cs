@@ -1,0 +1,100 @@
+using System.Diagnostics;
+using System.Net.Sockets;
+
+namespace Membrane;
+
+/// <summary>
+/// The server side of untrusted ring channels: listens on a Unix socket and, for each client it accepts, creates a
+/// <see cref="RingChannel"/> in sealed memfds and hands it over (see <see cref="RingChannel.Connect"/>). The socket
+/// file gets the mode of <see cref="RingOptions.Mode"/> (0600 by default: only this user may connect) and is removed
+/// on <see cref="Dispose"/>.
+/// </summary>
+[DebuggerDisplay("RingListener {SocketPath}")]
+public sealed class RingListener : IDisposable
+{
+    private readonly Socket _socket;
+    private readonly RingOptions _options;
+    private int _accepted;
+
+    private RingListener(string socketPath, Socket socket, RingOptions options)
+    {
+        SocketPath = socketPath;
+        _socket = socket;
+        _options = options;
+    }
+
+    /// <summary>The Unix socket clients connect to.</summary>
+    public string SocketPath { get; }
+
+    /// <summary>
+    /// Listens at <paramref name="socketPath"/>. A socket file left there by a dead listener is replaced; a live
+    /// listener's is not (<see cref="SegmentInUseException"/>).
+    /// </summary>
+    public static RingListener Listen(string socketPath, RingOptions? options = null)
+    {
+        options ??= new RingOptions();
+        options.Validate(socketPath);
+        var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        try
+        {
+            var endpoint = new UnixDomainSocketEndPoint(socketPath);
+            try
+            {
+                socket.Bind(endpoint);
+            }
+            catch (SocketException e) when (e.SocketErrorCode == SocketError.AddressAlreadyInUse)
+            {
+                RemoveIfStale(socketPath, endpoint, e);
+                socket.Bind(endpoint);
+            }
+            File.SetUnixFileMode(socketPath, options.Mode);
+            socket.Listen(16);
+            return new RingListener(socketPath, socket, options);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Waits for the next client and hands it a new channel (two rings of <see cref="RingOptions.Capacity"/> bytes).</summary>
+    public RingChannel Accept(CancellationToken cancellation = default) => AcceptAsync(cancellation).AsTask().GetAwaiter().GetResult();
+
+    /// <summary>Waits, without holding a thread, for the next client and hands it a new channel.</summary>
+    public async ValueTask<RingChannel> AcceptAsync(CancellationToken cancellation = default)
+    {
+        Socket client = await _socket.AcceptAsync(cancellation).ConfigureAwait(false);
+        try
+        {
+            return RingChannel.Offer(client, $"{SocketPath}#{Interlocked.Increment(ref _accepted)}", _options);
+        }
+        catch
+        {
+            client.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Stops listening and removes the socket file; channels already handed out go on.</summary>
+    public void Dispose()
+    {
+        _socket.Dispose();
+        File.Delete(SocketPath);
+    }
+
+    private static void RemoveIfStale(string socketPath, UnixDomainSocketEndPoint endpoint, SocketException inUse)
+    {
+        using var probe = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        try
+        {
+            probe.Connect(endpoint);
+        }
+        catch (SocketException e) when (e.SocketErrorCode == SocketError.ConnectionRefused)
+        {
+            File.Delete(socketPath); // nobody accepts on it: a dead listener's leftover
+            return;
+        }
+        throw new SegmentInUseException("A live listener owns this socket.", socketPath, expected: "no listener", found: "one accepting connections", innerException: inUse);
+    }
+}

@@ -1,0 +1,173 @@
+using System.Globalization;
+using System.IO.Hashing;
+using System.Net.Sockets;
+using Membrane.Native;
+using Membrane.Segments;
+
+namespace Membrane.TestPeer;
+
+/// <summary>Verbs for untrusted channels and blobs: an honest client, hostile servers, a blob reader.</summary>
+internal static class ChannelVerbs
+{
+    internal static int Run(string verb, string socketPath, string[] rest) => verb switch
+    {
+        "channel-echo-client" => EchoClient(socketPath, int.Parse(rest[0], CultureInfo.InvariantCulture), int.Parse(rest[1], CultureInfo.InvariantCulture),
+            int.Parse(rest[2], CultureInfo.InvariantCulture)),
+        "channel-connect-and-hang" => ConnectAndHang(socketPath),
+        "channel-hostile" => Hostile(socketPath, rest[0], rest.Length > 1 ? double.Parse(rest[1], CultureInfo.InvariantCulture) : 0),
+        "channel-blob-read" => ReadBlob(socketPath),
+        _ => -1,
+    };
+
+    /// <summary>Sends <paramref name="count"/> checked messages one at a time and checks each echo; says "done N".</summary>
+    private static int EchoClient(string socketPath, int count, int seed, int maxSize)
+    {
+        using RingChannel channel = RingChannel.Connect(socketPath, TimeSpan.FromSeconds(10));
+        var random = new Random(seed);
+        byte[] sent = new byte[maxSize];
+        byte[] echoed = new byte[maxSize];
+        for (long sequence = 0; sequence < count; sequence++)
+        {
+            int size = RingVerbs.Fill(sent, sequence, random, maxSize);
+            channel.Outgoing.Write(sent.AsSpan(0, size));
+            if (!channel.Incoming.TryRead(echoed, TimeSpan.FromSeconds(30), CancellationToken.None, out int length)
+                || !echoed.AsSpan(0, length).SequenceEqual(sent.AsSpan(0, size)))
+            {
+                Verbs.Say(string.Create(CultureInfo.InvariantCulture, $"bad echo {sequence}"));
+                return 1;
+            }
+        }
+        Verbs.Say(string.Create(CultureInfo.InvariantCulture, $"done {count}"));
+        Verbs.WaitForStdinToClose();
+        return 0;
+    }
+
+    private static int ConnectAndHang(string socketPath)
+    {
+        using RingChannel channel = RingChannel.Connect(socketPath, TimeSpan.FromSeconds(10));
+        Verbs.Say("connected");
+        Verbs.WaitForStdinToClose();
+        return 0;
+    }
+
+    /// <summary>
+    /// A server that breaks the channel protocol in the way <paramref name="mode"/> names. Says "listening"; for the
+    /// handshake modes, "sent" once the lie is sent (then it waits for stdin to close, keeping the socket open); for
+    /// "scribble", it hands out real channels to every client and vandalises them for <paramref name="seconds"/>,
+    /// then says "done".
+    /// </summary>
+    private static int Hostile(string socketPath, string mode, double seconds)
+    {
+        using var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        listener.Bind(new UnixDomainSocketEndPoint(socketPath));
+        listener.Listen(16);
+        Verbs.Say("listening");
+        try
+        {
+            if (mode == "scribble")
+            {
+                return ScribbleOverEveryChannel(listener, seconds);
+            }
+            using Socket client = listener.Accept();
+            SendLie(client, mode);
+            Verbs.Say("sent");
+            Verbs.WaitForStdinToClose();
+            return 0;
+        }
+        finally
+        {
+            File.Delete(socketPath);
+        }
+    }
+
+    private static void SendLie(Socket client, string mode)
+    {
+        const long Capacity = 4096;
+        long size = RingLayout.PayloadSize(Capacity);
+        using SealedMemfd good = SealedMemfd.CreateWritable("good", size);
+        using SealedMemfd wrongSize = SealedMemfd.CreateWritable("short", size - 4096);
+        using SafeFileDescriptor unsealed = Interop.MemfdCreate("unsealed", Interop.MFD_CLOEXEC);
+        _ = Interop.FTruncate(unsealed, size);
+        using SafeFileDescriptor wake = Interop.EventFd(0, Interop.EFD_CLOEXEC);
+        using SealedMemfd notAnEventFd = SealedMemfd.CreateWritable("not-an-eventfd", 8);
+        SafeFileDescriptor memfd = mode switch { "unsealed" => unsealed, "short" => wrongSize.Descriptor, _ => good.Descriptor };
+        SafeFileDescriptor signal = mode == "not-eventfd" ? notAnEventFd.Descriptor : wake;
+        Span<byte> handshake = stackalloc byte[ChannelHandshake.Size];
+        new ChannelHandshake(Capacity, mode == "odd-capacity" ? 3000 : Capacity).Write(handshake);
+        if (mode == "bad-magic")
+        {
+            handshake[0] ^= 0xFF;
+        }
+        if (mode == "silent")
+        {
+            return;
+        }
+        int count = mode == "too-many-fds" ? 9 : ChannelHandshake.DescriptorCount;
+        SafeFileDescriptor[] descriptors = [.. Enumerable.Range(0, count).Select(i => i % 3 == 0 ? memfd : signal)];
+        int errno = DescriptorPassing.Send(client, handshake, descriptors);
+        if (errno != 0)
+        {
+            throw new InvalidOperationException($"sendmsg failed: {errno}");
+        }
+    }
+
+    /// <summary>Accepts clients until <paramref name="seconds"/> pass; each gets a real channel that a thread vandalises while it lasts.</summary>
+    private static unsafe int ScribbleOverEveryChannel(Socket listener, double seconds)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var vandals = new List<Thread>();
+        while (clock.Elapsed.TotalSeconds < seconds)
+        {
+            if (!listener.Poll(TimeSpan.FromMilliseconds(50), SelectMode.SelectRead))
+            {
+                continue;
+            }
+            Socket client = listener.Accept();
+            var thread = new Thread(() => Vandalise(client, clock, seconds)) { IsBackground = true };
+            thread.Start();
+            vandals.Add(thread);
+        }
+        vandals.ForEach(t => t.Join());
+        Verbs.Say("done");
+        return 0;
+    }
+
+    private static unsafe void Vandalise(Socket client, System.Diagnostics.Stopwatch clock, double seconds)
+    {
+        using (client)
+        {
+            using SharedRing requests = SharedRing.CreateUntrusted("vandal requests", 4096, client);
+            using SharedRing responses = SharedRing.CreateUntrusted("vandal responses", 4096, client);
+            Span<byte> handshake = stackalloc byte[ChannelHandshake.Size];
+            new ChannelHandshake(4096, 4096).Write(handshake);
+            SafeFileDescriptor[] descriptors = [.. requests.SharedDescriptors, .. responses.SharedDescriptors];
+            if (DescriptorPassing.Send(client, handshake, descriptors) != 0)
+            {
+                return;
+            }
+            // Eventfds at the brink of overflow and in blocking mode: a careless waker would block forever.
+            ulong brink = ulong.MaxValue - 1;
+            foreach (SafeFileDescriptor wake in descriptors.Where((_, i) => i % 3 != 0))
+            {
+                _ = Interop.Fcntl(wake, 4 /* F_SETFL */, 0);
+                _ = Interop.Write(wake, &brink, sizeof(ulong));
+            }
+            var random = new Random();
+            while (clock.Elapsed.TotalSeconds < seconds && !DescriptorPassing.PeerHungUp(client))
+            {
+                RingVerbs.Scribble(random.Next(2) == 0 ? requests.Payload : responses.Payload, 4096, random);
+            }
+        }
+    }
+
+    /// <summary>Connects, receives a blob, says "blob LENGTH HASH" (XxHash64, hex) and stays until stdin closes.</summary>
+    private static int ReadBlob(string socketPath)
+    {
+        using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        socket.Connect(new UnixDomainSocketEndPoint(socketPath));
+        using WriteOnceBlob blob = WriteOnceBlob.Receive(socket, TimeSpan.FromSeconds(10));
+        Verbs.Say(string.Create(CultureInfo.InvariantCulture, $"blob {blob.Length} {XxHash64.HashToUInt64(blob.Content):x16}"));
+        Verbs.WaitForStdinToClose();
+        return 0;
+    }
+}
