@@ -1,7 +1,8 @@
 using System.CommandLine;
+using Membrane.Cli.Bench;
 using Membrane.Cli.Commands;
 
-var root = new RootCommand("membrane: shared-memory IPC for .NET on Linux. List, inspect, remove and collect segments; run the demo.")
+var root = new RootCommand("membrane: shared-memory IPC for .NET on Linux. List, inspect, remove and collect segments; run the demo; measure every transport.")
 {
     LsCommand.Create(),
     InspectCommand.Create(),
@@ -12,5 +13,7 @@ var root = new RootCommand("membrane: shared-memory IPC for .NET on Linux. List,
     ReporterCommand.Create(),
     SegmentDemoCommand.Create(),
     DemoPeerCommand.Create(),
+    BenchCommand.Create(),
+    BenchPeerCommand.Create(),
 };
 return await root.Parse(args).InvokeAsync().ConfigureAwait(false);

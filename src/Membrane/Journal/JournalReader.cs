@@ -158,7 +158,7 @@ public sealed unsafe class JournalReader : IDisposable
     {
         var read = new PendingRead(this, destination);
         bool got = SpinThenPark.Until(ref read, static (ref PendingRead r) => r.Reader.TryRead(r.Destination, out r.Record), checkPeer: null,
-            ref _journal.ParkedReaders, ref _journal.WritePositionRef, Parking.Futex, timeout, _tag, cancellation);
+            ref _journal.ParkedReaders, ref _journal.WritePositionRef, Parking.Futex, timeout, SpinThenPark.DefaultSpin, _tag, cancellation);
         record = read.Record;
         return got;
     }

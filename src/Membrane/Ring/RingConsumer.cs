@@ -27,6 +27,12 @@ public sealed unsafe class RingConsumer : IDisposable
     private PeerViolationException? _fault;
     private int _disposed;
 
+    /// <summary>
+    /// How long a wait spins before it parks (20 µs by default): spinning answers within a microsecond but burns a core;
+    /// zero parks at once, for a side that waits long and often and would rather give the core away.
+    /// </summary>
+    public TimeSpan SpinBeforeParking { get; set; } = SpinThenPark.DefaultSpin;
+
     internal RingConsumer(SharedRing ring)
     {
         _ring = ring;
@@ -71,7 +77,7 @@ public sealed unsafe class RingConsumer : IDisposable
         }
         RingConsumer consumer = this;
         if (taken || SpinThenPark.Until(ref consumer, static (ref RingConsumer c) => c.TryTake(), static (ref RingConsumer c) => c.ThrowIfProducerGone(),
-                ref _ring.Field32(L.ConsumerWaitingOffset), ref _ring.Field64(L.TailOffset), _ring.Parking, timeout, _ring.MetricTag, cancellation))
+                ref _ring.Field32(L.ConsumerWaitingOffset), ref _ring.Field64(L.TailOffset), _ring.Parking, timeout, SpinBeforeParking, _ring.MetricTag, cancellation))
         {
             lease = new RingLease(this, new ReadOnlySpan<byte>(_ring.Data + _leaseOffset, _leaseLength));
             return true;
@@ -121,7 +127,7 @@ public sealed unsafe class RingConsumer : IDisposable
             Publish();
         }
         return SpinThenPark.UntilAsync(HasPublished, ThrowIfProducerGone, _ring.Address(L.ConsumerWaitingOffset), _ring.Address(L.TailOffset),
-            _ring.Parking, timeout, _ring.MetricTag, cancellation);
+            _ring.Parking, timeout, SpinBeforeParking, _ring.MetricTag, cancellation);
     }
 
     /// <summary>Copies the next message into <paramref name="destination"/> and releases it, waiting without holding a thread.</summary>

@@ -24,6 +24,12 @@ public sealed unsafe class RingProducer : IDisposable
     private int _reservedLength;
     private int _disposed;
 
+    /// <summary>
+    /// How long a wait spins before it parks (20 µs by default): spinning answers within a microsecond but burns a core;
+    /// zero parks at once, for a side that waits long and often and would rather give the core away.
+    /// </summary>
+    public TimeSpan SpinBeforeParking { get; set; } = SpinThenPark.DefaultSpin;
+
     internal RingProducer(SharedRing ring)
     {
         _ring = ring;
@@ -93,7 +99,7 @@ public sealed unsafe class RingProducer : IDisposable
         var wait = (Producer: this, Length: length);
         bool reserved = SpinThenPark.Until(ref wait, static (ref (RingProducer Producer, int Length) w) => w.Producer.TryReserve(w.Length, out _),
             static (ref (RingProducer Producer, int Length) w) => w.Producer.ThrowIfConsumerGone(),
-            ref _ring.Field32(L.ProducerWaitingOffset), ref _ring.Field64(L.HeadOffset), _ring.Parking, timeout, _ring.MetricTag, cancellation);
+            ref _ring.Field32(L.ProducerWaitingOffset), ref _ring.Field64(L.HeadOffset), _ring.Parking, timeout, SpinBeforeParking, _ring.MetricTag, cancellation);
         buffer = reserved ? new Span<byte>(_ring.Data + _reservedAt + L.RecordHeaderSize, length) : default;
         return reserved;
     }
@@ -174,7 +180,7 @@ public sealed unsafe class RingProducer : IDisposable
             Publish();
         }
         return SpinThenPark.UntilAsync(() => HasRoom(length), ThrowIfConsumerGone, _ring.Address(L.ProducerWaitingOffset), _ring.Address(L.HeadOffset),
-            _ring.Parking, timeout, _ring.MetricTag, cancellation);
+            _ring.Parking, timeout, SpinBeforeParking, _ring.MetricTag, cancellation);
     }
 
     /// <summary>Copies <paramref name="message"/> in and publishes it, waiting without holding a thread for room.</summary>

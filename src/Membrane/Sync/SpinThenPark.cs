@@ -21,7 +21,7 @@ internal static class SpinThenPark
         where TState : allows ref struct;
 
     /// <summary>Long enough to catch a publication on its way without a system call on either side, short enough not to burn a core.</summary>
-    private static readonly long s_spinTicks = Stopwatch.Frequency / 50_000; // 20 µs
+    internal static readonly TimeSpan DefaultSpin = TimeSpan.FromMicroseconds(20);
 
     /// <summary>How often a parked waiter looks at cancellation and at its peer.</summary>
     private static readonly TimeSpan s_slice = TimeSpan.FromMilliseconds(50);
@@ -58,9 +58,10 @@ internal static class SpinThenPark
     /// <param name="timeout">How long to wait at most (infinite allowed).</param>
     /// <param name="cancellation">Ends the wait with <see cref="OperationCanceledException"/>.</param>
     /// <param name="parking">How to sleep and be woken: futex, or the eventfds of an untrusted ring.</param>
+    /// <param name="spin">How long to spin before parking.</param>
     /// <param name="metricTag">Tags the parks counted in <see cref="MembraneMetrics.Parks"/>.</param>
     internal static unsafe bool Until<TState>(ref TState state, Attempt<TState> attempt, PeerCheck<TState>? checkPeer,
-        ref int parkedCount, ref long position, Parking parking, TimeSpan timeout, KeyValuePair<string, object?> metricTag, CancellationToken cancellation)
+        ref int parkedCount, ref long position, Parking parking, TimeSpan timeout, TimeSpan spin, KeyValuePair<string, object?> metricTag, CancellationToken cancellation)
         where TState : allows ref struct
     {
         if (attempt(ref state))
@@ -68,7 +69,8 @@ internal static class SpinThenPark
             return true;
         }
         long start = Stopwatch.GetTimestamp();
-        while (Stopwatch.GetTimestamp() - start < s_spinTicks)
+        long spinTicks = (long)(spin.TotalSeconds * Stopwatch.Frequency);
+        while (Stopwatch.GetTimestamp() - start < spinTicks)
         {
             Thread.SpinWait(4);
             if (attempt(ref state))
@@ -114,14 +116,15 @@ internal static class SpinThenPark
     /// never moves, and an async method cannot hold a ref.
     /// </summary>
     internal static async ValueTask<bool> UntilAsync(Func<bool> attempt, Action? checkPeer, nint parkedCount, nint position,
-        Parking parking, TimeSpan timeout, KeyValuePair<string, object?> metricTag, CancellationToken cancellation)
+        Parking parking, TimeSpan timeout, TimeSpan spin, KeyValuePair<string, object?> metricTag, CancellationToken cancellation)
     {
         if (attempt())
         {
             return true;
         }
         long start = Stopwatch.GetTimestamp();
-        while (Stopwatch.GetTimestamp() - start < s_spinTicks)
+        long spinTicks = (long)(spin.TotalSeconds * Stopwatch.Frequency);
+        while (Stopwatch.GetTimestamp() - start < spinTicks)
         {
             Thread.SpinWait(4);
             if (attempt())

@@ -1,0 +1,63 @@
+using ScottPlot;
+
+namespace Membrane.Cli.Bench;
+
+/// <summary>Two charts a reader can look at instead of the tables: p50 latency and throughput by message size, log scales.</summary>
+internal static class BenchCharts
+{
+    internal const string LatencyFile = "latency-by-size.png";
+    internal const string ThroughputFile = "throughput-by-size.png";
+
+    internal static IReadOnlyList<string> Write(string directory, IReadOnlyList<BenchResult> results)
+    {
+        var written = new List<string>();
+        Chart(results, BenchResult.LatencyMode, r => r.P50Ns, "Round trip p50 (ns, log scale)", "Latency by message size (lower is better)",
+            Path.Combine(directory, LatencyFile), written);
+        Chart(results, BenchResult.ThroughputMode, r => r.BytesPerS, "Bytes per second (log scale)", "One-way throughput by message size (higher is better)",
+            Path.Combine(directory, ThroughputFile), written);
+        return written;
+    }
+
+    private static void Chart(IReadOnlyList<BenchResult> results, string mode, Func<BenchResult, double?> figure, string yLabel, string title,
+        string path, List<string> written)
+    {
+        var rows = results.Where(r => r.Mode == mode && r.Succeeded && figure(r) > 0).ToList();
+        if (rows.Count == 0)
+        {
+            return;
+        }
+        var plot = new Plot();
+        int[] sizes = [.. rows.Select(r => r.Size).Distinct().Order()];
+        foreach (IGrouping<string, BenchResult> transport in rows.GroupBy(r => r.Transport))
+        {
+            var points = transport.OrderBy(r => r.Size).ToList();
+            var line = plot.Add.Scatter(points.Select(r => Math.Log2(r.Size)).ToArray(), points.Select(r => Math.Log10(figure(r)!.Value)).ToArray());
+            line.LegendText = transport.Key;
+            line.LineWidth = 2;
+            line.MarkerSize = 7;
+        }
+        // Log scales by plotting logarithms; ticks are labelled with the values themselves.
+        plot.Axes.Bottom.SetTicks([.. sizes.Select(s => Math.Log2(s))], [.. sizes.Select(s => Format.Size(s))]);
+        var yTicks = new ScottPlot.TickGenerators.NumericAutomatic
+        {
+            MinorTickGenerator = new ScottPlot.TickGenerators.LogMinorTickGenerator(),
+            IntegerTicksOnly = true,
+            LabelFormatter = y => Human(Math.Pow(10, y)),
+        };
+        plot.Axes.Left.TickGenerator = yTicks;
+        plot.Axes.Bottom.Label.Text = "message size";
+        plot.Axes.Left.Label.Text = yLabel;
+        plot.Title(title);
+        plot.ShowLegend(Edge.Right);
+        plot.SavePng(path, 900, 560);
+        written.Add(path);
+    }
+
+    private static string Human(double value) => value switch
+    {
+        >= 1e9 => $"{value / 1e9:0.#}G",
+        >= 1e6 => $"{value / 1e6:0.#}M",
+        >= 1e3 => $"{value / 1e3:0.#}k",
+        _ => $"{value:0.#}",
+    };
+}

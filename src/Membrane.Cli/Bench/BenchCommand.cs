@@ -1,0 +1,216 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using HdrHistogram;
+using Spectre.Console;
+
+namespace Membrane.Cli.Bench;
+
+/// <summary>
+/// <c>membrane bench</c>: every transport side by side, each scenario between this process and a peer process it
+/// starts, latency (ping-pong round trips) and throughput (one way), for each message size; a table at the end and
+/// results.md, results.csv, results.json and charts in <c>--out</c>.
+/// </summary>
+internal static class BenchCommand
+{
+    private static readonly int[] s_fullSizes = [64, 1024, 16 * 1024, 64 * 1024, 1024 * 1024];
+    private static readonly int[] s_quickSizes = [64, 64 * 1024];
+
+    internal static Command Create()
+    {
+        var quick = new Option<bool>("--quick") { Description = "A short run (about 0.25 s a scenario, sizes 64 B and 64 KiB unless --sizes): within a minute." };
+        var sizes = new Option<string?>("--sizes") { Description = "Message sizes, comma-separated; k and m suffixes allowed (64,1k,64k,1m). Default: 64,1k,16k,64k,1m." };
+        var transports = new Option<string?>("--transports") { Description = $"Transports, comma-separated, from: {string.Join(", ", BenchTransport.All.Select(t => t.Name))}. Default: all." };
+        var output = new Option<string>("--out") { Description = "Directory for results.md, results.csv, results.json and the charts.", DefaultValueFactory = _ => "bench-results" };
+        var seconds = new Option<double?>("--seconds") { Description = "Seconds each measurement runs (default 1.5, or 0.25 with --quick)." };
+        var command = new Command("bench", "Measure every transport (Membrane's rings and journal; Unix socket, pipes, TCP) between two processes, side by side.")
+        {
+            quick, sizes, transports, output, seconds,
+        };
+        command.SetAction(parse =>
+        {
+            bool isQuick = parse.GetValue(quick);
+            int[] chosenSizes;
+            IReadOnlyList<BenchTransport> chosenTransports;
+            try
+            {
+                chosenSizes = ParseSizes(parse.GetValue(sizes)) ?? (isQuick ? s_quickSizes : s_fullSizes);
+                chosenTransports = ParseTransports(parse.GetValue(transports));
+            }
+            catch (ArgumentException e)
+            {
+                Console.Error.WriteLine(e.Message);
+                return ExitCodes.Usage;
+            }
+            return Run(chosenSizes, chosenTransports, parse.GetRequiredValue(output), TimeSpan.FromSeconds(parse.GetValue(seconds) ?? (isQuick ? 0.25 : 1.5)));
+        });
+        return command;
+    }
+
+    private static int Run(IReadOnlyList<int> sizes, IReadOnlyList<BenchTransport> transports, string outputDirectory, TimeSpan budget)
+    {
+        MachineInfo machine = MachineInfo.Current();
+        AnsiConsole.MarkupLine($"[bold]membrane bench[/] on {Markup.Escape(machine.OneLine)}");
+        if (MachineInfo.IsDebugBuild)
+        {
+            AnsiConsole.MarkupLine("[yellow]This is a Debug build: the JIT optimiser is off and the figures are not representative. Run with -c Release.[/]");
+        }
+        var plan = (from size in sizes from transport in transports from mode in new[] { BenchResult.LatencyMode, BenchResult.ThroughputMode } select (transport, mode, size)).ToList();
+        string scratch = Directory.CreateTempSubdirectory("membrane-bench-").FullName;
+        var results = new List<BenchResult>();
+        try
+        {
+            AnsiConsole.Progress().AutoClear(false).Start(context =>
+            {
+                ProgressTask progress = context.AddTask("scenarios", maxValue: plan.Count);
+                foreach ((BenchTransport transport, string mode, int size) in plan)
+                {
+                    progress.Description = $"{transport.Name} {mode} {Format.Size(size)}";
+                    results.Add(RunScenario(transport, mode, size, budget, scratch));
+                    progress.Increment(1);
+                }
+                progress.Description = "scenarios";
+            });
+        }
+        finally
+        {
+            Directory.Delete(scratch, recursive: true);
+        }
+        var compared = results.Select(r => r.ComparedTo(results.FirstOrDefault(b =>
+            b.Transport == BenchTransport.BaselineName && b.Mode == r.Mode && b.Size == r.Size && b.Succeeded))).ToList();
+        string method = string.Create(CultureInfo.InvariantCulture,
+            $"each row runs between this process and a peer process; {budget.TotalSeconds:0.##} s a measurement after a warm-up of a fifth of that. Latency: round trips of one message (echoed), p50/p99/p99.9/max from an HdrHistogram. Throughput: one-way messages until the time is up, timed until the peer acknowledges all of them in order. Every message carries its sequence number and both sides check it: a run that lost or reordered one reports an error, no figures. Ratios compare with the Unix socket of the same run and size (above 1 is better).");
+        IReadOnlyList<string> files = BenchReport.Write(outputDirectory, compared, machine, method);
+        AnsiConsole.Write(LatencyTable(compared));
+        AnsiConsole.Write(ThroughputTable(compared));
+        foreach (string file in files)
+        {
+            AnsiConsole.MarkupLine($"wrote [blue]{Markup.Escape(file)}[/]");
+        }
+        int failed = compared.Count(r => !r.Succeeded);
+        if (failed > 0)
+        {
+            Console.Error.WriteLine($"{failed} of {compared.Count} scenarios failed; their rows carry the error and no figures.");
+            return ExitCodes.Failed;
+        }
+        return ExitCodes.Success;
+    }
+
+    /// <summary>One scenario between this process and a peer; any failure becomes the row's error, never a figure.</summary>
+    private static BenchResult RunScenario(BenchTransport transport, string mode, int size, TimeSpan budget, string scratch)
+    {
+        var row = new BenchResult(transport.Name, mode, size);
+        try
+        {
+            using PendingLink pending = transport.Prepare(size, scratch);
+            using Process peer = Process.Start(SelfProcess.StartInfo([BenchPeerCommand.Name, transport.Name, mode, size.ToString(CultureInfo.InvariantCulture), .. pending.Endpoint]))!;
+            try
+            {
+                using IBenchLink link = pending.Complete();
+                Expect(peer, "ready");
+                BenchResult measured = mode == BenchResult.LatencyMode ? Latency(row, link, size, budget) : Throughput(row, link, size, budget);
+                Expect(peer, "done");
+                return peer.WaitForExit(TimeSpan.FromSeconds(10)) && peer.ExitCode == 0 ? measured : row with { Error = $"the peer exited with {peer.ExitCode}" };
+            }
+            finally
+            {
+                if (!peer.HasExited)
+                {
+                    peer.Kill(entireProcessTree: true);
+                    peer.WaitForExit();
+                }
+            }
+        }
+        catch (Exception e) when (e is MembraneException or IOException or InvalidDataException or TimeoutException or System.Net.Sockets.SocketException
+            or InvalidOperationException or UnauthorizedAccessException)
+        {
+            return row with { Error = $"{e.GetType().Name}: {e.Message}" };
+        }
+    }
+
+    private static BenchResult Latency(BenchResult row, IBenchLink link, int size, TimeSpan budget)
+    {
+        LongHistogram histogram = Scenarios.Latency(link, size, budget);
+        return row with
+        {
+            P50Ns = histogram.GetValueAtPercentile(50),
+            P99Ns = histogram.GetValueAtPercentile(99),
+            P999Ns = histogram.GetValueAtPercentile(99.9),
+            MaxNs = histogram.GetMaxValue(),
+            Samples = histogram.TotalCount,
+        };
+    }
+
+    private static BenchResult Throughput(BenchResult row, IBenchLink link, int size, TimeSpan budget)
+    {
+        (long messages, TimeSpan elapsed) = Scenarios.Throughput(link, size, budget);
+        double rate = messages / elapsed.TotalSeconds;
+        return row with { MsgsPerS = rate, BytesPerS = rate * size, Samples = messages };
+    }
+
+    private static void Expect(Process peer, string expected)
+    {
+        Task<string?> line = peer.StandardOutput.ReadLineAsync();
+        string? said = line.Wait(TimeSpan.FromSeconds(30)) ? line.Result : "nothing within 30 s";
+        if (said != expected)
+        {
+            throw new InvalidOperationException($"the peer said \"{said}\" instead of \"{expected}\"");
+        }
+    }
+
+    private static Table LatencyTable(IReadOnlyList<BenchResult> results)
+    {
+        var table = new Table().Border(TableBorder.Rounded).Title("round trip (ns)")
+            .AddColumns("transport", "size", "p50", "p99", "p99.9", "max", "vs unix");
+        foreach (BenchResult r in results.Where(r => r.Mode == BenchResult.LatencyMode))
+        {
+            table.AddRow(Row(r, [N(r.P50Ns), N(r.P99Ns), N(r.P999Ns), N(r.MaxNs)]));
+        }
+        return table;
+    }
+
+    private static Table ThroughputTable(IReadOnlyList<BenchResult> results)
+    {
+        var table = new Table().Border(TableBorder.Rounded).Title("one way")
+            .AddColumns("transport", "size", "messages/s", "MB/s", "vs unix");
+        foreach (BenchResult r in results.Where(r => r.Mode == BenchResult.ThroughputMode))
+        {
+            table.AddRow(Row(r, [N(r.MsgsPerS), r.BytesPerS is double b ? (b / 1e6).ToString("N1", CultureInfo.InvariantCulture) : ""]));
+        }
+        return table;
+    }
+
+    /// <summary>A table row: transport, size, the figures, the ratio; or, for a failed run, the error in place of all figures.</summary>
+    private static string[] Row(BenchResult r, string[] figures) => r.Succeeded
+        ? [r.Transport, Format.Size(r.Size), .. figures, Format.Ratio(r.VsUnixSocket)]
+        : [r.Transport, Format.Size(r.Size), "[red]failed[/]", .. figures.Skip(1).Select(_ => ""), Markup.Escape(r.Error ?? "")];
+
+    private static string N(double? value) => value is double v ? v.ToString("N0", CultureInfo.InvariantCulture) : "";
+
+    private static int[]? ParseSizes(string? text) =>
+        text is null ? null : [.. text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(ParseSize)];
+
+    private static int ParseSize(string text)
+    {
+        string lower = text.ToLowerInvariant();
+        (string digits, int unit) = lower.EndsWith('k') ? (lower[..^1], 1024) : lower.EndsWith('m') ? (lower[..^1], 1 << 20) : (lower, 1);
+        return int.TryParse(digits, NumberStyles.None, CultureInfo.InvariantCulture, out int value) && (long)value * unit is >= 16 and <= 16 << 20
+            ? value * unit
+            : throw new ArgumentException($"Not a message size from 16 B to 16 MiB: '{text}'.");
+    }
+
+    private static IReadOnlyList<BenchTransport> ParseTransports(string? text)
+    {
+        if (text is null)
+        {
+            return BenchTransport.All;
+        }
+        var chosen = new List<BenchTransport>();
+        foreach (string name in text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            chosen.Add(BenchTransport.Find(name) ?? throw new ArgumentException(
+                $"No transport '{name}'. Known: {string.Join(", ", BenchTransport.All.Select(t => t.Name))}."));
+        }
+        return chosen;
+    }
+}

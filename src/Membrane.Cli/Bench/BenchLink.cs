@@ -1,0 +1,133 @@
+namespace Membrane.Cli.Bench;
+
+/// <summary>
+/// One side of a two-way path between the bench and its peer process: whole messages out, whole messages in. Every
+/// transport, Membrane's and the baselines, is measured through this one shape, with the same loops.
+/// </summary>
+internal interface IBenchLink : IDisposable
+{
+    /// <summary>
+    /// Sends one message, waiting for room if the transport is full. With <paramref name="endOfBurst"/> false a
+    /// transport that can batch may hold the publication back until the end of the burst (the rings do; streams send
+    /// every message with its own write, as a user writing messages would).
+    /// </summary>
+    void Send(ReadOnlySpan<byte> message, bool endOfBurst = true);
+
+    /// <summary>Receives the next message into <paramref name="buffer"/> and returns its length; throws if none comes within the limit.</summary>
+    int Receive(Span<byte> buffer);
+}
+
+/// <summary>
+/// A pair of rings (a channel): one copy in, one copy out, as a user copying messages would do. Bursts are published
+/// once, and released room is returned every 16 messages (and whenever this side is about to wait).
+/// </summary>
+internal sealed class RingBenchLink(RingProducer outgoing, RingConsumer incoming, IDisposable owner) : IBenchLink
+{
+    private const int ReleaseBatch = 16;
+    private static readonly TimeSpan s_limit = TimeSpan.FromSeconds(30);
+    private long _received;
+
+    /// <summary>Sets how both ends wait: <paramref name="spin"/> before parking (zero: park at once).</summary>
+    internal RingBenchLink Waiting(TimeSpan spin)
+    {
+        outgoing.SpinBeforeParking = spin;
+        incoming.SpinBeforeParking = spin;
+        return this;
+    }
+
+    public void Send(ReadOnlySpan<byte> message, bool endOfBurst = true)
+    {
+        if (!outgoing.TryReserve(message.Length, s_limit, CancellationToken.None, out Span<byte> room))
+        {
+            throw new TimeoutException("the ring stayed full for 30 s");
+        }
+        message.CopyTo(room);
+        outgoing.Commit(message.Length, publish: endOfBurst);
+    }
+
+    public int Receive(Span<byte> buffer)
+    {
+        if (!incoming.TryRead(s_limit, CancellationToken.None, out RingLease lease))
+        {
+            throw new TimeoutException("no message for 30 s");
+        }
+        int length = lease.Message.Length;
+        lease.Message.CopyTo(buffer);
+        lease.Release(publish: ++_received % ReleaseBatch == 0);
+        return length;
+    }
+
+    public void Dispose()
+    {
+        outgoing.Dispose();
+        incoming.Dispose();
+        owner.Dispose();
+    }
+}
+
+/// <summary>Two journals, one each way (a journal has one writer and readers; a reply needs a second one).</summary>
+internal sealed class JournalBenchLink : IBenchLink
+{
+    private static readonly TimeSpan s_limit = TimeSpan.FromSeconds(30);
+    private readonly Journal _outgoing;
+    private readonly Journal _incoming;
+    private readonly JournalWriter _writer;
+    private readonly JournalReader _reader;
+    private readonly long _commitEvery;
+    private long _received;
+
+    /// <summary>Journals created with <see cref="OverrunPolicy.Block"/>: the writer waits for the reader rather than lapping it.</summary>
+    internal JournalBenchLink(Journal outgoing, Journal incoming)
+    {
+        _outgoing = outgoing;
+        _incoming = incoming;
+        _writer = outgoing.CreateWriter(s_limit);
+        _reader = incoming.OpenReader(0, StartPosition.Oldest);
+        _commitEvery = Math.Max(1, incoming.Capacity / 4);
+    }
+
+    public void Send(ReadOnlySpan<byte> message, bool endOfBurst = true) => _writer.Append(message);
+
+    public int Receive(Span<byte> buffer)
+    {
+        if (!_reader.TryRead(buffer, s_limit, CancellationToken.None, out JournalRecord record))
+        {
+            throw new TimeoutException("no entry for 30 s");
+        }
+        if (++_received % _commitEvery == 0)
+        {
+            _reader.Commit(); // a Block writer waits for committed positions, not read ones
+        }
+        return record.LostBefore == 0 ? record.Length : throw new InvalidOperationException($"the journal lost {record.LostBefore} entries");
+    }
+
+    public void Dispose()
+    {
+        _writer.Dispose();
+        _reader.Dispose();
+        _outgoing.Dispose();
+        _incoming.Dispose();
+    }
+}
+
+/// <summary>A byte stream (Unix socket, TCP, pipes) carrying messages of the scenario's fixed size, as a user would frame them.</summary>
+internal sealed class StreamBenchLink(Stream outgoing, Stream incoming, int messageSize, params IDisposable[] owners) : IBenchLink
+{
+    public void Send(ReadOnlySpan<byte> message, bool endOfBurst = true) => outgoing.Write(message);
+
+    public int Receive(Span<byte> buffer)
+    {
+        incoming.ReadExactly(buffer[..messageSize]);
+        return messageSize;
+    }
+
+    public void Dispose()
+    {
+        outgoing.Dispose();
+        incoming.Dispose();
+        foreach (IDisposable owner in owners)
+        {
+            owner.Dispose();
+        }
+    }
+}

@@ -1,0 +1,56 @@
+using System.CommandLine;
+using System.Globalization;
+
+namespace Membrane.Cli.Bench;
+
+/// <summary>
+/// The second process of <c>membrane bench</c> (hidden): joins the transport the bench prepared, says "ready", runs
+/// its side of the scenario, says "done" (or "error ..." and exits 1).
+/// </summary>
+internal static class BenchPeerCommand
+{
+    internal const string Name = "bench-peer";
+
+    internal static Command Create()
+    {
+        var transport = new Argument<string>("transport");
+        var mode = new Argument<string>("mode");
+        var size = new Argument<int>("size");
+        var endpoint = new Argument<string[]>("endpoint") { Arity = ArgumentArity.OneOrMore };
+        var command = new Command(Name, "The bench's peer process.") { transport, mode, size, endpoint };
+        command.Hidden = true;
+        command.SetAction(parse => Run(parse.GetRequiredValue(transport), parse.GetRequiredValue(mode), parse.GetValue(size), parse.GetRequiredValue(endpoint)));
+        return command;
+    }
+
+    private static int Run(string transportName, string mode, int size, string[] endpoint)
+    {
+        try
+        {
+            BenchTransport transport = BenchTransport.Find(transportName) ?? throw new ArgumentException($"no transport {transportName}");
+            using IBenchLink link = transport.Join(endpoint, size);
+            Say("ready");
+            if (mode == BenchResult.LatencyMode)
+            {
+                Scenarios.Echo(link, size);
+            }
+            else
+            {
+                Scenarios.Drain(link, size);
+            }
+            Say("done");
+            return ExitCodes.Success;
+        }
+        catch (Exception e) when (e is MembraneException or IOException or InvalidDataException or TimeoutException or ArgumentException or System.Net.Sockets.SocketException)
+        {
+            Say(string.Create(CultureInfo.InvariantCulture, $"error {e.GetType().Name}: {e.Message}"));
+            return ExitCodes.Failed;
+        }
+    }
+
+    private static void Say(string line)
+    {
+        Console.Out.WriteLine(line);
+        Console.Out.Flush();
+    }
+}

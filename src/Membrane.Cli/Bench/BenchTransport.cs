@@ -1,0 +1,226 @@
+using System.Globalization;
+using System.IO.Pipes;
+using System.Net;
+using System.Net.Sockets;
+using System.Numerics;
+using Membrane.Segments;
+
+namespace Membrane.Cli.Bench;
+
+/// <summary>
+/// A transport the bench measures. The bench's side <see cref="Prepare"/>s it before the peer process starts (and
+/// says what the peer needs to join), completes it once the peer runs; the peer <see cref="Join"/>s it.
+/// </summary>
+internal abstract class BenchTransport
+{
+    /// <summary>Every transport, Membrane's first, then the baselines; the Unix socket is the one the ratios refer to.</summary>
+    internal static IReadOnlyList<BenchTransport> All { get; } =
+        [new RingTransport("ring", "SharedRing, spinning", spin: TimeSpan.FromSeconds(1)),
+         new RingTransport("ring-parked", "SharedRing, parked (futex)", spin: TimeSpan.Zero),
+         new UntrustedRingTransport(),
+         new JournalTransport(),
+         new UnixSocketTransport(),
+         new PipeTransport(),
+         new TcpTransport()];
+
+    internal const string BaselineName = "unix";
+
+    /// <summary>The name on the command line and in the results.</summary>
+    internal abstract string Name { get; }
+
+    /// <summary>What it is, for the reports.</summary>
+    internal abstract string Label { get; }
+
+    internal static BenchTransport? Find(string name) => All.FirstOrDefault(t => t.Name == name);
+
+    /// <summary>The bench's side, before the peer starts: resources made, and the peer's arguments to join them.</summary>
+    internal abstract PendingLink Prepare(int size, string scratchDirectory);
+
+    /// <summary>The peer's side.</summary>
+    internal abstract IBenchLink Join(IReadOnlyList<string> endpoint, int size);
+
+    /// <summary>A name no other run or scenario uses.</summary>
+    protected static string UniqueName(string kind) =>
+        string.Create(CultureInfo.InvariantCulture, $"membrane-bench-{Environment.ProcessId}-{kind}-{Interlocked.Increment(ref s_scenario)}");
+
+    /// <summary>Ring capacity for messages of <paramref name="size"/> bytes: room for several, at least 1 MiB.</summary>
+    protected static long RingCapacity(int size) => Math.Max(1L << 20, 4 * (long)BitOperations.RoundUpToPowerOf2((uint)size + 8));
+
+    private static int s_scenario;
+}
+
+/// <summary>What <see cref="BenchTransport.Prepare"/> leaves: the peer's arguments, and how to finish once the peer runs.</summary>
+internal sealed class PendingLink(IReadOnlyList<string> endpoint, Func<IBenchLink> complete, Action? cleanup = null) : IDisposable
+{
+    internal IReadOnlyList<string> Endpoint { get; } = endpoint;
+
+    /// <summary>Finishes the bench's side (accepts a connection, drops pipe ends meant for the child).</summary>
+    internal IBenchLink Complete() => complete();
+
+    /// <summary>Removes what Prepare made, whatever happened.</summary>
+    public void Dispose() => cleanup?.Invoke();
+}
+
+internal sealed class RingTransport(string name, string label, TimeSpan spin) : BenchTransport
+{
+    internal override string Name => name;
+
+    internal override string Label => label;
+
+    internal override PendingLink Prepare(int size, string scratchDirectory)
+    {
+        // The bench hosts a named channel (two rings); the peer joins it as the client.
+        var channel = RingChannel.Host(UniqueName("ring"), new RingOptions { Capacity = RingCapacity(size) });
+        return new PendingLink([channel.Name], () => new RingBenchLink(channel.Outgoing, channel.Incoming, channel).Waiting(spin), channel.Dispose);
+    }
+
+    internal override IBenchLink Join(IReadOnlyList<string> endpoint, int size)
+    {
+        RingChannel channel = RingChannel.Join(endpoint[0]);
+        return new RingBenchLink(channel.Outgoing, channel.Incoming, channel).Waiting(spin);
+    }
+}
+
+internal sealed class UntrustedRingTransport : BenchTransport
+{
+    internal override string Name => "ring-untrusted";
+
+    internal override string Label => "SharedRing, untrusted (sealed memfd, eventfd)";
+
+    internal override PendingLink Prepare(int size, string scratchDirectory)
+    {
+        string socketPath = Path.Combine(scratchDirectory, UniqueName("sock"));
+        var listener = RingListener.Listen(socketPath, new RingOptions { Capacity = RingCapacity(size) });
+        return new PendingLink([socketPath], () =>
+        {
+            using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            RingChannel channel = listener.AcceptAsync(limit.Token).AsTask().GetAwaiter().GetResult();
+            return new RingBenchLink(channel.Outgoing, channel.Incoming, channel);
+        }, listener.Dispose);
+    }
+
+    internal override IBenchLink Join(IReadOnlyList<string> endpoint, int size)
+    {
+        RingChannel channel = RingChannel.Connect(endpoint[0], TimeSpan.FromSeconds(30));
+        return new RingBenchLink(channel.Outgoing, channel.Incoming, channel);
+    }
+}
+
+internal sealed class JournalTransport : BenchTransport
+{
+    internal override string Name => "journal";
+
+    internal override string Label => "Journal, 1 writer -> 1 reader (two journals for replies)";
+
+    internal override PendingLink Prepare(int size, string scratchDirectory)
+    {
+        string toPeer = UniqueName("journal"), fromPeer = UniqueName("journal");
+        var options = new JournalOptions
+        {
+            SlotSize = size,
+            Capacity = (long)BitOperations.RoundUpToPowerOf2((ulong)Math.Clamp((4L << 20) / size, 16, 1 << 16)),
+            Cursors = 1,
+            Policy = OverrunPolicy.Block,
+        };
+        Journal outgoing = Journal.Create(toPeer, options);
+        Journal incoming = Journal.Create(fromPeer, options);
+        return new PendingLink([toPeer, fromPeer], () => new JournalBenchLink(outgoing, incoming), () =>
+        {
+            outgoing.Dispose();
+            incoming.Dispose();
+            SharedSegment.Remove(toPeer); // journals persist by design; the bench's are removed
+            SharedSegment.Remove(fromPeer);
+        });
+    }
+
+    internal override IBenchLink Join(IReadOnlyList<string> endpoint, int size) =>
+        new JournalBenchLink(Journal.Open(endpoint[1]), Journal.Open(endpoint[0]));
+}
+
+internal sealed class UnixSocketTransport : BenchTransport
+{
+    internal override string Name => BaselineName;
+
+    internal override string Label => "Unix domain socket (baseline)";
+
+    internal override PendingLink Prepare(int size, string scratchDirectory)
+    {
+        string socketPath = Path.Combine(scratchDirectory, UniqueName("sock"));
+        var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        listener.Bind(new UnixDomainSocketEndPoint(socketPath));
+        listener.Listen(1);
+        return new PendingLink([socketPath], () => Accepted(listener, size, noDelay: false), listener.Dispose);
+    }
+
+    internal override IBenchLink Join(IReadOnlyList<string> endpoint, int size)
+    {
+        var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        socket.Connect(new UnixDomainSocketEndPoint(endpoint[0]));
+        var stream = new NetworkStream(socket, ownsSocket: true);
+        return new StreamBenchLink(stream, stream, size);
+    }
+
+    /// <summary>The bench's end of a stream socket: the peer's connection, within 30 s.</summary>
+    internal static IBenchLink Accepted(Socket listener, int size, bool noDelay)
+    {
+        Socket connection = listener.Poll(TimeSpan.FromSeconds(30), SelectMode.SelectRead) ? listener.Accept() : throw new TimeoutException("the peer did not connect");
+        if (noDelay)
+        {
+            connection.NoDelay = true; // Nagle would hold back small TCP messages (Unix sockets have no Nagle, nor the option)
+        }
+        connection.ReceiveTimeout = 30_000;
+        var stream = new NetworkStream(connection, ownsSocket: true);
+        return new StreamBenchLink(stream, stream, size);
+    }
+}
+
+internal sealed class TcpTransport : BenchTransport
+{
+    internal override string Name => "tcp";
+
+    internal override string Label => "TCP loopback (NoDelay)";
+
+    internal override PendingLink Prepare(int size, string scratchDirectory)
+    {
+        var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        listener.Listen(1);
+        string port = ((IPEndPoint)listener.LocalEndPoint!).Port.ToString(CultureInfo.InvariantCulture);
+        return new PendingLink([port], () => UnixSocketTransport.Accepted(listener, size, noDelay: true), listener.Dispose);
+    }
+
+    internal override IBenchLink Join(IReadOnlyList<string> endpoint, int size)
+    {
+        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        socket.Connect(new IPEndPoint(IPAddress.Loopback, int.Parse(endpoint[0], CultureInfo.InvariantCulture)));
+        var stream = new NetworkStream(socket, ownsSocket: true);
+        return new StreamBenchLink(stream, stream, size);
+    }
+}
+
+internal sealed class PipeTransport : BenchTransport
+{
+    internal override string Name => "pipe";
+
+    internal override string Label => "anonymous pipes (one each way)";
+
+    internal override PendingLink Prepare(int size, string scratchDirectory)
+    {
+        var toPeer = new AnonymousPipeServerStream(PipeDirection.Out, HandleInheritability.Inheritable);
+        var fromPeer = new AnonymousPipeServerStream(PipeDirection.In, HandleInheritability.Inheritable);
+        return new PendingLink([toPeer.GetClientHandleAsString(), fromPeer.GetClientHandleAsString()], () =>
+        {
+            // The child has its copies now; closing ours lets either side see the other's end of stream.
+            toPeer.DisposeLocalCopyOfClientHandle();
+            fromPeer.DisposeLocalCopyOfClientHandle();
+            return new StreamBenchLink(toPeer, fromPeer, size);
+        }, () =>
+        {
+            toPeer.Dispose();
+            fromPeer.Dispose();
+        });
+    }
+
+    internal override IBenchLink Join(IReadOnlyList<string> endpoint, int size) =>
+        new StreamBenchLink(new AnonymousPipeClientStream(PipeDirection.Out, endpoint[1]), new AnonymousPipeClientStream(PipeDirection.In, endpoint[0]), size);
+}

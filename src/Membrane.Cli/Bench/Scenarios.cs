@@ -1,0 +1,127 @@
+using System.Buffers.Binary;
+using System.Diagnostics;
+using HdrHistogram;
+
+namespace Membrane.Cli.Bench;
+
+/// <summary>
+/// The two measurements, both sides of each. Every message carries its sequence number in its first 8 bytes, and
+/// both sides check it, so that a run that lost, duplicated or reordered a message fails instead of reporting.
+/// </summary>
+internal static class Scenarios
+{
+    /// <summary>The sequence that ends a run.</summary>
+    private const long End = -1;
+
+    /// <summary>
+    /// Round trips (send, wait for the echo) for <paramref name="budget"/>: the first fifth is warm-up and is not
+    /// recorded. Returns the histogram of round-trip times in nanoseconds.
+    /// </summary>
+    internal static LongHistogram Latency(IBenchLink link, int size, TimeSpan budget)
+    {
+        byte[] message = new byte[size];
+        byte[] reply = new byte[size];
+        Random.Shared.NextBytes(message);
+        var histogram = new LongHistogram(TimeStamp.Seconds(60), 3);
+        long warmupEnds = Stopwatch.GetTimestamp() + (long)(budget.TotalSeconds / 5 * Stopwatch.Frequency);
+        long ends = Stopwatch.GetTimestamp() + (long)(budget.TotalSeconds * Stopwatch.Frequency);
+        for (long sequence = 0; ; sequence++)
+        {
+            BinaryPrimitives.WriteInt64LittleEndian(message, sequence);
+            long start = Stopwatch.GetTimestamp();
+            link.Send(message);
+            int length = link.Receive(reply);
+            long finish = Stopwatch.GetTimestamp();
+            Check(length == size && BinaryPrimitives.ReadInt64LittleEndian(reply) == sequence, $"round trip {sequence} came back as {length} bytes, sequence {BinaryPrimitives.ReadInt64LittleEndian(reply)}");
+            if (start >= warmupEnds)
+            {
+                histogram.RecordValue((finish - start) * 1_000_000_000 / Stopwatch.Frequency);
+            }
+            if (finish >= ends && histogram.TotalCount >= 100)
+            {
+                break;
+            }
+        }
+        BinaryPrimitives.WriteInt64LittleEndian(message, End);
+        link.Send(message);
+        return histogram;
+    }
+
+    /// <summary>The peer's side of <see cref="Latency"/>: echoes every message until the end.</summary>
+    internal static void Echo(IBenchLink link, int size)
+    {
+        byte[] message = new byte[size];
+        while (true)
+        {
+            int length = link.Receive(message);
+            if (BinaryPrimitives.ReadInt64LittleEndian(message) == End)
+            {
+                return;
+            }
+            link.Send(message.AsSpan(0, length));
+        }
+    }
+
+    /// <summary>
+    /// One-way messages for <paramref name="budget"/> after a warm-up of a fifth of it, then the end; the time runs
+    /// until the peer acknowledges having received every one of them in order.
+    /// </summary>
+    internal static (long Messages, TimeSpan Elapsed) Throughput(IBenchLink link, int size, TimeSpan budget)
+    {
+        byte[] message = new byte[size];
+        Random.Shared.NextBytes(message);
+        long sequence = 0;
+        Stream(link, message, ref sequence, budget / 5);
+        long start = Stopwatch.GetTimestamp();
+        long first = sequence;
+        Stream(link, message, ref sequence, budget);
+        BinaryPrimitives.WriteInt64LittleEndian(message, End);
+        link.Send(message);
+        int length = link.Receive(message);
+        TimeSpan elapsed = Stopwatch.GetElapsedTime(start);
+        long acknowledged = BinaryPrimitives.ReadInt64LittleEndian(message);
+        Check(length == size && acknowledged == sequence, $"the peer received {acknowledged} of {sequence} messages in order");
+        return (sequence - first, elapsed);
+    }
+
+    /// <summary>The peer's side of <see cref="Throughput"/>: receives and checks every message, then acknowledges the count.</summary>
+    internal static void Drain(IBenchLink link, int size)
+    {
+        byte[] message = new byte[size];
+        long expected = 0;
+        while (true)
+        {
+            int length = link.Receive(message);
+            long sequence = BinaryPrimitives.ReadInt64LittleEndian(message);
+            if (sequence == End || sequence != expected || length != size)
+            {
+                BinaryPrimitives.WriteInt64LittleEndian(message, sequence == End ? expected : -2);
+                link.Send(message);
+                return;
+            }
+            expected++;
+        }
+    }
+
+    private static void Stream(IBenchLink link, byte[] message, ref long sequence, TimeSpan duration)
+    {
+        long ends = Stopwatch.GetTimestamp() + (long)(duration.TotalSeconds * Stopwatch.Frequency);
+        do
+        {
+            for (int i = 0; i < 16; i++, sequence++)
+            {
+                BinaryPrimitives.WriteInt64LittleEndian(message, sequence);
+                link.Send(message, endOfBurst: i == 15);
+            }
+        }
+        while (Stopwatch.GetTimestamp() < ends);
+    }
+
+    private static void Check(bool condition, string failure)
+    {
+        if (!condition)
+        {
+            throw new InvalidDataException(failure);
+        }
+    }
+}

@@ -1,0 +1,64 @@
+using System.Text.Json;
+using Membrane.Tests.Infrastructure;
+
+namespace Membrane.Tests.Cli;
+
+/// <summary><c>membrane bench</c> end to end: every transport once, for one size; the files are checked, the figures are not.</summary>
+public sealed class BenchCliTests : IDisposable
+{
+    private readonly TestSegments _segments = new();
+
+    public void Dispose() => _segments.Dispose();
+
+    [Fact]
+    public void Bench_quick_measures_every_transport_and_writes_well_formed_results()
+    {
+        string output = _segments.NewDirectory("bench");
+        (int exitCode, string stdout, string stderr) = Peer.RunCli("bench", "--quick", "--sizes", "1k", "--seconds", "0.1", "--out", output);
+
+        Assert.True(exitCode == 0, $"exit {exitCode}\n{stdout}\n{stderr}");
+        using JsonDocument json = JsonDocument.Parse(File.ReadAllText(Path.Combine(output, "results.json")));
+        JsonElement[] rows = [.. json.RootElement.EnumerateArray()];
+        string[] transports = ["ring", "ring-parked", "ring-untrusted", "journal", "unix", "pipe", "tcp"];
+        Assert.Equal(transports.Length * 2, rows.Length);
+        foreach (JsonElement row in rows)
+        {
+            string transport = row.GetProperty("transport").GetString()!;
+            Assert.Contains(transport, transports);
+            Assert.Equal(1024, row.GetProperty("size").GetInt32());
+            Assert.False(row.TryGetProperty("error", out _), $"{transport} failed");
+            Assert.True(row.GetProperty("cores").GetInt32() > 0);
+            string[] figures = row.GetProperty("mode").GetString() switch
+            {
+                "latency" => ["p50_ns", "p99_ns", "p999_ns", "max_ns"],
+                "throughput" => ["msgs_per_s", "bytes_per_s"],
+                var mode => throw new Xunit.Sdk.XunitException($"mode {mode}"),
+            };
+            Assert.All(figures, name => Assert.True(row.GetProperty(name).GetDouble() > 0, $"{transport} {name}"));
+            Assert.True(row.GetProperty("vs_unix_socket").GetDouble() > 0);
+            Assert.False(string.IsNullOrWhiteSpace(row.GetProperty("kernel").GetString()));
+        }
+        string[] csv = File.ReadAllLines(Path.Combine(output, "results.csv"));
+        Assert.StartsWith("transport,mode,size,p50_ns,p99_ns,p999_ns,max_ns,msgs_per_s,bytes_per_s", csv[0], StringComparison.Ordinal);
+        Assert.Equal(rows.Length + 1, csv.Length);
+        string markdown = File.ReadAllText(Path.Combine(output, "results.md"));
+        Assert.Contains("**Machine:**", markdown, StringComparison.Ordinal);
+        Assert.Contains("| ring-untrusted | 1 KiB |", markdown, StringComparison.Ordinal);
+        foreach (string chart in new[] { "latency-by-size.png", "throughput-by-size.png" })
+        {
+            byte[] png = File.ReadAllBytes(Path.Combine(output, chart));
+            Assert.True(png.Length > 1000 && png.AsSpan(0, 8).SequenceEqual(new byte[] { 0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A }), $"{chart} is no PNG");
+        }
+        Assert.DoesNotContain(Directory.GetFiles("/dev/shm"), f => f.Contains("membrane-bench-", StringComparison.Ordinal)); // rings and journals removed
+    }
+
+    [Fact]
+    public void Bench_refuses_an_unknown_transport_naming_the_known_ones()
+    {
+        (int exitCode, _, string stderr) = Peer.RunCli("bench", "--transports", "carrier-pigeon", "--out", _segments.NewDirectory("bench-bad"));
+
+        Assert.NotEqual(0, exitCode);
+        Assert.Contains("carrier-pigeon", stderr, StringComparison.Ordinal);
+        Assert.Contains("ring-untrusted", stderr, StringComparison.Ordinal);
+    }
+}
