@@ -2,7 +2,7 @@ using BenchmarkDotNet.Running;
 using Membrane.Benchmarks;
 
 // In-process costs of Membrane's building blocks (BenchmarkDotNet):
-//   dotnet run -c Release --project bench/Membrane.Benchmarks -- --filter '*Arc*'
+//   dotnet run -c Release --project bench/Membrane.Benchmarks -- --filter '*Arc*'   (or '*Ring*' for reserve/commit)
 // Two-process contention (a harness of its own, see ContendedIncrements):
 //   dotnet run -c Release --project bench/Membrane.Benchmarks -- contended [seconds-per-round] [rounds]
 // The journal across processes (throughput with 0/1/4 readers; latency beside a Unix socket):
@@ -11,12 +11,8 @@ if (args is ["journal", ..] or ["journal-follow", ..] or ["journal-latency", ..]
 {
     return JournalBench.Run(args);
 }
-// Ping-pong round trips through a pair of SharedRings, beside a Unix socket:
-//   dotnet run -c Release --project bench/Membrane.Benchmarks -- ring [message-size]
-if (args is ["ring", ..] or ["ring-echo", ..] or ["socket-echo", ..])
-{
-    return RingBench.Run(args);
-}
+// Every transport between two processes (rings, journal, Unix socket, pipes, TCP) is the CLI's:
+//   dotnet run -c Release --project src/Membrane.Cli -- bench
 if (args is ["contended", ..] or ["contender", ..])
 {
     return ContendedIncrements.Run(args);

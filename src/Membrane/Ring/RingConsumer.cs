@@ -161,9 +161,9 @@ public sealed unsafe class RingConsumer : IDisposable
         }
         _head += _leaseSize;
         _leaseSize = -1;
-        if (publish)
+        if (publish || _head - _published >= _capacity / 4)
         {
-            Publish();
+            Publish(); // released room held back never exceeds a quarter of the ring: the producer could starve
         }
     }
 

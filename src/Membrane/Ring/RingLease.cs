@@ -18,7 +18,10 @@ public readonly ref struct RingLease
     /// <summary>The message, in the ring's memory.</summary>
     public ReadOnlySpan<byte> Message { get; }
 
-    /// <summary>Releases the message; with <paramref name="publish"/> false its room returns to the producer at the next publication (batching).</summary>
+    /// <summary>
+    /// Releases the message; with <paramref name="publish"/> false its room returns to the producer at the next
+    /// publication (batching), or once a quarter of the ring is held back so.
+    /// </summary>
     public void Release(bool publish) => _consumer?.Release(publish);
 
     /// <summary>Releases the message and publishes at once.</summary>

@@ -106,7 +106,8 @@ public sealed unsafe class RingProducer : IDisposable
 
     /// <summary>
     /// Seals the reservation as a message of <paramref name="length"/> bytes (at most what was reserved). With
-    /// <paramref name="publish"/> false it stays invisible until <see cref="Publish"/>, so a burst costs one publication.
+    /// <paramref name="publish"/> false it stays invisible until <see cref="Publish"/>, so a burst costs one publication
+    /// (a burst that reaches a quarter of the ring is published then, so that the consumer never starves).
     /// </summary>
     public void Commit(int length, bool publish = true)
     {
@@ -119,9 +120,9 @@ public sealed unsafe class RingProducer : IDisposable
         WriteHeader(_reservedAt, length, L.MessageKind);
         _tail += L.RecordSize(length);
         _reservedAt = -1;
-        if (publish)
+        if (publish || _tail - _published >= _capacity / 4)
         {
-            Publish();
+            Publish(); // a burst never holds back more than a quarter of the ring: the consumer could starve
         }
     }
 

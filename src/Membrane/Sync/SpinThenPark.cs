@@ -82,6 +82,7 @@ internal static class SpinThenPark
         // Sleep in slices only when something must be looked at between them; else until the deadline or a wake.
         double sliceSeconds = checkPeer is not null || cancellation.CanBeCanceled ? s_slice.TotalSeconds : 3600;
         int* futexWord = LowHalf(ref position);
+        var peerCheck = new PeerCheckSchedule(start);
         while (true)
         {
             cancellation.ThrowIfCancellationRequested();
@@ -94,14 +95,20 @@ internal static class SpinThenPark
                 {
                     return true;
                 }
-                checkPeer?.Invoke(ref state);
-                long remaining = deadline - Stopwatch.GetTimestamp();
+                long now = Stopwatch.GetTimestamp();
+                if (checkPeer is not null && peerCheck.IsDue(now))
+                {
+                    checkPeer(ref state);
+                }
+                long remaining = deadline - now;
                 if (remaining <= 0)
                 {
                     return false;
                 }
                 MembraneMetrics.Parks.Add(1, metricTag);
-                parking.Park(futexWord, observed, TimeSpan.FromSeconds(Math.Min(remaining / (double)Stopwatch.Frequency, sliceSeconds)));
+                TimeSpan sleep = TimeSpan.FromSeconds(Math.Min(remaining / (double)Stopwatch.Frequency, sliceSeconds));
+                parking.Park(futexWord, observed, sleep);
+                peerCheck.Parked(now, sleep);
             }
             finally
             {
@@ -133,6 +140,7 @@ internal static class SpinThenPark
             }
         }
         long deadline = Deadline(start, timeout);
+        var peerCheck = new PeerCheckSchedule(start);
         while (true)
         {
             cancellation.ThrowIfCancellationRequested();
@@ -143,15 +151,20 @@ internal static class SpinThenPark
                 {
                     return true;
                 }
-                checkPeer?.Invoke();
-                long remaining = deadline - Stopwatch.GetTimestamp();
+                long now = Stopwatch.GetTimestamp();
+                if (checkPeer is not null && peerCheck.IsDue(now))
+                {
+                    checkPeer();
+                }
+                long remaining = deadline - now;
                 if (remaining <= 0)
                 {
                     return false;
                 }
                 MembraneMetrics.Parks.Add(1, metricTag);
-                await parking.ParkAsync(position, observed, TimeSpan.FromSeconds(Math.Min(remaining / (double)Stopwatch.Frequency, s_slice.TotalSeconds)),
-                    cancellation).ConfigureAwait(false);
+                TimeSpan sleep = TimeSpan.FromSeconds(Math.Min(remaining / (double)Stopwatch.Frequency, s_slice.TotalSeconds));
+                await parking.ParkAsync(position, observed, sleep, cancellation).ConfigureAwait(false);
+                peerCheck.Parked(now, sleep);
             }
             finally
             {
@@ -168,6 +181,32 @@ internal static class SpinThenPark
     }
 
     private static unsafe void Withdraw(nint parkedCount) => Interlocked.Decrement(ref *(int*)parkedCount);
+
+    /// <summary>
+    /// When a waiter looks at its peer. Looking can cost system calls and a /proc read, too much for every park of a
+    /// busy ping-pong, so it is done once a slice has passed without a check, and after a park that ended early
+    /// without progress (a peer that closes wakes its waiter first). A dead peer is thus noticed within a slice.
+    /// </summary>
+    private struct PeerCheckSchedule(long start)
+    {
+        private static readonly long s_sliceTicks = (long)(s_slice.TotalSeconds * Stopwatch.Frequency);
+        private long _lastCheck = start;
+        private bool _wokenEarly;
+
+        internal bool IsDue(long now)
+        {
+            if (!_wokenEarly && now - _lastCheck < s_sliceTicks)
+            {
+                return false;
+            }
+            _lastCheck = now;
+            _wokenEarly = false;
+            return true;
+        }
+
+        internal void Parked(long parkedAt, TimeSpan sleep) =>
+            _wokenEarly = Stopwatch.GetElapsedTime(parkedAt) < sleep;
+    }
 
     private static long Deadline(long start, TimeSpan timeout) =>
         timeout == Timeout.InfiniteTimeSpan ? long.MaxValue : start + (long)(timeout.TotalSeconds * Stopwatch.Frequency);

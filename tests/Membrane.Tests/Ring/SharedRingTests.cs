@@ -133,6 +133,26 @@ public sealed class SharedRingTests : IDisposable
     }
 
     [Fact]
+    public void A_burst_is_published_and_released_by_itself_once_it_holds_a_quarter_of_the_ring()
+    {
+        using var ring = SharedRing.Create(_segments.NewName("ring-quarter"), new RingOptions { Capacity = 4096 });
+        using RingProducer producer = ring.CreateProducer();
+        using RingConsumer consumer = ring.CreateConsumer();
+        Assert.True(producer.TryReserve(1000, out _));
+        producer.Commit(1000, publish: false);   // 1,008 bytes held back: under a quarter
+        Assert.False(consumer.TryRead(out _));
+
+        Assert.True(producer.TryReserve(100, out _));
+        producer.Commit(100, publish: false);    // 1,120 bytes: over a quarter, so published
+
+        Assert.True(consumer.TryRead(out RingLease first));
+        first.Release(publish: false);
+        Assert.True(consumer.TryRead(out RingLease second));
+        second.Release(publish: false);           // 1,120 bytes of room held back: returned by itself
+        Assert.Equal(1120, Volatile.Read(ref ring.Field64(RingLayout.HeadOffset)));
+    }
+
+    [Fact]
     public void A_second_live_producer_is_refused_naming_the_first()
     {
         string name = _segments.NewName("ring-two-producers");
