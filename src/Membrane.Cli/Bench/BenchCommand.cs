@@ -55,7 +55,7 @@ internal static class BenchCommand
         {
             AnsiConsole.MarkupLine("[yellow]This is a Debug build: the JIT optimiser is off and the figures are not representative. Run with -c Release.[/]");
         }
-        var plan = (from size in sizes from transport in transports from mode in new[] { BenchResult.LatencyMode, BenchResult.ThroughputMode } select (transport, mode, size)).ToList();
+        var plan = (from size in sizes from transport in transports from mode in new[] { BenchResult.LatencyMode, BenchResult.ThroughputMode } where transport.Measures(mode) select (transport, mode, size)).ToList();
         string scratch = Directory.CreateTempSubdirectory("membrane-bench-").FullName;
         var results = new List<BenchResult>();
         try

@@ -21,7 +21,8 @@ internal abstract class BenchTransport
          new JournalTransport(),
          new UnixSocketTransport(),
          new PipeTransport(),
-         new TcpTransport()];
+         new TcpTransport(),
+         new FloorTransport()];
 
     internal const string BaselineName = "unix";
 
@@ -32,6 +33,9 @@ internal abstract class BenchTransport
     internal abstract string Label { get; }
 
     internal static BenchTransport? Find(string name) => All.FirstOrDefault(t => t.Name == name);
+
+    /// <summary>Whether the transport has a figure for <paramref name="mode"/> (the floor has only latency).</summary>
+    internal virtual bool Measures(string mode) => true;
 
     /// <summary>The bench's side, before the peer starts: resources made, and the peer's arguments to join them.</summary>
     internal abstract PendingLink Prepare(int size, string scratchDirectory);
@@ -137,65 +141,76 @@ internal sealed class JournalTransport : BenchTransport
         new JournalBenchLink(Journal.Open(endpoint[1]), Journal.Open(endpoint[0]));
 }
 
-internal sealed class UnixSocketTransport : BenchTransport
+/// <summary>A stream socket: the bench listens, the peer connects, each side frames messages by the scenario's size.</summary>
+internal abstract class SocketTransport : BenchTransport
+{
+    internal override PendingLink Prepare(int size, string scratchDirectory)
+    {
+        Socket listener = NewSocket();
+        listener.Bind(ListenOn(scratchDirectory));
+        listener.Listen(1);
+        return new PendingLink([Describe(listener.LocalEndPoint!)], () =>
+        {
+            Socket connection = listener.Poll(TimeSpan.FromSeconds(30), SelectMode.SelectRead) ? listener.Accept() : throw new TimeoutException("the peer did not connect");
+            connection.ReceiveTimeout = 30_000;
+            return Over(connection, size);
+        }, listener.Dispose);
+    }
+
+    internal override IBenchLink Join(IReadOnlyList<string> endpoint, int size)
+    {
+        Socket socket = NewSocket();
+        socket.Connect(Parse(endpoint[0]));
+        return Over(socket, size);
+    }
+
+    protected abstract Socket NewSocket();
+
+    protected abstract EndPoint ListenOn(string scratchDirectory);
+
+    protected abstract string Describe(EndPoint endpoint);
+
+    protected abstract EndPoint Parse(string endpoint);
+
+    private static StreamBenchLink Over(Socket socket, int size)
+    {
+        if (socket.ProtocolType == ProtocolType.Tcp)
+        {
+            socket.NoDelay = true; // Nagle would hold back small messages (Unix sockets have neither Nagle nor the option)
+        }
+        var stream = new NetworkStream(socket, ownsSocket: true);
+        return new StreamBenchLink(stream, stream, size);
+    }
+}
+
+internal sealed class UnixSocketTransport : SocketTransport
 {
     internal override string Name => BaselineName;
 
     internal override string Label => "Unix domain socket (baseline)";
 
-    internal override PendingLink Prepare(int size, string scratchDirectory)
-    {
-        string socketPath = Path.Combine(scratchDirectory, UniqueName("sock"));
-        var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        listener.Bind(new UnixDomainSocketEndPoint(socketPath));
-        listener.Listen(1);
-        return new PendingLink([socketPath], () => Accepted(listener, size, noDelay: false), listener.Dispose);
-    }
+    protected override Socket NewSocket() => new(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
 
-    internal override IBenchLink Join(IReadOnlyList<string> endpoint, int size)
-    {
-        var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        socket.Connect(new UnixDomainSocketEndPoint(endpoint[0]));
-        var stream = new NetworkStream(socket, ownsSocket: true);
-        return new StreamBenchLink(stream, stream, size);
-    }
+    protected override EndPoint ListenOn(string scratchDirectory) => new UnixDomainSocketEndPoint(Path.Combine(scratchDirectory, UniqueName("sock")));
 
-    /// <summary>The bench's end of a stream socket: the peer's connection, within 30 s.</summary>
-    internal static IBenchLink Accepted(Socket listener, int size, bool noDelay)
-    {
-        Socket connection = listener.Poll(TimeSpan.FromSeconds(30), SelectMode.SelectRead) ? listener.Accept() : throw new TimeoutException("the peer did not connect");
-        if (noDelay)
-        {
-            connection.NoDelay = true; // Nagle would hold back small TCP messages (Unix sockets have no Nagle, nor the option)
-        }
-        connection.ReceiveTimeout = 30_000;
-        var stream = new NetworkStream(connection, ownsSocket: true);
-        return new StreamBenchLink(stream, stream, size);
-    }
+    protected override string Describe(EndPoint endpoint) => endpoint.ToString()!;
+
+    protected override EndPoint Parse(string endpoint) => new UnixDomainSocketEndPoint(endpoint);
 }
 
-internal sealed class TcpTransport : BenchTransport
+internal sealed class TcpTransport : SocketTransport
 {
     internal override string Name => "tcp";
 
     internal override string Label => "TCP loopback (NoDelay)";
 
-    internal override PendingLink Prepare(int size, string scratchDirectory)
-    {
-        var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        listener.Listen(1);
-        string port = ((IPEndPoint)listener.LocalEndPoint!).Port.ToString(CultureInfo.InvariantCulture);
-        return new PendingLink([port], () => UnixSocketTransport.Accepted(listener, size, noDelay: true), listener.Dispose);
-    }
+    protected override Socket NewSocket() => new(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
 
-    internal override IBenchLink Join(IReadOnlyList<string> endpoint, int size)
-    {
-        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-        socket.Connect(new IPEndPoint(IPAddress.Loopback, int.Parse(endpoint[0], CultureInfo.InvariantCulture)));
-        var stream = new NetworkStream(socket, ownsSocket: true);
-        return new StreamBenchLink(stream, stream, size);
-    }
+    protected override EndPoint ListenOn(string scratchDirectory) => new IPEndPoint(IPAddress.Loopback, 0);
+
+    protected override string Describe(EndPoint endpoint) => ((IPEndPoint)endpoint).Port.ToString(CultureInfo.InvariantCulture);
+
+    protected override EndPoint Parse(string endpoint) => new IPEndPoint(IPAddress.Loopback, int.Parse(endpoint, CultureInfo.InvariantCulture));
 }
 
 internal sealed class PipeTransport : BenchTransport
@@ -223,4 +238,23 @@ internal sealed class PipeTransport : BenchTransport
 
     internal override IBenchLink Join(IReadOnlyList<string> endpoint, int size) =>
         new StreamBenchLink(new AnonymousPipeClientStream(PipeDirection.Out, endpoint[1]), new AnonymousPipeClientStream(PipeDirection.In, endpoint[0]), size);
+}
+
+internal sealed class FloorTransport : BenchTransport
+{
+    internal override string Name => "shm-floor";
+
+    internal override string Label => "bare shared memory: one mailbox each way, spun on, no protocol (the floor, latency only)";
+
+    /// <summary>One message in flight at a time: a throughput figure would measure the round trip again.</summary>
+    internal override bool Measures(string mode) => mode == BenchResult.LatencyMode;
+
+    internal override PendingLink Prepare(int size, string scratchDirectory)
+    {
+        var segment = SharedSegment.Create(UniqueName("floor"), FloorLink.PayloadSize(size), new SegmentOptions { RemoveWhenUnused = true });
+        return new PendingLink([segment.Name], () => new FloorLink(segment, outgoing: 0, incoming: FloorLink.MailboxSize(size), size), segment.Dispose);
+    }
+
+    internal override IBenchLink Join(IReadOnlyList<string> endpoint, int size) =>
+        new FloorLink(SharedSegment.Open(endpoint[0]), outgoing: FloorLink.MailboxSize(size), incoming: 0, size);
 }
