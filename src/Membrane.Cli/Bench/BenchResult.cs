@@ -1,3 +1,5 @@
+using System.Globalization;
+
 namespace Membrane.Cli.Bench;
 
 /// <summary>
@@ -45,7 +47,7 @@ internal sealed record BenchResult(string Transport, string Mode, int Size)
         this with
         {
             VsUnixSocket = baseline?.Figure is double b && Figure is double f && f > 0 && b > 0
-                ? Math.Round(Mode == LatencyMode ? b / f : f / b, 2)
+                ? double.Parse((Mode == LatencyMode ? b / f : f / b).ToString("G4", CultureInfo.InvariantCulture), CultureInfo.InvariantCulture)
                 : null,
         };
 }

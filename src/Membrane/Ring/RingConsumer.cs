@@ -70,14 +70,13 @@ public sealed unsafe class RingConsumer : IDisposable
     /// <exception cref="PeerGoneException">The producer closed its end or died and every message it published was read.</exception>
     public bool TryRead(TimeSpan timeout, CancellationToken cancellation, out RingLease lease)
     {
-        bool taken = TryTake();
-        if (!taken && _head != _published)
-        {
-            Publish(); // the producer may be waiting for the room of messages released in a batch
-        }
         RingConsumer consumer = this;
-        if (taken || SpinThenPark.Until(ref consumer, static (ref RingConsumer c) => c.TryTake(), static (ref RingConsumer c) => c.ThrowIfProducerGone(),
-                ref _ring.Field32(L.ConsumerWaitingOffset), ref _ring.Field64(L.TailOffset), _ring.Parking, timeout, SpinBeforeParking, _ring.MetricTag, cancellation))
+        // Room released in a batch is published before parking (the producer may be waiting for it), not on every
+        // empty look: a consumer that keeps pace finds the ring empty after almost every message, and publishing then
+        // would cost a fenced write to a line the producer reads for each of them.
+        if (TryTake() || SpinThenPark.Until(ref consumer, static (ref RingConsumer c) => c.TryTake(), static (ref RingConsumer c) => c.ThrowIfProducerGone(),
+                ref _ring.Field32(L.ConsumerWaitingOffset), ref _ring.Field64(L.TailOffset), _ring.Parking, timeout, SpinBeforeParking, _ring.MetricTag, cancellation,
+                beforeParking: static (ref RingConsumer c) => c.PublishHeldBack()))
         {
             lease = new RingLease(this, new ReadOnlySpan<byte>(_ring.Data + _leaseOffset, _leaseLength));
             return true;
@@ -122,12 +121,8 @@ public sealed unsafe class RingConsumer : IDisposable
         {
             return ValueTask.FromResult(true);
         }
-        if (_head != _published)
-        {
-            Publish();
-        }
         return SpinThenPark.UntilAsync(HasPublished, ThrowIfProducerGone, _ring.Address(L.ConsumerWaitingOffset), _ring.Address(L.TailOffset),
-            _ring.Parking, timeout, SpinBeforeParking, _ring.MetricTag, cancellation);
+            _ring.Parking, timeout, SpinBeforeParking, _ring.MetricTag, cancellation, PublishHeldBack);
     }
 
     /// <summary>Copies the next message into <paramref name="destination"/> and releases it, waiting without holding a thread.</summary>
@@ -213,6 +208,15 @@ public sealed unsafe class RingConsumer : IDisposable
             _leaseLength = length;
             _leaseSize = size;
             return true;
+        }
+    }
+
+    /// <summary>Publishes room released in a batch, if any.</summary>
+    private void PublishHeldBack()
+    {
+        if (_head != _published)
+        {
+            Publish();
         }
     }
 

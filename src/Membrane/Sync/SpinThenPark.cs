@@ -60,8 +60,14 @@ internal static class SpinThenPark
     /// <param name="parking">How to sleep and be woken: futex, or the eventfds of an untrusted ring.</param>
     /// <param name="spin">How long to spin before parking.</param>
     /// <param name="metricTag">Tags the parks counted in <see cref="MembraneMetrics.Parks"/>.</param>
+    /// <param name="beforeParking">
+    /// Null, or what must be done before this waiter may sleep (publishing what it holds back, which the other side
+    /// may be waiting for); called after announcing the park and before the last re-check, so that the two sides'
+    /// announce-then-look orders pair up and neither can sleep on the other.
+    /// </param>
     internal static unsafe bool Until<TState>(ref TState state, Attempt<TState> attempt, PeerCheck<TState>? checkPeer,
-        ref int parkedCount, ref long position, Parking parking, TimeSpan timeout, TimeSpan spin, KeyValuePair<string, object?> metricTag, CancellationToken cancellation)
+        ref int parkedCount, ref long position, Parking parking, TimeSpan timeout, TimeSpan spin, KeyValuePair<string, object?> metricTag, CancellationToken cancellation,
+        PeerCheck<TState>? beforeParking = null)
         where TState : allows ref struct
     {
         if (attempt(ref state))
@@ -90,6 +96,7 @@ internal static class SpinThenPark
             Interlocked.Increment(ref parkedCount);
             try
             {
+                beforeParking?.Invoke(ref state);
                 int observed = Volatile.Read(ref *futexWord);
                 if (attempt(ref state))
                 {
@@ -123,7 +130,8 @@ internal static class SpinThenPark
     /// never moves, and an async method cannot hold a ref.
     /// </summary>
     internal static async ValueTask<bool> UntilAsync(Func<bool> attempt, Action? checkPeer, nint parkedCount, nint position,
-        Parking parking, TimeSpan timeout, TimeSpan spin, KeyValuePair<string, object?> metricTag, CancellationToken cancellation)
+        Parking parking, TimeSpan timeout, TimeSpan spin, KeyValuePair<string, object?> metricTag, CancellationToken cancellation,
+        Action? beforeParking = null)
     {
         if (attempt())
         {
@@ -144,7 +152,7 @@ internal static class SpinThenPark
         while (true)
         {
             cancellation.ThrowIfCancellationRequested();
-            int observed = Announce(parkedCount, position);
+            int observed = Announce(parkedCount, position, beforeParking);
             try
             {
                 if (attempt())
@@ -174,9 +182,10 @@ internal static class SpinThenPark
     }
 
     /// <summary>Counts this waiter as parked, then reads the futex word it will park on (in that order: see <see cref="Publish"/>).</summary>
-    private static unsafe int Announce(nint parkedCount, nint position)
+    private static unsafe int Announce(nint parkedCount, nint position, Action? beforeParking)
     {
         Interlocked.Increment(ref *(int*)parkedCount);
+        beforeParking?.Invoke();
         return Volatile.Read(ref *(int*)position);
     }
 

@@ -35,7 +35,7 @@ public sealed class BenchCliTests : IDisposable
                 var mode => throw new Xunit.Sdk.XunitException($"mode {mode}"),
             };
             Assert.All(figures, name => Assert.True(row.GetProperty(name).GetDouble() > 0, $"{transport} {name}"));
-            Assert.True(row.GetProperty("vs_unix_socket").GetDouble() > 0);
+            Assert.True(row.GetProperty("vs_unix_socket").GetDouble() > 0, $"{transport}: {row}");
             Assert.False(string.IsNullOrWhiteSpace(row.GetProperty("kernel").GetString()));
         }
         string[] csv = File.ReadAllLines(Path.Combine(output, "results.csv"));
