@@ -23,6 +23,9 @@ internal static class SpinThenPark
     /// <summary>Long enough to catch a publication on its way without a system call on either side, short enough not to burn a core.</summary>
     internal static readonly TimeSpan DefaultSpin = TimeSpan.FromMicroseconds(20);
 
+    /// <summary>Attempts between two reads of the clock while spinning.</summary>
+    private const int AttemptsPerClockRead = 16;
+
     /// <summary>How often a parked waiter looks at cancellation and at its peer.</summary>
     private static readonly TimeSpan s_slice = TimeSpan.FromMilliseconds(50);
 
@@ -78,10 +81,15 @@ internal static class SpinThenPark
         long spinTicks = (long)(spin.TotalSeconds * Stopwatch.Frequency);
         while (Stopwatch.GetTimestamp() - start < spinTicks)
         {
-            Thread.SpinWait(4);
-            if (attempt(ref state))
+            // The clock is read once per round of attempts: read on every one, it would be most of the loop's period,
+            // and the period is how late a waiter that keeps pace notices the next message.
+            for (int i = 0; i < AttemptsPerClockRead; i++)
             {
-                return true;
+                Thread.SpinWait(1);
+                if (attempt(ref state))
+                {
+                    return true;
+                }
             }
         }
         long deadline = Deadline(start, timeout);
@@ -141,10 +149,13 @@ internal static class SpinThenPark
         long spinTicks = (long)(spin.TotalSeconds * Stopwatch.Frequency);
         while (Stopwatch.GetTimestamp() - start < spinTicks)
         {
-            Thread.SpinWait(4);
-            if (attempt())
+            for (int i = 0; i < AttemptsPerClockRead; i++)
             {
-                return true;
+                Thread.SpinWait(1);
+                if (attempt())
+                {
+                    return true;
+                }
             }
         }
         long deadline = Deadline(start, timeout);
