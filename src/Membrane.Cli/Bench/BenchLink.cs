@@ -21,7 +21,7 @@ internal interface IBenchLink : IDisposable
 /// A pair of rings (a channel): one copy in, one copy out, as a user copying messages would do. Bursts are published
 /// once, and released room is returned every 16 messages (and whenever this side is about to wait).
 /// </summary>
-internal sealed class RingBenchLink(RingProducer outgoing, RingConsumer incoming, IDisposable owner) : IBenchLink
+internal sealed class RingBenchLink(RingChannel channel) : IBenchLink
 {
     private const int ReleaseBatch = 16;
     private static readonly TimeSpan s_limit = TimeSpan.FromSeconds(30);
@@ -30,13 +30,14 @@ internal sealed class RingBenchLink(RingProducer outgoing, RingConsumer incoming
     /// <summary>Sets how both ends wait: <paramref name="spin"/> before parking (zero: park at once).</summary>
     internal RingBenchLink Waiting(TimeSpan spin)
     {
-        outgoing.SpinBeforeParking = spin;
-        incoming.SpinBeforeParking = spin;
+        channel.Outgoing.SpinBeforeParking = spin;
+        channel.Incoming.SpinBeforeParking = spin;
         return this;
     }
 
     public void Send(ReadOnlySpan<byte> message, bool endOfBurst = true)
     {
+        RingProducer outgoing = channel.Outgoing;
         if (!outgoing.TryReserve(message.Length, s_limit, CancellationToken.None, out Span<byte> room))
         {
             throw new TimeoutException("the ring stayed full for 30 s");
@@ -47,7 +48,7 @@ internal sealed class RingBenchLink(RingProducer outgoing, RingConsumer incoming
 
     public int Receive(Span<byte> buffer)
     {
-        if (!incoming.TryRead(s_limit, CancellationToken.None, out RingLease lease))
+        if (!channel.Incoming.TryRead(s_limit, CancellationToken.None, out RingLease lease))
         {
             throw new TimeoutException("no message for 30 s");
         }
@@ -57,12 +58,7 @@ internal sealed class RingBenchLink(RingProducer outgoing, RingConsumer incoming
         return length;
     }
 
-    public void Dispose()
-    {
-        outgoing.Dispose();
-        incoming.Dispose();
-        owner.Dispose();
-    }
+    public void Dispose() => channel.Dispose();
 }
 
 /// <summary>Two journals, one each way (a journal has one writer and readers; a reply needs a second one).</summary>

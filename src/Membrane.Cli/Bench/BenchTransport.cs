@@ -79,13 +79,13 @@ internal sealed class RingTransport(string name, string label, TimeSpan spin) : 
     {
         // The bench hosts a named channel (two rings); the peer joins it as the client.
         var channel = RingChannel.Host(UniqueName("ring"), new RingOptions { Capacity = RingCapacity(size) });
-        return new PendingLink([channel.Name], () => new RingBenchLink(channel.Outgoing, channel.Incoming, channel).Waiting(spin), channel.Dispose);
+        return new PendingLink([channel.Name], () => new RingBenchLink(channel).Waiting(spin), channel.Dispose);
     }
 
     internal override IBenchLink Join(IReadOnlyList<string> endpoint, int size)
     {
         RingChannel channel = RingChannel.Join(endpoint[0]);
-        return new RingBenchLink(channel.Outgoing, channel.Incoming, channel).Waiting(spin);
+        return new RingBenchLink(channel).Waiting(spin);
     }
 }
 
@@ -103,14 +103,14 @@ internal sealed class UntrustedRingTransport : BenchTransport
         {
             using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(30));
             RingChannel channel = listener.AcceptAsync(limit.Token).AsTask().GetAwaiter().GetResult();
-            return new RingBenchLink(channel.Outgoing, channel.Incoming, channel);
+            return new RingBenchLink(channel);
         }, listener.Dispose);
     }
 
     internal override IBenchLink Join(IReadOnlyList<string> endpoint, int size)
     {
         RingChannel channel = RingChannel.Connect(endpoint[0], TimeSpan.FromSeconds(30));
-        return new RingBenchLink(channel.Outgoing, channel.Incoming, channel);
+        return new RingBenchLink(channel);
     }
 }
 

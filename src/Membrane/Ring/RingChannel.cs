@@ -144,12 +144,7 @@ public sealed class RingChannel : IDisposable
             responses = SharedRing.CreateUntrusted(label + " responses", options.Capacity, accepted);
             Span<byte> message = stackalloc byte[ChannelHandshake.Size];
             new ChannelHandshake(requests.Capacity, responses.Capacity).Write(message);
-            int errno = DescriptorPassing.Send(accepted, message, [.. requests.SharedDescriptors, .. responses.SharedDescriptors]);
-            if (errno != 0)
-            {
-                throw new PeerGoneException("The client went away before it got its channel.", label, expected: "a connected client",
-                    found: $"sendmsg refused with {Interop.ErrnoName(errno)}", errno: errno);
-            }
+            PeerMessage.Send(accepted, message, [.. requests.SharedDescriptors, .. responses.SharedDescriptors], label, "its channel");
             return new RingChannel(label, responses, requests, accepted);
         }
         catch
@@ -163,19 +158,8 @@ public sealed class RingChannel : IDisposable
     private static RingChannel Receive(Socket socket, string socketPath, TimeSpan timeout)
     {
         Span<byte> message = stackalloc byte[ChannelHandshake.Size + 1]; // one byte more, so a longer message shows
-        DescriptorPassing.Outcome outcome = DescriptorPassing.Receive(socket, message, ChannelHandshake.DescriptorCount, timeout,
-            out int length, out SafeFileDescriptor[] descriptors);
-        switch (outcome)
-        {
-            case DescriptorPassing.Outcome.TimedOut:
-                throw new PeerViolationException($"The server sent no channel within {timeout.TotalSeconds:0.###} s.", socketPath,
-                    expected: ChannelHandshake.Expected, found: "nothing");
-            case DescriptorPassing.Outcome.PeerClosed:
-                throw new PeerGoneException("The server hung up without sending a channel.", socketPath, expected: ChannelHandshake.Expected, found: "end of stream");
-            case DescriptorPassing.Outcome.Truncated:
-                throw new PeerViolationException("The server sent more than a channel's handshake.", socketPath,
-                    expected: ChannelHandshake.Expected, found: "a longer message or more descriptors");
-        }
+        int length = PeerMessage.Receive(socket, message, ChannelHandshake.DescriptorCount, timeout, socketPath, "a channel", ChannelHandshake.Expected,
+            out SafeFileDescriptor[] descriptors);
         if (ChannelHandshake.Parse(message[..length], descriptors.Length, out string problem) is not { } handshake)
         {
             Array.ForEach(descriptors, fd => fd.Dispose());

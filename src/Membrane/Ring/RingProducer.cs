@@ -67,7 +67,7 @@ public sealed unsafe class RingProducer : IDisposable
         long size = L.RecordSize(length);
         long position = _tail & _mask;
         long toEnd = _capacity - position;
-        if (!HasRoom(length))
+        if (!HasRoom(Needed(size, toEnd)))
         {
             buffer = default;
             return false;
@@ -172,7 +172,7 @@ public sealed unsafe class RingProducer : IDisposable
         {
             ThrowTooLarge(length);
         }
-        if (HasRoom(length))
+        if (HasRoom(Needed(length)))
         {
             return ValueTask.FromResult(true);
         }
@@ -180,7 +180,7 @@ public sealed unsafe class RingProducer : IDisposable
         {
             Publish();
         }
-        return SpinThenPark.UntilAsync(() => HasRoom(length), ThrowIfConsumerGone, _ring.Address(L.ProducerWaitingOffset), _ring.Address(L.HeadOffset),
+        return SpinThenPark.UntilAsync(() => HasRoom(Needed(length)), ThrowIfConsumerGone, _ring.Address(L.ProducerWaitingOffset), _ring.Address(L.HeadOffset),
             _ring.Parking, timeout, SpinBeforeParking, _ring.MetricTag, cancellation);
     }
 
@@ -200,14 +200,13 @@ public sealed unsafe class RingProducer : IDisposable
         _ring.ReleaseRole(L.ProducerIdentityOffset, L.ProducerClosedOffset, L.ConsumerWaitingOffset, L.TailOffset);
     }
 
-    /// <summary>Whether a record of <paramref name="length"/> bytes fits now, with the padding a wrap needs first.</summary>
-    private bool HasRoom(int length)
-    {
-        long size = L.RecordSize(length);
-        long toEnd = _capacity - (_tail & _mask);
-        long needed = size > toEnd ? toEnd + size : size; // a record never straddles the end: pad the rest first
-        return needed <= _capacity - (_tail - _headSeen) || needed <= _capacity - (_tail - RefreshHead());
-    }
+    /// <summary>Bytes a record of <paramref name="length"/> bytes takes from the tail on: a record never straddles the end, so the rest is padded first.</summary>
+    private long Needed(int length) => Needed(L.RecordSize(length), _capacity - (_tail & _mask));
+
+    private static long Needed(long size, long toEnd) => size > toEnd ? toEnd + size : size;
+
+    /// <summary>Whether <paramref name="needed"/> bytes are free now (the cached head first; the shared one only if that says no).</summary>
+    private bool HasRoom(long needed) => needed <= _capacity - (_tail - _headSeen) || needed <= _capacity - (_tail - RefreshHead());
 
     /// <summary>Reads the consumer's head once and checks it: it only moves forward, and never past our tail.</summary>
     private long RefreshHead()

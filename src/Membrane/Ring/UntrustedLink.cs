@@ -63,7 +63,7 @@ internal sealed class UntrustedLink : Parking, IDisposable
 
     internal override unsafe void Park(int* word, int observed, TimeSpan timeout)
     {
-        SafeFileDescriptor wake = Mine(word);
+        SafeFileDescriptor wake = EventFdFor((nint)word);
         bool added = false;
         wake.DangerousAddRef(ref added);
         try
@@ -85,7 +85,7 @@ internal sealed class UntrustedLink : Parking, IDisposable
 
     internal override unsafe void Wake(int* word)
     {
-        SafeFileDescriptor wake = Other(word);
+        SafeFileDescriptor wake = EventFdFor((nint)word);
         bool added = false;
         wake.DangerousAddRef(ref added);
         try
@@ -106,7 +106,7 @@ internal sealed class UntrustedLink : Parking, IDisposable
 
     internal override async Task ParkAsync(nint word, int observed, TimeSpan timeout, CancellationToken cancellation)
     {
-        SafeFileDescriptor wake = Mine(word);
+        SafeFileDescriptor wake = EventFdFor(word);
         using var slice = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
         slice.CancelAfter(timeout);
         try
@@ -146,11 +146,9 @@ internal sealed class UntrustedLink : Parking, IDisposable
         _ = Interop.PReadV2(wake, &vector, 1, -1, Interop.RWF_NOWAIT);
     }
 
-    /// <summary>The eventfd the waiter on <paramref name="word"/> parks on: the consumer waits on the tail, the producer on the head.</summary>
-    private SafeFileDescriptor Mine(nint word) => word == _tailWord ? _consumerWake : _producerWake;
-
-    private unsafe SafeFileDescriptor Mine(int* word) => Mine((nint)word);
-
-    /// <summary>The eventfd that wakes the waiter on <paramref name="word"/> (the same one, seen from the publisher).</summary>
-    private unsafe SafeFileDescriptor Other(int* word) => Mine(word);
+    /// <summary>
+    /// The eventfd of the waiter on <paramref name="word"/>, which it parks on and its publisher signals: the consumer
+    /// waits on the tail, the producer on the head.
+    /// </summary>
+    private SafeFileDescriptor EventFdFor(nint word) => word == _tailWord ? _consumerWake : _producerWake;
 }

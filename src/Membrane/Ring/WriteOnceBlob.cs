@@ -59,11 +59,7 @@ public sealed unsafe class WriteOnceBlob : IDisposable
         Span<byte> message = stackalloc byte[MessageSize];
         BinaryPrimitives.WriteUInt64LittleEndian(message, s_magic);
         BinaryPrimitives.WriteInt64LittleEndian(message[8..], _memory.Length);
-        int errno = DescriptorPassing.Send(socket, message, [_memory.Descriptor]);
-        if (errno != 0)
-        {
-            throw new PeerGoneException("The blob could not be sent.", Label, expected: "a connected reader", found: $"sendmsg refused with {Interop.ErrnoName(errno)}", errno: errno);
-        }
+        PeerMessage.Send(socket, message, [_memory.Descriptor], Label, "the blob");
     }
 
     /// <summary>
@@ -77,21 +73,11 @@ public sealed unsafe class WriteOnceBlob : IDisposable
         const string expected = "16 bytes (magic MBRNBLOB, length) and one descriptor";
         string label = "blob from " + (socket.RemoteEndPoint?.ToString() is { Length: > 0 } peer ? peer : "a Unix socket");
         Span<byte> message = stackalloc byte[MessageSize + 1];
-        DescriptorPassing.Outcome outcome = DescriptorPassing.Receive(socket, message, 1, timeout, out int length, out SafeFileDescriptor[] descriptors);
-        if (outcome != DescriptorPassing.Outcome.Received || length != MessageSize || descriptors.Length != 1
-            || BinaryPrimitives.ReadUInt64LittleEndian(message) != s_magic)
+        int length = PeerMessage.Receive(socket, message, 1, timeout, label, "a blob", expected, out SafeFileDescriptor[] descriptors);
+        if (length != MessageSize || descriptors.Length != 1 || BinaryPrimitives.ReadUInt64LittleEndian(message) != s_magic)
         {
             Array.ForEach(descriptors, fd => fd.Dispose());
-            string found = outcome switch
-            {
-                DescriptorPassing.Outcome.TimedOut => $"nothing within {timeout.TotalSeconds:0.###} s",
-                DescriptorPassing.Outcome.PeerClosed => "end of stream",
-                DescriptorPassing.Outcome.Truncated => "a longer message or more descriptors",
-                _ => $"{length} bytes and {descriptors.Length} descriptors",
-            };
-            throw outcome == DescriptorPassing.Outcome.PeerClosed
-                ? new PeerGoneException("The peer hung up without sending a blob.", label, expected, found)
-                : new PeerViolationException("The peer did not send a blob.", label, expected, found);
+            throw new PeerViolationException("The peer did not send a blob.", label, expected, found: $"{length} bytes and {descriptors.Length} descriptors");
         }
         long announced = BinaryPrimitives.ReadInt64LittleEndian(message[8..]);
         if (announced < 0 || announced > maxLength)

@@ -15,12 +15,11 @@ internal sealed unsafe class SealedMemfd : IDisposable
 
     private readonly MappedMemory _mapping;
 
-    private SealedMemfd(SafeFileDescriptor descriptor, MappedMemory mapping, long length, bool writable)
+    private SealedMemfd(SafeFileDescriptor descriptor, MappedMemory mapping, long length)
     {
         Descriptor = descriptor;
         _mapping = mapping;
         Length = length;
-        Writable = writable;
     }
 
     internal SafeFileDescriptor Descriptor { get; }
@@ -29,8 +28,6 @@ internal sealed unsafe class SealedMemfd : IDisposable
 
     /// <summary>The memfd's size in bytes (0 for an empty blob, whose mapping is never touched).</summary>
     internal long Length { get; }
-
-    internal bool Writable { get; }
 
     /// <summary>A zeroed, writable memfd of <paramref name="length"/> bytes, sealed against resizing, mapped read-write.</summary>
     internal static SealedMemfd CreateWritable(string label, long length)
@@ -158,7 +155,7 @@ internal sealed unsafe class SealedMemfd : IDisposable
             mapping.Dispose();
             NativeError.Throw("mmap", errno, label);
         }
-        return new SealedMemfd(fd, mapping, length, writable);
+        return new SealedMemfd(fd, mapping, length);
     }
 
     private static string Describe(int seals)

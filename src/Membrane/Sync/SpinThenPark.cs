@@ -73,30 +73,13 @@ internal static class SpinThenPark
         PeerCheck<TState>? beforeParking = null)
         where TState : allows ref struct
     {
-        if (attempt(ref state))
+        if (Spin(ref state, attempt, spin, out long start))
         {
             return true;
         }
-        long start = Stopwatch.GetTimestamp();
-        long spinTicks = (long)(spin.TotalSeconds * Stopwatch.Frequency);
-        while (Stopwatch.GetTimestamp() - start < spinTicks)
-        {
-            // The clock is read once per round of attempts: read on every one, it would be most of the loop's period,
-            // and the period is how late a waiter that keeps pace notices the next message.
-            for (int i = 0; i < AttemptsPerClockRead; i++)
-            {
-                Thread.SpinWait(1);
-                if (attempt(ref state))
-                {
-                    return true;
-                }
-            }
-        }
-        long deadline = Deadline(start, timeout);
         // Sleep in slices only when something must be looked at between them; else until the deadline or a wake.
-        double sliceSeconds = checkPeer is not null || cancellation.CanBeCanceled ? s_slice.TotalSeconds : 3600;
+        var schedule = new ParkSchedule(start, timeout, sliced: checkPeer is not null || cancellation.CanBeCanceled);
         int* futexWord = LowHalf(ref position);
-        var peerCheck = new PeerCheckSchedule(start);
         while (true)
         {
             cancellation.ThrowIfCancellationRequested();
@@ -111,19 +94,17 @@ internal static class SpinThenPark
                     return true;
                 }
                 long now = Stopwatch.GetTimestamp();
-                if (checkPeer is not null && peerCheck.IsDue(now))
+                if (checkPeer is not null && schedule.PeerCheckDue(now))
                 {
                     checkPeer(ref state);
                 }
-                long remaining = deadline - now;
-                if (remaining <= 0)
+                if (!schedule.TryNextSleep(now, out TimeSpan sleep))
                 {
                     return false;
                 }
                 MembraneMetrics.Parks.Add(1, metricTag);
-                TimeSpan sleep = TimeSpan.FromSeconds(Math.Min(remaining / (double)Stopwatch.Frequency, sliceSeconds));
                 parking.Park(futexWord, observed, sleep);
-                peerCheck.Parked(now, sleep);
+                schedule.Slept(now, sleep);
             }
             finally
             {
@@ -141,25 +122,11 @@ internal static class SpinThenPark
         Parking parking, TimeSpan timeout, TimeSpan spin, KeyValuePair<string, object?> metricTag, CancellationToken cancellation,
         Action? beforeParking = null)
     {
-        if (attempt())
+        if (Spin(ref attempt, static (ref Func<bool> tryOnce) => tryOnce(), spin, out long start))
         {
             return true;
         }
-        long start = Stopwatch.GetTimestamp();
-        long spinTicks = (long)(spin.TotalSeconds * Stopwatch.Frequency);
-        while (Stopwatch.GetTimestamp() - start < spinTicks)
-        {
-            for (int i = 0; i < AttemptsPerClockRead; i++)
-            {
-                Thread.SpinWait(1);
-                if (attempt())
-                {
-                    return true;
-                }
-            }
-        }
-        long deadline = Deadline(start, timeout);
-        var peerCheck = new PeerCheckSchedule(start);
+        var schedule = new ParkSchedule(start, timeout, sliced: true);
         while (true)
         {
             cancellation.ThrowIfCancellationRequested();
@@ -171,25 +138,53 @@ internal static class SpinThenPark
                     return true;
                 }
                 long now = Stopwatch.GetTimestamp();
-                if (checkPeer is not null && peerCheck.IsDue(now))
+                if (checkPeer is not null && schedule.PeerCheckDue(now))
                 {
                     checkPeer();
                 }
-                long remaining = deadline - now;
-                if (remaining <= 0)
+                if (!schedule.TryNextSleep(now, out TimeSpan sleep))
                 {
                     return false;
                 }
                 MembraneMetrics.Parks.Add(1, metricTag);
-                TimeSpan sleep = TimeSpan.FromSeconds(Math.Min(remaining / (double)Stopwatch.Frequency, s_slice.TotalSeconds));
                 await parking.ParkAsync(position, observed, sleep, cancellation).ConfigureAwait(false);
-                peerCheck.Parked(now, sleep);
+                schedule.Slept(now, sleep);
             }
             finally
             {
                 Withdraw(parkedCount);
             }
         }
+    }
+
+    /// <summary>
+    /// Tries once (no clock read if that succeeds), then keeps trying for <c>spin</c>, with one short pause
+    /// per attempt. The clock is read once per round of attempts: read on every one, it would be most of the loop's
+    /// period, and the period is how late a waiter that keeps pace notices the next message.
+    /// </summary>
+    /// <returns>True when an attempt succeeded; else false, with <paramref name="start"/> the moment the wait began (after the first attempt).</returns>
+    private static bool Spin<TState>(ref TState state, Attempt<TState> attempt, TimeSpan spin, out long start)
+        where TState : allows ref struct
+    {
+        start = 0;
+        if (attempt(ref state))
+        {
+            return true;
+        }
+        start = Stopwatch.GetTimestamp();
+        long spinTicks = (long)(spin.TotalSeconds * Stopwatch.Frequency);
+        while (Stopwatch.GetTimestamp() - start < spinTicks)
+        {
+            for (int i = 0; i < AttemptsPerClockRead; i++)
+            {
+                Thread.SpinWait(1);
+                if (attempt(ref state))
+                {
+                    return true;
+                }
+            }
+        }
+        return false;
     }
 
     /// <summary>Counts this waiter as parked, then reads the futex word it will park on (in that order: see <see cref="Publish"/>).</summary>
@@ -203,33 +198,40 @@ internal static class SpinThenPark
     private static unsafe void Withdraw(nint parkedCount) => Interlocked.Decrement(ref *(int*)parkedCount);
 
     /// <summary>
-    /// When a waiter looks at its peer. Looking can cost system calls and a /proc read, too much for every park of a
-    /// busy ping-pong, so it is done once a slice has passed without a check, and after a park that ended early
-    /// without progress (a peer that closes wakes its waiter first). A dead peer is thus noticed within a slice.
+    /// How long each park of one wait may sleep, and when the waiter looks at its peer. Looking can cost system calls
+    /// and a /proc read, too much for every park of a busy ping-pong, so it is done once a slice has passed without a
+    /// check, and after a park that ended early without progress (a peer that closes wakes its waiter first). A dead
+    /// peer is thus noticed within a slice.
     /// </summary>
-    private struct PeerCheckSchedule(long start)
+    private struct ParkSchedule(long start, TimeSpan timeout, bool sliced)
     {
         private static readonly long s_sliceTicks = (long)(s_slice.TotalSeconds * Stopwatch.Frequency);
-        private long _lastCheck = start;
+        private readonly long _deadline = timeout == Timeout.InfiniteTimeSpan ? long.MaxValue : start + (long)(timeout.TotalSeconds * Stopwatch.Frequency);
+        private readonly double _sliceSeconds = sliced ? s_slice.TotalSeconds : 3600;
+        private long _lastPeerCheck = start;
         private bool _wokenEarly;
 
-        internal bool IsDue(long now)
+        internal bool PeerCheckDue(long now)
         {
-            if (!_wokenEarly && now - _lastCheck < s_sliceTicks)
+            if (!_wokenEarly && now - _lastPeerCheck < s_sliceTicks)
             {
                 return false;
             }
-            _lastCheck = now;
+            _lastPeerCheck = now;
             _wokenEarly = false;
             return true;
         }
 
-        internal void Parked(long parkedAt, TimeSpan sleep) =>
-            _wokenEarly = Stopwatch.GetElapsedTime(parkedAt) < sleep;
-    }
+        /// <summary>The next sleep: a slice, or what is left before the deadline; false once the deadline has passed.</summary>
+        internal readonly bool TryNextSleep(long now, out TimeSpan sleep)
+        {
+            long remaining = _deadline - now;
+            sleep = remaining <= 0 ? TimeSpan.Zero : TimeSpan.FromSeconds(Math.Min(remaining / (double)Stopwatch.Frequency, _sliceSeconds));
+            return remaining > 0;
+        }
 
-    private static long Deadline(long start, TimeSpan timeout) =>
-        timeout == Timeout.InfiniteTimeSpan ? long.MaxValue : start + (long)(timeout.TotalSeconds * Stopwatch.Frequency);
+        internal void Slept(long parkedAt, TimeSpan sleep) => _wokenEarly = Stopwatch.GetElapsedTime(parkedAt) < sleep;
+    }
 
     /// <summary>
     /// The futex word of a 64-bit position: its low half (little-endian), which changes with every publication. Positions

@@ -158,7 +158,7 @@ public sealed class UntrustedChannelTests : IDisposable
                 byte[] request = new byte[64];
                 for (int i = 0; i < 100; i++)
                 {
-                    int length = await host.Incoming.ReadAsync(request);
+                    Assert.Equal(sizeof(int), await host.Incoming.ReadAsync(request));
                     int value = BitConverter.ToInt32(request, 0);
                     await host.Outgoing.WriteAsync(BitConverter.GetBytes(value * value));
                 }
@@ -168,7 +168,7 @@ public sealed class UntrustedChannelTests : IDisposable
             {
                 client.Outgoing.Write(BitConverter.GetBytes(i));
                 Assert.True(client.Incoming.TryRead(response, s_wait, CancellationToken.None, out int length));
-                Assert.Equal(i * i, BitConverter.ToInt32(response, 0));
+                Assert.Equal((sizeof(int), i * i), (length, BitConverter.ToInt32(response, 0)));
             }
             await serve.WaitAsync(s_wait);
         }
@@ -241,8 +241,9 @@ public sealed class UntrustedChannelTests : IDisposable
             using WriteOnceBlob received = WriteOnceBlob.Receive(receiver, s_wait);
             Assert.Equal("immutable", System.Text.Encoding.UTF8.GetString(received.Content));
             using SafeFileDescriptor writable = Interop.Open($"/proc/self/fd/{received.Descriptor.Number}", Interop.O_RDWR, 0);
+            Assert.False(writable.IsInvalid, "the memfd could not be reopened for writing");
             byte x = 1;
-            Assert.True(writable.IsInvalid || Interop.Write(writable, &x, 1) < 0, "a sealed blob took a write");
+            Assert.True(Interop.Write(writable, &x, 1) < 0 && Interop.LastErrno == Interop.EPERM, "a sealed blob took a write");
 
             using SafeFileDescriptor unsealed = Interop.MemfdCreate("unsealed-blob", Interop.MFD_CLOEXEC);
             Span<byte> message = stackalloc byte[16];
