@@ -36,9 +36,12 @@ internal static class SpinThenPark
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static void Publish(ref long position, long value, ref int parkedCount, Parking parking)
     {
-        // Full fence: what precedes is visible before the position (pairs with the waiter's acquire of it), and the
-        // position before the read of the count (pairs with the waiter's announce-then-recheck).
-        Interlocked.Exchange(ref position, value);
+        // A release store: what precedes is visible before the position (pairs with the waiter's acquire of it). Then a
+        // full fence: the position before the read of the count (pairs with the waiter's announce-then-recheck). Not one
+        // locked exchange, which would do both: it cannot start taking the position's cache line before every store
+        // ahead of it has its line, while a plain store takes its line alongside them (measured: 0.2 µs a round trip).
+        Volatile.Write(ref position, value);
+        Interlocked.MemoryBarrier();
         WakeIfParked(ref position, ref parkedCount, parking);
     }
 
