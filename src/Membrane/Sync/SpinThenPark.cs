@@ -30,6 +30,14 @@ internal static class SpinThenPark
     private static readonly TimeSpan s_slice = TimeSpan.FromMilliseconds(50);
 
     /// <summary>
+    /// How long a waiter woken with nothing to show spins before parking again. Such a wake is a heads-up: a ring
+    /// producer wakes a parked consumer when it reserves a large message, so that the consumer's core is awake by the
+    /// time the message is committed. A core that slept longer than about 0.1 ms takes 70 µs to wake on this
+    /// machine's VM, 10 µs otherwise; copying 1 MiB in takes about 150 µs.
+    /// </summary>
+    internal static readonly TimeSpan SpinAfterHeadsUp = TimeSpan.FromMilliseconds(1);
+
+    /// <summary>
     /// The publisher's half: stores <paramref name="value"/> at <paramref name="position"/> with a full fence, then
     /// wakes the waiters parked on its low half, only if <paramref name="parkedCount"/> says there are any.
     /// </summary>
@@ -86,6 +94,19 @@ internal static class SpinThenPark
         while (true)
         {
             cancellation.ThrowIfCancellationRequested();
+            if (schedule.TakeEarlyWake())
+            {
+                // Woken: most often by progress. Else by a peer that closed (look at it), or by a heads-up (spin for what it announced).
+                if (attempt(ref state))
+                {
+                    return true;
+                }
+                checkPeer?.Invoke(ref state);
+                if (Spin(ref state, attempt, schedule.SpinAfterWake(), out _))
+                {
+                    return true;
+                }
+            }
             // Announce, then re-check: pairs with the publisher's full-fenced publication before it reads the count.
             Interlocked.Increment(ref parkedCount);
             try
@@ -133,6 +154,18 @@ internal static class SpinThenPark
         while (true)
         {
             cancellation.ThrowIfCancellationRequested();
+            if (schedule.TakeEarlyWake())
+            {
+                if (attempt())
+                {
+                    return true;
+                }
+                checkPeer?.Invoke();
+                if (Spin(ref attempt, static (ref Func<bool> tryOnce) => tryOnce(), schedule.SpinAfterWake(), out _))
+                {
+                    return true;
+                }
+            }
             int observed = Announce(parkedCount, position, beforeParking);
             try
             {
@@ -206,23 +239,46 @@ internal static class SpinThenPark
     /// check, and after a park that ended early without progress (a peer that closes wakes its waiter first). A dead
     /// peer is thus noticed within a slice.
     /// </summary>
+    /// <remarks>A park that ended early without progress is also a heads-up to spin for a while (<see cref="SpinAfterHeadsUp"/>).</remarks>
     private struct ParkSchedule(long start, TimeSpan timeout, bool sliced)
     {
         private static readonly long s_sliceTicks = (long)(s_slice.TotalSeconds * Stopwatch.Frequency);
+        private static readonly long s_headsUpTicks = (long)(SpinAfterHeadsUp.TotalSeconds * Stopwatch.Frequency);
         private readonly long _deadline = timeout == Timeout.InfiniteTimeSpan ? long.MaxValue : start + (long)(timeout.TotalSeconds * Stopwatch.Frequency);
         private readonly double _sliceSeconds = sliced ? s_slice.TotalSeconds : 3600;
         private long _lastPeerCheck = start;
         private bool _wokenEarly;
 
+        /// <summary>
+        /// Whether the last park ended before its time. If so, and the wake brought nothing, the caller looks at its peer
+        /// at once (counted as this slice's check), then spins for <see cref="SpinAfterWake"/>.
+        /// </summary>
+        internal bool TakeEarlyWake()
+        {
+            if (!_wokenEarly)
+            {
+                return false;
+            }
+            _wokenEarly = false;
+            _lastPeerCheck = Stopwatch.GetTimestamp();
+            return true;
+        }
+
         internal bool PeerCheckDue(long now)
         {
-            if (!_wokenEarly && now - _lastPeerCheck < s_sliceTicks)
+            if (now - _lastPeerCheck < s_sliceTicks)
             {
                 return false;
             }
             _lastPeerCheck = now;
-            _wokenEarly = false;
             return true;
+        }
+
+        /// <summary><see cref="SpinAfterHeadsUp"/>, or what is left before the deadline if that is less.</summary>
+        internal readonly TimeSpan SpinAfterWake()
+        {
+            long remaining = _deadline - _lastPeerCheck;
+            return remaining < s_headsUpTicks ? TimeSpan.FromSeconds(Math.Max(0, remaining) / (double)Stopwatch.Frequency) : SpinAfterHeadsUp;
         }
 
         /// <summary>The next sleep: a slice, or what is left before the deadline; false once the deadline has passed.</summary>

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.IO.Hashing;
 using System.Runtime.InteropServices;
+using Membrane.Sync;
 using Membrane.Tests.Infrastructure;
 
 namespace Membrane.Tests.Ring;
@@ -187,6 +188,44 @@ public sealed class SharedRingTests : IDisposable
 
         Assert.Contains("dead", gone.Found, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public unsafe void Reserving_a_large_message_wakes_a_parked_consumer_before_the_commit()
+    {
+        using var ring = SharedRing.Create(_segments.NewName("ring-heads-up"), new RingOptions { Capacity = 1 << 20 });
+        using RingProducer producer = ring.CreateProducer();
+        using RingConsumer consumer = ring.CreateConsumer();
+        // Stand in for a consumer parked on the tail: counted as parked, asleep on the tail's futex word for up to a minute.
+        ref int parked = ref ring.Field32(RingLayout.ConsumerWaitingOffset);
+        int* tailWord = (int*)ring.Address(RingLayout.TailOffset);
+        Interlocked.Increment(ref parked);
+        var sleeper = new Thread(() => Futex.Wait(tailWord, Volatile.Read(ref *tailWord), TimeSpan.FromMinutes(1))) { Name = "mbr-heads-up" };
+        try
+        {
+            sleeper.Start();
+            Eventually.Holds(() => ThreadIsInFutexWait("mbr-heads-up"), "the stand-in consumer is asleep on the futex");
+
+            Assert.True(producer.TryReserve(64 * 1024, out Span<byte> room));
+
+            Assert.True(sleeper.Join(TimeSpan.FromSeconds(20)), "a 64 KiB reservation did not wake the parked consumer");
+            room.Fill(7);
+            producer.Commit(room.Length);
+            Assert.True(consumer.TryRead(out RingLease lease));
+            Assert.Equal(64 * 1024, lease.Message.Length);
+            lease.Dispose();
+        }
+        finally
+        {
+            Interlocked.Decrement(ref parked);
+            Futex.WakeAll(tailWord);
+            sleeper.Join();
+        }
+    }
+
+    /// <summary>Whether this process's thread named <paramref name="name"/> sleeps in a futex wait (its kernel wait channel says so).</summary>
+    private static bool ThreadIsInFutexWait(string name) =>
+        Directory.EnumerateDirectories("/proc/self/task").Any(task =>
+            File.ReadAllText(Path.Combine(task, "comm")).Trim() == name && File.ReadAllText(Path.Combine(task, "wchan")).StartsWith("futex", StringComparison.Ordinal));
 
     [Fact]
     public void A_producer_waiting_for_room_hears_that_the_consumer_closed()
