@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics.X86;
+using Membrane.Segments;
 using Membrane.Sync;
 using L = Membrane.RingLayout;
 
@@ -15,7 +16,6 @@ namespace Membrane;
 [DebuggerDisplay("RingConsumer {_ring.Name} head {_head}")]
 public sealed unsafe class RingConsumer : IDisposable
 {
-    private const int CacheLine = 64;
     private const long PrefetchLimit = 4096; // as many lines as a core keeps misses in flight, roughly
 
     private readonly SharedRing _ring;
@@ -258,7 +258,7 @@ public sealed unsafe class RingConsumer : IDisposable
             return;
         }
         long end = Math.Min(to, from + PrefetchLimit);
-        for (long line = from & ~(long)(CacheLine - 1); line < end; line += CacheLine)
+        for (long line = from & ~(long)(SegmentHeaderLayout.CacheLine - 1); line < end; line += SegmentHeaderLayout.CacheLine)
         {
             Sse.Prefetch0(_ring.Data + (line & _mask));
         }

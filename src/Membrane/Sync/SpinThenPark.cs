@@ -102,7 +102,7 @@ internal static class SpinThenPark
                     return true;
                 }
                 checkPeer?.Invoke(ref state);
-                if (Spin(ref state, attempt, schedule.SpinAfterWake(), out _))
+                if (Spin(ref state, attempt, schedule.PeerCheckedAfterWake(Stopwatch.GetTimestamp()), out _))
                 {
                     return true;
                 }
@@ -161,7 +161,7 @@ internal static class SpinThenPark
                     return true;
                 }
                 checkPeer?.Invoke();
-                if (Spin(ref attempt, static (ref Func<bool> tryOnce) => tryOnce(), schedule.SpinAfterWake(), out _))
+                if (Spin(ref attempt, static (ref Func<bool> tryOnce) => tryOnce(), schedule.PeerCheckedAfterWake(Stopwatch.GetTimestamp()), out _))
                 {
                     return true;
                 }
@@ -251,17 +251,13 @@ internal static class SpinThenPark
 
         /// <summary>
         /// Whether the last park ended before its time. If so, and the wake brought nothing, the caller looks at its peer
-        /// at once (counted as this slice's check), then spins for <see cref="SpinAfterWake"/>.
+        /// at once, then spins for what <see cref="PeerCheckedAfterWake"/> says.
         /// </summary>
         internal bool TakeEarlyWake()
         {
-            if (!_wokenEarly)
-            {
-                return false;
-            }
+            bool early = _wokenEarly;
             _wokenEarly = false;
-            _lastPeerCheck = Stopwatch.GetTimestamp();
-            return true;
+            return early;
         }
 
         internal bool PeerCheckDue(long now)
@@ -274,10 +270,14 @@ internal static class SpinThenPark
             return true;
         }
 
-        /// <summary><see cref="SpinAfterHeadsUp"/>, or what is left before the deadline if that is less.</summary>
-        internal readonly TimeSpan SpinAfterWake()
+        /// <summary>
+        /// Counts the look at the peer just made after an early wake as this slice's check, and says how long to spin
+        /// now: <see cref="SpinAfterHeadsUp"/>, or what is left before the deadline if that is less.
+        /// </summary>
+        internal TimeSpan PeerCheckedAfterWake(long now)
         {
-            long remaining = _deadline - _lastPeerCheck;
+            _lastPeerCheck = now;
+            long remaining = _deadline - now;
             return remaining < s_headsUpTicks ? TimeSpan.FromSeconds(Math.Max(0, remaining) / (double)Stopwatch.Frequency) : SpinAfterHeadsUp;
         }
 

@@ -225,7 +225,16 @@ public sealed class SharedRingTests : IDisposable
     /// <summary>Whether this process's thread named <paramref name="name"/> sleeps in a futex wait (its kernel wait channel says so).</summary>
     private static bool ThreadIsInFutexWait(string name) =>
         Directory.EnumerateDirectories("/proc/self/task").Any(task =>
-            File.ReadAllText(Path.Combine(task, "comm")).Trim() == name && File.ReadAllText(Path.Combine(task, "wchan")).StartsWith("futex", StringComparison.Ordinal));
+        {
+            try
+            {
+                return File.ReadAllText(Path.Combine(task, "comm")).Trim() == name && File.ReadAllText(Path.Combine(task, "wchan")).StartsWith("futex", StringComparison.Ordinal);
+            }
+            catch (IOException)
+            {
+                return false; // another thread of this process ended while we looked: not the one we want
+            }
+        });
 
     [Fact]
     public void A_producer_waiting_for_room_hears_that_the_consumer_closed()
