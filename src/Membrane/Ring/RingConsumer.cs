@@ -22,6 +22,7 @@ public sealed unsafe class RingConsumer : IDisposable
     private readonly long _capacity;
     private readonly long _mask;
     private readonly int _maxMessage;
+    private readonly byte* _data;
     private long _head;       // ours: the next record to read (released or not yet published)
     private long _published;  // the head as last published
     private long _tailSeen;   // the producer's tail as last read and checked
@@ -43,6 +44,7 @@ public sealed unsafe class RingConsumer : IDisposable
         _capacity = ring.Capacity;
         _mask = _capacity - 1;
         _maxMessage = ring.MaxMessageSize;
+        _data = ring.Data;
         ring.ClaimRole(L.ConsumerIdentityOffset, L.ConsumerBootTagOffset, L.ConsumerClosedOffset, "consumer");
         // A replaced consumer resumes at the published head: a message the dead one had read but not released comes again.
         _head = Volatile.Read(ref ring.Field64(L.HeadOffset));
@@ -59,6 +61,7 @@ public sealed unsafe class RingConsumer : IDisposable
     /// Lends the next message in place, without waiting; false when the ring is empty. Dispose the lease (or call
     /// <see cref="RingLease.Release(bool)"/>) before the next read.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool TryRead(out RingLease lease)
     {
         if (!TryTake())
@@ -66,27 +69,34 @@ public sealed unsafe class RingConsumer : IDisposable
             lease = default;
             return false;
         }
-        lease = new RingLease(this, new ReadOnlySpan<byte>(_ring.Data + _leaseOffset, _leaseLength));
+        lease = new RingLease(this, new ReadOnlySpan<byte>(_data + _leaseOffset, _leaseLength));
         return true;
     }
 
     /// <summary>Waits up to <paramref name="timeout"/> for the next message (spin, then park); false on timeout.</summary>
     /// <exception cref="PeerGoneException">The producer closed its end or died and every message it published was read.</exception>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool TryRead(TimeSpan timeout, CancellationToken cancellation, out RingLease lease)
+    {
+        if (TryTake() || TakeWaiting(timeout, cancellation))
+        {
+            lease = new RingLease(this, new ReadOnlySpan<byte>(_data + _leaseOffset, _leaseLength));
+            return true;
+        }
+        lease = default;
+        return false;
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private bool TakeWaiting(TimeSpan timeout, CancellationToken cancellation)
     {
         RingConsumer consumer = this;
         // Room released in a batch is published before parking (the producer may be waiting for it), not on every
         // empty look: a consumer that keeps pace finds the ring empty after almost every message, and publishing then
         // would cost a fenced write to a line the producer reads for each of them.
-        if (TryTake() || SpinThenPark.Until(ref consumer, static (ref RingConsumer c) => c.TryTake(), static (ref RingConsumer c) => c.ThrowIfProducerGone(),
-                ref _ring.Field32(L.ConsumerWaitingOffset), ref _ring.Field64(L.TailOffset), _ring.Parking, timeout, SpinBeforeParking, _ring.MetricTag, cancellation,
-                beforeParking: static (ref RingConsumer c) => c.PublishHeldBack()))
-        {
-            lease = new RingLease(this, new ReadOnlySpan<byte>(_ring.Data + _leaseOffset, _leaseLength));
-            return true;
-        }
-        lease = default;
-        return false;
+        return SpinThenPark.Until(ref consumer, static (ref RingConsumer c) => c.TryTake(), static (ref RingConsumer c) => c.ThrowIfProducerGone(),
+            ref _ring.Field32(L.ConsumerWaitingOffset), ref _ring.Field64(L.TailOffset), _ring.Parking, timeout, SpinBeforeParking, _ring.MetricTag, cancellation,
+            beforeParking: static (ref RingConsumer c) => c.PublishHeldBack());
     }
 
     /// <summary>Copies the next message into <paramref name="destination"/> and releases it, without waiting.</summary>
@@ -152,11 +162,12 @@ public sealed unsafe class RingConsumer : IDisposable
     }
 
     /// <summary>Called by the lease: the message's room goes back to the producer.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal void Release(bool publish)
     {
         if (_leaseSize < 0)
         {
-            throw new InvalidOperationException($"Ring '{_ring.Name}': this lease was released already.");
+            ThrowReleasedAlready();
         }
         _head += _leaseSize;
         _leaseSize = -1;
@@ -167,7 +178,31 @@ public sealed unsafe class RingConsumer : IDisposable
     }
 
     /// <summary>Finds the next message and records it as the open lease; false when there is none yet.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private bool TryTake()
+    {
+        // The common case, inline: a message record already known to be published, with nothing wrong. Its header is
+        // read once, as one word, and checked; anything else (a fault, an open lease, padding, a stale tail, a record
+        // that fails a check) goes the long way, which reads the header afresh and checks that copy on its own.
+        if (_fault is null && _leaseSize < 0 && _head != _tailSeen)
+        {
+            long position = _head & _mask;
+            ulong header = Unsafe.ReadUnaligned<ulong>(_data + position);
+            int length = L.RecordLength(header);
+            long size = L.RecordSize(length);
+            if (L.RecordKind(header) == L.MessageKind && (uint)length <= (uint)_maxMessage && size <= _tailSeen - _head && size <= _capacity - position)
+            {
+                _leaseOffset = position + L.RecordHeaderSize;
+                _leaseLength = length;
+                _leaseSize = size;
+                return true;
+            }
+        }
+        return TryTakeSlowly();
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private bool TryTakeSlowly()
     {
         if (_fault is not null)
         {
@@ -186,9 +221,9 @@ public sealed unsafe class RingConsumer : IDisposable
             long position = _head & _mask;
             long available = _tailSeen - _head;
             // Read once into locals; everything below checks these copies, never the shared bytes again.
-            byte* header = _ring.Data + position;
-            int length = Unsafe.ReadUnaligned<int>(header + L.RecordLengthOffset);
-            int kind = Unsafe.ReadUnaligned<int>(header + L.RecordKindOffset);
+            ulong header = Unsafe.ReadUnaligned<ulong>(_data + position);
+            int length = L.RecordLength(header);
+            int kind = L.RecordKind(header);
             long toEnd = _capacity - position;
             if (kind == L.PaddingKind)
             {
@@ -260,9 +295,12 @@ public sealed unsafe class RingConsumer : IDisposable
         long end = Math.Min(to, from + PrefetchLimit);
         for (long line = from & ~(long)(SegmentHeaderLayout.CacheLine - 1); line < end; line += SegmentHeaderLayout.CacheLine)
         {
-            Sse.Prefetch0(_ring.Data + (line & _mask));
+            Sse.Prefetch0(_data + (line & _mask));
         }
     }
+
+    private void ThrowReleasedAlready() =>
+        throw new InvalidOperationException($"Ring '{_ring.Name}': this lease was released already.");
 
     private PeerViolationException Fault(string expected, string found) => _fault = _ring.Violation(expected, found);
 

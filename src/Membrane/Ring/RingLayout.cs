@@ -46,6 +46,16 @@ internal static class RingLayout
     /// <summary>The largest message a ring of <paramref name="capacity"/> bytes takes: one that fits even after a wrap's padding.</summary>
     internal static int MaxMessage(long capacity) => (int)Math.Min((capacity / 2) - RecordHeaderSize, int.MaxValue - 64);
 
+    /// <summary>
+    /// A record header as the one little-endian word it is in memory (the length at offset 0 is its low half, the kind at
+    /// offset 4 its high half), so that each side touches it with one store or one load.
+    /// </summary>
+    internal static ulong RecordHeader(int length, int kind) => ((ulong)(uint)length << (8 * RecordLengthOffset)) | ((ulong)(uint)kind << (8 * RecordKindOffset));
+
+    internal static int RecordLength(ulong header) => (int)(uint)(header >> (8 * RecordLengthOffset));
+
+    internal static int RecordKind(ulong header) => (int)(uint)(header >> (8 * RecordKindOffset));
+
     /// <summary>Bytes a record holding <paramref name="length"/> bytes occupies.</summary>
     internal static long RecordSize(int length) => (RecordHeaderSize + (long)length + Alignment - 1) & ~(long)(Alignment - 1);
 

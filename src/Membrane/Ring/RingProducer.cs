@@ -20,11 +20,12 @@ public sealed unsafe class RingProducer : IDisposable
     private readonly SharedRing _ring;
     private readonly long _capacity;
     private readonly long _mask;
+    private readonly byte* _data;
+    private readonly int _maxMessage;
     private long _tail;        // ours: where the next record goes (published or not)
     private long _published;   // the tail as last published
     private long _headSeen;    // the consumer's head as last read and checked
-    private long _reservedAt = -1;
-    private int _reservedLength;
+    private int _reservedLength = -1; // the open reservation's length (it is always at the tail), or -1 when none is open
     private int _disposed;
 
     /// <summary>
@@ -38,6 +39,8 @@ public sealed unsafe class RingProducer : IDisposable
         _ring = ring;
         _capacity = ring.Capacity;
         _mask = _capacity - 1;
+        _data = ring.Data;
+        _maxMessage = ring.MaxMessageSize;
         ring.ClaimRole(L.ProducerIdentityOffset, L.ProducerBootTagOffset, L.ProducerClosedOffset, "producer");
         // A replaced producer resumes at the published tail; whatever the dead one had not published is gone.
         _tail = Volatile.Read(ref ring.Field64(L.TailOffset));
@@ -57,13 +60,36 @@ public sealed unsafe class RingProducer : IDisposable
     /// Reserves room for a message of up to <paramref name="length"/> bytes and gives the span to fill, without
     /// waiting; false when the ring is too full. One reservation at a time.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool TryReserve(int length, out Span<byte> buffer)
     {
-        if (_reservedAt >= 0)
+        // The common case, small enough to inline into the caller's loop: no call means no saved registers or spills,
+        // and every store saved matters when the ring's lines are on the consumer's core. A store to them waits for
+        // the line to come over, and the stores queued behind it (even to the stack) wait with it.
+        long position = _tail & _mask;
+        long size = L.RecordSize(length);
+        if (_reservedLength < 0 && (uint)length < (uint)HeadsUpSize && length <= _maxMessage
+            && size <= _capacity - position && size <= _capacity - (_tail - _headSeen))
+        {
+            _reservedLength = length;
+            buffer = new Span<byte>(_data + position + L.RecordHeaderSize, length);
+            return true;
+        }
+        return TryReserveSlowly(length, out buffer);
+    }
+
+    /// <summary>
+    /// Everything <see cref="TryReserve(int, out Span{byte})"/> does not do inline: the checks that throw, a stale
+    /// cached head, the padding at the wrap and the heads-up for a large message.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private bool TryReserveSlowly(int length, out Span<byte> buffer)
+    {
+        if (_reservedLength >= 0)
         {
             ThrowReservationOpen();
         }
-        if ((uint)length > (uint)_ring.MaxMessageSize)
+        if ((uint)length > (uint)_maxMessage)
         {
             ThrowTooLarge(length);
         }
@@ -81,9 +107,8 @@ public sealed unsafe class RingProducer : IDisposable
             _tail += toEnd;
             position = 0;
         }
-        _reservedAt = position;
         _reservedLength = length;
-        buffer = new Span<byte>(_ring.Data + position + L.RecordHeaderSize, length);
+        buffer = new Span<byte>(_data + position + L.RecordHeaderSize, length);
         if (length >= HeadsUpSize)
         {
             // Filling this takes long enough for a parked consumer to wake in the meantime (it then spins for the commit),
@@ -95,12 +120,13 @@ public sealed unsafe class RingProducer : IDisposable
 
     /// <summary>Waits up to <paramref name="timeout"/> for room (spin, then park); false on timeout.</summary>
     /// <exception cref="PeerGoneException">The consumer closed its end or died, so room will never come.</exception>
-    public bool TryReserve(int length, TimeSpan timeout, CancellationToken cancellation, out Span<byte> buffer)
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool TryReserve(int length, TimeSpan timeout, CancellationToken cancellation, out Span<byte> buffer) =>
+        TryReserve(length, out buffer) || ReserveWaiting(length, timeout, cancellation, out buffer);
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private bool ReserveWaiting(int length, TimeSpan timeout, CancellationToken cancellation, out Span<byte> buffer)
     {
-        if (TryReserve(length, out buffer))
-        {
-            return true;
-        }
         if (_tail != _published)
         {
             Publish(); // the consumer cannot make room out of messages it cannot see
@@ -109,7 +135,7 @@ public sealed unsafe class RingProducer : IDisposable
         bool reserved = SpinThenPark.Until(ref wait, static (ref (RingProducer Producer, int Length) w) => w.Producer.TryReserve(w.Length, out _),
             static (ref (RingProducer Producer, int Length) w) => w.Producer.ThrowIfConsumerGone(),
             ref _ring.Field32(L.ProducerWaitingOffset), ref _ring.Field64(L.HeadOffset), _ring.Parking, timeout, SpinBeforeParking, _ring.MetricTag, cancellation);
-        buffer = reserved ? new Span<byte>(_ring.Data + _reservedAt + L.RecordHeaderSize, length) : default;
+        buffer = reserved ? new Span<byte>(_data + (_tail & _mask) + L.RecordHeaderSize, length) : default;
         return reserved;
     }
 
@@ -118,17 +144,16 @@ public sealed unsafe class RingProducer : IDisposable
     /// <paramref name="publish"/> false it stays invisible until <see cref="Publish"/>, so a burst costs one publication
     /// (a burst that reaches a quarter of the ring is published then, so that the consumer never starves).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Commit(int length, bool publish = true)
     {
-        if (_reservedAt < 0)
+        if (_reservedLength < 0 || (uint)length > (uint)_reservedLength)
         {
-            throw new InvalidOperationException($"Ring '{_ring.Name}': Commit without a reservation.");
+            ThrowCannotCommit(length);
         }
-        ArgumentOutOfRangeException.ThrowIfNegative(length);
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(length, _reservedLength);
-        WriteHeader(_reservedAt, length, L.MessageKind);
+        WriteHeader(_tail & _mask, length, L.MessageKind);
         _tail += L.RecordSize(length);
-        _reservedAt = -1;
+        _reservedLength = -1;
         if (publish || _tail - _published >= _capacity / 4)
         {
             Publish(); // a burst never holds back more than a quarter of the ring: the consumer could starve
@@ -177,7 +202,7 @@ public sealed unsafe class RingProducer : IDisposable
     /// <exception cref="PeerGoneException">The consumer closed its end or died, so room will never come.</exception>
     public ValueTask<bool> WaitToWriteAsync(int length, TimeSpan timeout, CancellationToken cancellation = default)
     {
-        if ((uint)length > (uint)_ring.MaxMessageSize)
+        if ((uint)length > (uint)_maxMessage)
         {
             ThrowTooLarge(length);
         }
@@ -204,7 +229,7 @@ public sealed unsafe class RingProducer : IDisposable
         {
             return;
         }
-        _reservedAt = -1;
+        _reservedLength = -1;
         Publish();
         _ring.ReleaseRole(L.ProducerIdentityOffset, L.ProducerClosedOffset, L.ConsumerWaitingOffset, L.TailOffset);
     }
@@ -234,9 +259,17 @@ public sealed unsafe class RingProducer : IDisposable
 
     private void WriteHeader(long position, int length, int kind)
     {
-        byte* header = _ring.Data + position;
-        Unsafe.WriteUnaligned(header + L.RecordLengthOffset, length);
-        Unsafe.WriteUnaligned(header + L.RecordKindOffset, kind);
+        Unsafe.WriteUnaligned(_data + position, L.RecordHeader(length, kind)); // one store, not two: see TryReserve
+    }
+
+    private void ThrowCannotCommit(int length)
+    {
+        if (_reservedLength < 0)
+        {
+            throw new InvalidOperationException($"Ring '{_ring.Name}': Commit without a reservation.");
+        }
+        ArgumentOutOfRangeException.ThrowIfNegative(length);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(length, _reservedLength);
     }
 
     private void ThrowReservationOpen() =>

@@ -110,6 +110,44 @@ public sealed class SharedRingTests : IDisposable
     }
 
     [Fact]
+    public void Misusing_a_reservation_or_a_lease_is_an_error_that_loses_nothing()
+    {
+        using var ring = SharedRing.Create(_segments.NewName("ring-misuse"), new RingOptions { Capacity = 4096 });
+        using RingProducer producer = ring.CreateProducer();
+        using RingConsumer consumer = ring.CreateConsumer();
+
+        Assert.Throws<InvalidOperationException>(() => producer.Commit(0));
+        Assert.Throws<ArgumentOutOfRangeException>(() => producer.TryReserve(-1, out _));
+        Assert.True(producer.TryReserve(16, out Span<byte> buffer));
+        buffer.Fill(7);
+        Assert.Throws<InvalidOperationException>(() => producer.TryReserve(8, out _));
+        Assert.Throws<ArgumentOutOfRangeException>(() => producer.Commit(17));
+        Assert.Throws<ArgumentOutOfRangeException>(() => producer.Commit(-1));
+        producer.Commit(12); // the reservation survived the errors; committing less than reserved is allowed
+        Assert.Throws<InvalidOperationException>(() => producer.Commit(12));
+
+        Assert.True(consumer.TryRead(out RingLease lease));
+        Assert.Equal(Enumerable.Repeat((byte)7, 12), lease.Message.ToArray());
+        Assert.Throws<InvalidOperationException>(() => consumer.TryRead(out _));
+        lease.Release(publish: true);
+        InvalidOperationException? twice = null;
+        try
+        {
+            lease.Release(publish: true); // a lease is a ref struct: no lambda can hold it for Assert.Throws
+        }
+        catch (InvalidOperationException e)
+        {
+            twice = e;
+        }
+        Assert.NotNull(twice);
+        Assert.True(producer.TryWrite(new byte[8]));
+        Assert.True(consumer.TryRead(out RingLease next));
+        Assert.Equal(8, next.Message.Length); // releasing twice did not skip a record
+        next.Dispose();
+        Assert.False(consumer.TryRead(out _));
+    }
+
+    [Fact]
     public void Batched_commits_stay_invisible_until_published()
     {
         using var ring = SharedRing.Create(_segments.NewName("ring-batch"), new RingOptions { Capacity = 4096 });
