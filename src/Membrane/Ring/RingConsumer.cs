@@ -188,17 +188,34 @@ public sealed unsafe class RingConsumer : IDisposable
         {
             long position = _head & _mask;
             ulong header = Unsafe.ReadUnaligned<ulong>(_data + position);
-            int length = L.RecordLength(header);
-            long size = L.RecordSize(length);
-            if (L.RecordKind(header) == L.MessageKind && (uint)length <= (uint)_maxMessage && size <= _tailSeen - _head && size <= _capacity - position)
+            if (IsWholeMessage(header, position, _tailSeen - _head))
             {
-                _leaseOffset = position + L.RecordHeaderSize;
-                _leaseLength = length;
-                _leaseSize = size;
-                return true;
+                return Lend(position, L.RecordLength(header));
             }
         }
         return TryTakeSlowly();
+    }
+
+    /// <summary>
+    /// Whether <paramref name="header"/> (read once, at <paramref name="position"/>) is a message record of an allowed
+    /// length that lies wholly within the <paramref name="published"/> bytes and before the ring's end.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool IsWholeMessage(ulong header, long position, long published)
+    {
+        int length = L.RecordLength(header);
+        return L.RecordKind(header) == L.MessageKind && (uint)length <= (uint)_maxMessage
+            && L.RecordSize(length) <= Math.Min(published, _capacity - position);
+    }
+
+    /// <summary>Records the message of <paramref name="length"/> bytes at <paramref name="position"/> as the open lease.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool Lend(long position, int length)
+    {
+        _leaseOffset = position + L.RecordHeaderSize;
+        _leaseLength = length;
+        _leaseSize = L.RecordSize(length);
+        return true;
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
@@ -234,19 +251,13 @@ public sealed unsafe class RingConsumer : IDisposable
                 _head += toEnd;
                 continue;
             }
-            if (kind != L.MessageKind || (uint)length > (uint)_maxMessage)
+            if (IsWholeMessage(header, position, available))
             {
-                throw Fault($"a message record of 0 to {_maxMessage} bytes at {position}", $"kind {kind}, length {length}");
+                return Lend(position, length);
             }
-            long size = L.RecordSize(length);
-            if (size > available || size > toEnd)
-            {
-                throw Fault($"a record within the {available} published bytes and the ring's end ({toEnd} bytes away)", $"a {size}-byte record at {position}");
-            }
-            _leaseOffset = position + L.RecordHeaderSize;
-            _leaseLength = length;
-            _leaseSize = size;
-            return true;
+            throw kind != L.MessageKind || (uint)length > (uint)_maxMessage
+                ? Fault($"a message record of 0 to {_maxMessage} bytes at {position}", $"kind {kind}, length {length}")
+                : Fault($"a record within the {available} published bytes and the ring's end ({toEnd} bytes away)", $"a {L.RecordSize(length)}-byte record at {position}");
         }
     }
 
