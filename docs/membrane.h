@@ -148,6 +148,8 @@ _Static_assert(sizeof(struct membrane_journal_slot) == 16, "the entry starts 16 
 #define MEMBRANE_RING_DATA_OFFSET 0x140
 #define MEMBRANE_RING_RECORD_MESSAGE 1
 #define MEMBRANE_RING_RECORD_PADDING 2
+#define MEMBRANE_RING_RECORD_FIRST_PART 3 /* payload: the whole message's length (int64_t), then its first bytes */
+#define MEMBRANE_RING_RECORD_PART 4       /* payload: the message's next bytes, until its length is reached */
 
 struct membrane_ring {
     int64_t tail;                 /* producer, release; the consumer's futex word is its low half */
@@ -172,7 +174,7 @@ struct membrane_ring {
 };
 
 struct membrane_ring_record {
-    int32_t length;               /* message bytes; for padding, the bytes after this header to the ring's end */
+    int32_t length;               /* payload bytes; for padding, the bytes after this header to the ring's end */
     int32_t kind;                 /* MEMBRANE_RING_RECORD_* */
     /* length bytes follow, then padding to a multiple of 8 */
 };

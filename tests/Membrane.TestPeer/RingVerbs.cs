@@ -12,6 +12,9 @@ internal static class RingVerbs
     {
         "ring-produce" => Produce(name, long.Parse(rest[0], CultureInfo.InvariantCulture), int.Parse(rest[1], CultureInfo.InvariantCulture),
             int.Parse(rest[2], CultureInfo.InvariantCulture), hang: rest is [_, _, _, "hang"]),
+        "ring-write-parts" => WriteInParts(name, long.Parse(rest[0], CultureInfo.InvariantCulture), int.Parse(rest[1], CultureInfo.InvariantCulture),
+            int.Parse(rest[2], CultureInfo.InvariantCulture), int.Parse(rest[3], CultureInfo.InvariantCulture)),
+        "ring-half-parts" => WriteHalfInParts(name),
         "ring-vandal" => Vandalise(name, double.Parse(rest[0], CultureInfo.InvariantCulture)),
         _ => -1,
     };
@@ -58,6 +61,46 @@ internal static class RingVerbs
     }
 
     /// <summary>
+    /// Copies <paramref name="count"/> checked messages in with <see cref="RingProducer.Write"/>, those over
+    /// <paramref name="partSize"/> bytes in parts; says "done N".
+    /// </summary>
+    private static int WriteInParts(string name, long count, int seed, int maxSize, int partSize)
+    {
+        using var ring = SharedRing.Open(name);
+        using RingProducer producer = ring.CreateProducer();
+        producer.PartSize = partSize;
+        var random = new Random(seed);
+        byte[] scratch = new byte[maxSize];
+        for (long sequence = 0; sequence < count; sequence++)
+        {
+            int size = Fill(scratch, sequence, random, maxSize);
+            producer.Write(scratch.AsSpan(0, size));
+        }
+        Verbs.Say(string.Create(CultureInfo.InvariantCulture, $"done {count}"));
+        return 0;
+    }
+
+    /// <summary>
+    /// Claims the producer's end, then publishes the first two parts of a 1,000-byte message in parts (as a producer
+    /// that dies halfway through would leave it), says "half" and hangs, to be killed.
+    /// </summary>
+    private static unsafe int WriteHalfInParts(string name)
+    {
+        using var ring = SharedRing.Open(name);
+        RingProducer producer = ring.CreateProducer(); // never disposed: this process is killed
+        byte* data = ring.Payload + RingLayout.DataOffset;
+        *(ulong*)data = RingLayout.RecordHeader(RingLayout.PartTotalSize + 100, RingLayout.FirstPartKind);
+        *(long*)(data + RingLayout.RecordHeaderSize) = 1000;
+        long second = RingLayout.RecordSize(RingLayout.PartTotalSize + 100);
+        *(ulong*)(data + second) = RingLayout.RecordHeader(100, RingLayout.PartKind);
+        Volatile.Write(ref ring.Field64(RingLayout.TailOffset), second + RingLayout.RecordSize(100));
+        Verbs.Say("half");
+        GC.KeepAlive(producer);
+        Thread.Sleep(Timeout.Infinite);
+        return 0;
+    }
+
+    /// <summary>
     /// A hostile producer: for <paramref name="seconds"/>, writes random and plausible-but-wrong values into the ring's
     /// indices, flags, record headers and lengths. Says "started", then "done".
     /// </summary>
@@ -90,7 +133,7 @@ internal static class RingVerbs
             case 1: // a record header with a plausible kind and a wrong length
                 long at = (near & (capacity - 1) & ~7L) + RingLayout.DataOffset;
                 *(int*)(payload + at) = random.Next(5) switch { 0 => -1, 1 => int.MaxValue, 2 => (int)capacity, _ => random.Next(0, 256) };
-                *(int*)(payload + at + 4) = random.Next(0, 4);
+                *(int*)(payload + at + 4) = random.Next(0, 6);
                 break;
             case 2: // the waiting flags and closed flags: spurious wakes and false alarms
                 *(int*)(payload + (random.Next(2) == 0 ? RingLayout.ConsumerWaitingOffset : RingLayout.ProducerWaitingOffset)) = random.Next(2);

@@ -19,25 +19,42 @@ internal interface IBenchLink : IDisposable
 
 /// <summary>
 /// A pair of rings (a channel): one copy in, one copy out, as a user copying messages would do. Bursts are published
-/// once, and released room is returned every 16 messages (and whenever this side is about to wait).
+/// once, and released room is returned every 16 messages (and whenever this side is about to wait). Messages over
+/// <see cref="PartSize"/> go in parts (<see cref="RingProducer.PartSize"/>) and are read with the copying read that
+/// takes parts, as a user moving large messages would.
 /// </summary>
-internal sealed class RingBenchLink(RingChannel channel) : IBenchLink
+internal sealed class RingBenchLink : IBenchLink
 {
+    /// <summary>The part size of every ring the bench uses: 1 MiB messages go in 16 parts.</summary>
+    internal const int PartSize = 64 * 1024;
+
     private const int ReleaseBatch = 16;
     private static readonly TimeSpan s_limit = TimeSpan.FromSeconds(30);
+    private readonly RingChannel _channel;
     private long _received;
+
+    internal RingBenchLink(RingChannel channel)
+    {
+        _channel = channel;
+        channel.Outgoing.PartSize = PartSize;
+    }
 
     /// <summary>Sets how both ends wait: <paramref name="spin"/> before parking (zero: park at once).</summary>
     internal RingBenchLink Waiting(TimeSpan spin)
     {
-        channel.Outgoing.SpinBeforeParking = spin;
-        channel.Incoming.SpinBeforeParking = spin;
+        _channel.Outgoing.SpinBeforeParking = spin;
+        _channel.Incoming.SpinBeforeParking = spin;
         return this;
     }
 
     public void Send(ReadOnlySpan<byte> message, bool endOfBurst = true)
     {
-        RingProducer outgoing = channel.Outgoing;
+        RingProducer outgoing = _channel.Outgoing;
+        if (message.Length > PartSize)
+        {
+            outgoing.Write(message);
+            return;
+        }
         if (!outgoing.TryReserve(message.Length, s_limit, CancellationToken.None, out Span<byte> room))
         {
             throw new TimeoutException("the ring stayed full for 30 s");
@@ -48,7 +65,12 @@ internal sealed class RingBenchLink(RingChannel channel) : IBenchLink
 
     public int Receive(Span<byte> buffer)
     {
-        if (!channel.Incoming.TryRead(s_limit, CancellationToken.None, out RingLease lease))
+        if (buffer.Length > PartSize)
+        {
+            // The buffer is the scenario's message size: messages this large come in parts.
+            return _channel.Incoming.TryRead(buffer, s_limit, CancellationToken.None, out int whole) ? whole : throw new TimeoutException("no message for 30 s");
+        }
+        if (!_channel.Incoming.TryRead(s_limit, CancellationToken.None, out RingLease lease))
         {
             throw new TimeoutException("no message for 30 s");
         }
@@ -58,7 +80,7 @@ internal sealed class RingBenchLink(RingChannel channel) : IBenchLink
         return length;
     }
 
-    public void Dispose() => channel.Dispose();
+    public void Dispose() => _channel.Dispose();
 }
 
 /// <summary>Two journals, one each way (a journal has one writer and readers; a reply needs a second one).</summary>

@@ -29,6 +29,8 @@ public sealed unsafe class RingConsumer : IDisposable
     private long _leaseSize = -1;
     private long _leaseOffset;
     private int _leaseLength;
+    private long _partsTotal = -1; // the open lease is the first part of a message of this many bytes, or -1
+    private bool _takingParts;     // set while the one read that takes messages in parts looks for a message
     private PeerViolationException? _fault;
     private int _disposed;
 
@@ -112,16 +114,37 @@ public sealed unsafe class RingConsumer : IDisposable
         return true;
     }
 
-    /// <summary>Copies the next message into <paramref name="destination"/>, waiting up to <paramref name="timeout"/>.</summary>
+    /// <summary>
+    /// Copies the next message into <paramref name="destination"/>, waiting up to <paramref name="timeout"/>. The one
+    /// read that also takes a message written in parts (<see cref="RingProducer.PartSize"/>): it copies each part out as
+    /// soon as it is published, and releases the message once it has all of it. A timeout or cancellation before the
+    /// last part leaves the whole message unread.
+    /// </summary>
+    /// <exception cref="ArgumentException">The message is longer than the destination (it stays unread).</exception>
     public bool TryRead(Span<byte> destination, TimeSpan timeout, CancellationToken cancellation, out int length)
     {
-        if (!TryRead(timeout, cancellation, out RingLease lease))
+        long start = Stopwatch.GetTimestamp();
+        RingLease lease;
+        _takingParts = true;
+        try
         {
-            length = 0;
-            return false;
+            if (!TryRead(timeout, cancellation, out lease))
+            {
+                length = 0;
+                return false;
+            }
         }
-        length = CopyOut(lease.Message, destination);
-        return true;
+        finally
+        {
+            _takingParts = false;
+        }
+        if (_partsTotal < 0)
+        {
+            length = CopyOut(lease.Message, destination);
+            return true;
+        }
+        TimeSpan left = timeout == Timeout.InfiniteTimeSpan ? timeout : TimeSpan.FromTicks(Math.Max(0, (timeout - Stopwatch.GetElapsedTime(start)).Ticks));
+        return TryReadParts(lease.Message, destination, left, cancellation, out length);
     }
 
     /// <summary>
@@ -208,6 +231,92 @@ public sealed unsafe class RingConsumer : IDisposable
             && L.RecordSize(length) <= Math.Min(published, _capacity - position);
     }
 
+    /// <summary>
+    /// Checks the first part of a message in parts (length <paramref name="length"/> at <paramref name="position"/>) and
+    /// its whole length, then lends it: only to the read that takes parts, a violation for every other.
+    /// </summary>
+    private bool LendFirstPart(long position, int length, long available)
+    {
+        if (!_takingParts)
+        {
+            throw Fault("a message record (kind 1): a message written in parts is read with TryRead(Span<byte>, TimeSpan, CancellationToken, out int)",
+                $"the first part of a message in parts at {position}");
+        }
+        long size = L.RecordSize(length);
+        if (length < L.PartTotalSize || length > _maxMessage || size > Math.Min(available, _capacity - position))
+        {
+            throw Fault($"a first part of {L.PartTotalSize} to {_maxMessage} bytes within the {available} published bytes and the ring's end", $"a {length}-byte first part at {position}");
+        }
+        long total = Unsafe.ReadUnaligned<long>(_data + position + L.RecordHeaderSize); // read once, checked, then only the copy is used
+        if (total < length - L.PartTotalSize || total > _maxMessage)
+        {
+            throw Fault($"a message in parts of {length - L.PartTotalSize} to {_maxMessage} bytes", $"{total} bytes at {position}");
+        }
+        _partsTotal = total;
+        return Lend(position, length);
+    }
+
+    /// <summary>
+    /// Copies a message in parts into <paramref name="destination"/>: <paramref name="first"/> (the open lease), then each
+    /// later part as it is published. Nothing is released before the last part, so a timeout leaves the message unread.
+    /// </summary>
+    private bool TryReadParts(ReadOnlySpan<byte> first, Span<byte> destination, TimeSpan timeout, CancellationToken cancellation, out int length)
+    {
+        int total = (int)_partsTotal;
+        long cursor = _head + _leaseSize;
+        _partsTotal = -1;
+        _leaseSize = -1; // the lease is given back unreleased; the head moves only once the message is whole
+        if (total > destination.Length)
+        {
+            throw new ArgumentException($"Ring '{_ring.Name}': the message is {total} bytes, the destination {destination.Length}.", nameof(destination));
+        }
+        first[L.PartTotalSize..].CopyTo(destination);
+        int copied = first.Length - L.PartTotalSize;
+        while (copied < total)
+        {
+            if (cursor == _tailSeen && cursor == RefreshTail() && !WaitForTailPast(cursor, timeout, cancellation))
+            {
+                length = 0;
+                return false;
+            }
+            // Read once into locals, as in TryTakeSlowly; a part must bring 1 byte or more, so a hostile stream of parts ends.
+            long position = cursor & _mask;
+            long available = _tailSeen - cursor;
+            long toEnd = _capacity - position;
+            ulong header = Unsafe.ReadUnaligned<ulong>(_data + position);
+            int partLength = L.RecordLength(header);
+            int kind = L.RecordKind(header);
+            if (kind == L.PaddingKind && partLength == toEnd - L.RecordHeaderSize && available >= toEnd)
+            {
+                cursor += toEnd;
+                continue;
+            }
+            long size = L.RecordSize(partLength);
+            if (kind != L.PartKind || partLength <= 0 || partLength > total - copied || size > Math.Min(available, toEnd))
+            {
+                throw Fault($"the next part of a {total}-byte message (kind 4, 1 to {total - copied} bytes) within the {available} published bytes and the ring's end",
+                    $"kind {kind}, length {partLength} at {position}");
+            }
+            new ReadOnlySpan<byte>(_data + position + L.RecordHeaderSize, partLength).CopyTo(destination[copied..]);
+            copied += partLength;
+            cursor += size;
+        }
+        _head = cursor;
+        Publish();
+        length = total;
+        return true;
+    }
+
+    /// <summary>Waits (spin, then park) until the producer publishes past <paramref name="position"/>; false on timeout.</summary>
+    private bool WaitForTailPast(long position, TimeSpan timeout, CancellationToken cancellation)
+    {
+        var wait = (Consumer: this, Position: position);
+        return SpinThenPark.Until(ref wait, static (ref (RingConsumer Consumer, long Position) w) => w.Consumer.RefreshTail() != w.Position,
+            static (ref (RingConsumer Consumer, long Position) w) => w.Consumer.ThrowIfProducerGoneAt(w.Position),
+            ref _ring.Field32(L.ConsumerWaitingOffset), ref _ring.Field64(L.TailOffset), _ring.Parking, timeout, SpinBeforeParking, _ring.MetricTag, cancellation,
+            beforeParking: static (ref (RingConsumer Consumer, long Position) w) => w.Consumer.PublishHeldBack());
+    }
+
     /// <summary>Records the message of <paramref name="length"/> bytes at <paramref name="position"/> as the open lease.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private bool Lend(long position, int length)
@@ -254,6 +363,10 @@ public sealed unsafe class RingConsumer : IDisposable
             if (IsWholeMessage(header, position, available))
             {
                 return Lend(position, length);
+            }
+            if (kind == L.FirstPartKind)
+            {
+                return LendFirstPart(position, length, available);
             }
             throw kind != L.MessageKind || (uint)length > (uint)_maxMessage
                 ? Fault($"a message record of 0 to {_maxMessage} bytes at {position}", $"kind {kind}, length {length}")
@@ -315,9 +428,12 @@ public sealed unsafe class RingConsumer : IDisposable
 
     private PeerViolationException Fault(string expected, string found) => _fault = _ring.Violation(expected, found);
 
-    private void ThrowIfProducerGone()
+    private void ThrowIfProducerGone() => ThrowIfProducerGoneAt(_head);
+
+    /// <summary>Throws if the producer is gone and has published nothing from <paramref name="position"/> on.</summary>
+    private void ThrowIfProducerGoneAt(long position)
     {
-        if (_head == RefreshTail())
+        if (position == RefreshTail())
         {
             _ring.ThrowIfPeerGone(L.ProducerIdentityOffset, L.ProducerBootTagOffset, L.ProducerClosedOffset, "producer", "another message");
         }

@@ -15,7 +15,9 @@ namespace Membrane;
 /// </code>
 /// A record is 8-byte aligned: <c>[length i32 | kind i32 | message (length bytes) | padding to 8]</c>. Kind 1 is a
 /// message; kind 2 pads the rest of the ring at the wrap (its length is what remains after its header), so no
-/// record straddles the end. Tail and head count bytes from the start, never wrap, and are read modulo capacity.
+/// record straddles the end. A message written in parts is a kind 3 record (the whole message's length as an i64,
+/// then its first bytes) followed by kind 4 records (its next bytes) until that length is reached.
+/// Tail and head count bytes from the start, never wrap, and are read modulo capacity.
 /// </summary>
 internal static class RingLayout
 {
@@ -38,6 +40,11 @@ internal static class RingLayout
     internal const int RecordKindOffset = 4;
     internal const int MessageKind = 1;
     internal const int PaddingKind = 2;
+    internal const int FirstPartKind = 3;
+    internal const int PartKind = 4;
+
+    /// <summary>The first part of a message in parts starts with the whole message's length (i64), then its first bytes.</summary>
+    internal const int PartTotalSize = 8;
     internal const int Alignment = 8;
 
     internal const long MinCapacity = 64;

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.Json;
 using Membrane.Segments;
 using Membrane.Tests.Infrastructure;
@@ -168,7 +169,9 @@ public sealed class CliTests : IDisposable
     [Fact]
     public void Demo_shows_the_segment_core_across_two_processes_and_cleans_up()
     {
-        (int exitCode, string stdout, string stderr) = Peer.RunCli("demo-segment", "--count", "10000");
+        using Peer demo = Peer.Cli("demo-segment", "--count", "10000");
+        _segments.Track(string.Create(CultureInfo.InvariantCulture, $"membrane-demo-{demo.Pid}")); // removed even if the demo is killed
+        (int exitCode, string stdout, string stderr) = demo.RunToEnd();
 
         Assert.True(exitCode == 0, stdout + stderr);
         Assert.Contains("no update lost", stdout, StringComparison.Ordinal);

@@ -169,7 +169,9 @@ public sealed class JournalCliTests : IDisposable
     {
         string directory = _segments.NewDirectory("cli-demo");
 
-        (int exitCode, string stdout, string stderr) = Peer.RunCli("demo", "--seconds", "2", "--rate", "20000", "--out", directory);
+        using Peer demo = Peer.Cli("demo", "--seconds", "2", "--rate", "20000", "--out", directory);
+        _segments.Track(string.Create(CultureInfo.InvariantCulture, $"membrane-demo-{demo.Pid}")); // removed even if the demo is killed
+        (int exitCode, string stdout, string stderr) = demo.RunToEnd();
 
         Assert.True(exitCode == 0, stdout + stderr);
         Assert.Contains("Removed the journal", stdout, StringComparison.Ordinal);

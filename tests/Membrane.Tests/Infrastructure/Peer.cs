@@ -53,10 +53,16 @@ internal sealed class Peer : IDisposable
     internal static (int ExitCode, string Stdout, string Stderr) RunCli(params string[] arguments)
     {
         using Peer cli = Cli(arguments);
-        cli._process.StandardInput.Close();
-        string stdout = cli._process.StandardOutput.ReadToEndAsync().WaitAsync(s_lineTimeout).GetAwaiter().GetResult();
-        int exitCode = cli.WaitForExit();
-        return (exitCode, stdout, cli.Stderr);
+        return cli.RunToEnd();
+    }
+
+    /// <summary>Closes stdin and waits for the process to finish: exit code, stdout, stderr.</summary>
+    internal (int ExitCode, string Stdout, string Stderr) RunToEnd()
+    {
+        _process.StandardInput.Close();
+        string stdout = _process.StandardOutput.ReadToEndAsync().WaitAsync(s_lineTimeout).GetAwaiter().GetResult();
+        int exitCode = WaitForExit();
+        return (exitCode, stdout, Stderr);
     }
 
     internal string Stderr

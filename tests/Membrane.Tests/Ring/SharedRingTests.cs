@@ -47,6 +47,76 @@ public sealed class SharedRingTests : IDisposable
     }
 
     [Fact]
+    public void Messages_written_in_parts_arrive_intact_and_in_order_from_another_process()
+    {
+        const long Messages = 3000;
+        string name = _segments.NewName("ring-parts");
+        using var ring = SharedRing.Create(name, new RingOptions { Capacity = 1 << 17 });
+        using RingConsumer consumer = ring.CreateConsumer();
+        // Messages of 16 bytes to 60,000 in a 128 KiB ring, those over 4 KiB in parts: most in parts, many wraps.
+        using var producer = Peer.Start("ring-write-parts", name, Messages.ToString(CultureInfo.InvariantCulture), "9", "60000", "4096");
+
+        byte[] buffer = new byte[ring.MaxMessageSize];
+        long bytes = 0;
+        for (long sequence = 0; sequence < Messages; sequence++)
+        {
+            Assert.True(consumer.TryRead(buffer, s_wait, CancellationToken.None, out int length), $"message {sequence} never came; producer: {producer.Stderr}");
+            AssertIntact(buffer.AsSpan(0, length), sequence);
+            bytes += length;
+        }
+
+        producer.Expect($"done {Messages}");
+        Assert.False(consumer.TryRead(out _));
+        Assert.True(bytes > 500 * ring.Capacity, $"only {bytes} bytes: too few wrap-arounds to mean anything");
+    }
+
+    [Fact]
+    public void A_message_in_parts_is_refused_by_every_read_but_the_one_that_takes_parts_and_waits_for_a_destination_that_fits()
+    {
+        using var ring = SharedRing.Create(_segments.NewName("ring-parts-refused"), new RingOptions { Capacity = 4096 });
+        using RingProducer producer = ring.CreateProducer();
+        Assert.Throws<ArgumentOutOfRangeException>(() => producer.PartSize = 4096 / 8 + 1);
+        producer.PartSize = 64;
+        byte[] message = Enumerable.Range(0, 1000).Select(i => (byte)i).ToArray();
+        Assert.True(producer.TryWrite(message));
+
+        using (RingConsumer leasing = ring.CreateConsumer())
+        {
+            var refused = Assert.Throws<PeerViolationException>(() => leasing.TryRead(out _));
+            Assert.Contains("in parts", refused.Found, StringComparison.Ordinal);
+        }
+
+        using RingConsumer copying = ring.CreateConsumer(); // a fresh end: the refusal released nothing
+        byte[] small = new byte[999];
+        var tooSmall = Assert.Throws<ArgumentException>(() => copying.TryRead(small, s_wait, CancellationToken.None, out _));
+        Assert.Contains("1000 bytes", tooSmall.Message, StringComparison.Ordinal);
+        byte[] destination = new byte[1000];
+        Assert.True(copying.TryRead(destination, s_wait, CancellationToken.None, out int length));
+        Assert.Equal(1000, length);
+        Assert.Equal(message, destination);
+        Assert.False(copying.TryRead(out _));
+    }
+
+    [Fact]
+    public void A_producer_killed_halfway_through_a_message_in_parts_is_reported_and_the_half_message_stays_unread()
+    {
+        string name = _segments.NewName("ring-parts-half");
+        using var ring = SharedRing.Create(name, new RingOptions { Capacity = 4096 });
+        using RingConsumer consumer = ring.CreateConsumer();
+        using (var producer = Peer.Start("ring-half-parts", name))
+        {
+            producer.Expect("half");
+            producer.KillHard();
+        }
+        byte[] destination = new byte[1000];
+
+        var gone = Assert.Throws<PeerGoneException>(() => consumer.TryRead(destination, s_wait, CancellationToken.None, out _));
+        Assert.Contains("dead", gone.Found, StringComparison.Ordinal);
+        Assert.Equal(0, Volatile.Read(ref ring.Field64(RingLayout.HeadOffset))); // nothing of the half message was released
+        Assert.Throws<PeerGoneException>(() => consumer.TryRead(destination, s_wait, CancellationToken.None, out _));
+    }
+
+    [Fact]
     public void Empty_and_full_edges_are_exact()
     {
         using var ring = SharedRing.Create(_segments.NewName("ring-edges"), new RingOptions { Capacity = 1024 });
@@ -311,6 +381,7 @@ public sealed class SharedRingTests : IDisposable
         long violations = 0, gone = 0, records = 0, writes = 0;
         var clock = System.Diagnostics.Stopwatch.StartNew();
         byte[] message = new byte[100];
+        byte[] copy = new byte[ring.MaxMessageSize];
         while (clock.Elapsed < TimeSpan.FromSeconds(3))
         {
             // Each round: fresh ends (a faulted consumer stays faulted), some honest writes, reads until the lie shows.
@@ -321,11 +392,16 @@ public sealed class SharedRingTests : IDisposable
                 for (int i = 0; i < 1000; i++)
                 {
                     writes += producer.TryWrite(message, TimeSpan.FromMilliseconds(1)) ? 1 : 0;
-                    if (consumer.TryRead(TimeSpan.FromMilliseconds(1), CancellationToken.None, out RingLease lease))
+                    if (i % 2 == 0 && consumer.TryRead(TimeSpan.FromMilliseconds(1), CancellationToken.None, out RingLease lease))
                     {
                         Assert.InRange(lease.Message.Length, 0, ring.MaxMessageSize);
                         records++;
                         lease.Dispose();
+                    }
+                    else if (i % 2 == 1 && consumer.TryRead(copy, TimeSpan.FromMilliseconds(1), CancellationToken.None, out int length))
+                    {
+                        Assert.InRange(length, 0, ring.MaxMessageSize); // also messages in parts: the vandal writes kinds 3 and 4
+                        records++;
                     }
                 }
             }

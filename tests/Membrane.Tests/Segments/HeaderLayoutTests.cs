@@ -127,7 +127,10 @@ public class HeaderLayoutTests
         Check("MEMBRANE_RING_DATA_OFFSET", RingLayout.DataOffset);
         Check("offsetof(struct membrane_ring_record, kind)", RingLayout.RecordKindOffset);
         Check("sizeof(struct membrane_ring_record)", RingLayout.RecordHeaderSize);
+        Check("MEMBRANE_RING_RECORD_MESSAGE", RingLayout.MessageKind);
         Check("MEMBRANE_RING_RECORD_PADDING", RingLayout.PaddingKind);
+        Check("MEMBRANE_RING_RECORD_FIRST_PART", RingLayout.FirstPartKind);
+        Check("MEMBRANE_RING_RECORD_PART", RingLayout.PartKind);
         source.Append("#include <pthread.h>\n_Static_assert(sizeof(pthread_mutex_t) <= MEMBRANE_ARC_MUTEX_SIZE, \"pthread_mutex_t fits\");\n");
 
         (int exitCode, string output) = CCompiler.CheckSyntax(source.ToString());
