@@ -21,14 +21,31 @@ public sealed class SharedRingTests : IDisposable
         Assert.True(XxHash64.HashToUInt64(message[..^8]) == MemoryMarshal.Read<ulong>(message[^8..]), $"message {sequence} is corrupt");
     }
 
+    /// <summary>A new ring of <paramref name="capacity"/> bytes, its consumer here, and a producer process running <paramref name="verb"/>.</summary>
+    private CheckedStream StartStream(string purpose, long capacity, string verb, long messages, params string[] arguments)
+    {
+        string name = _segments.NewName(purpose);
+        var ring = SharedRing.Create(name, new RingOptions { Capacity = capacity });
+        return new CheckedStream(ring, ring.CreateConsumer(), Peer.Start(verb, name, [messages.ToString(CultureInfo.InvariantCulture), .. arguments]));
+    }
+
+    /// <summary>A ring with its consumer here and its producer in another process; disposing stops and closes all three.</summary>
+    private sealed record CheckedStream(SharedRing Ring, RingConsumer Consumer, Peer Producer) : IDisposable
+    {
+        public void Dispose()
+        {
+            Producer.Dispose();
+            Consumer.Dispose();
+            Ring.Dispose();
+        }
+    }
+
     [Fact]
     public void Ten_million_messages_of_random_sizes_arrive_intact_and_in_order_from_another_process()
     {
         const long Messages = 10_000_000;
-        string name = _segments.NewName("ring-stream");
-        using var ring = SharedRing.Create(name, new RingOptions { Capacity = 1 << 16 });
-        using RingConsumer consumer = ring.CreateConsumer();
-        using var producer = Peer.Start("ring-produce", name, Messages.ToString(CultureInfo.InvariantCulture), "42", "200");
+        using CheckedStream stream = StartStream("ring-stream", 1 << 16, "ring-produce", Messages, "42", "200");
+        (SharedRing ring, RingConsumer consumer, Peer producer) = stream;
 
         long received = 0, bytes = 0;
         while (received < Messages)
@@ -50,11 +67,9 @@ public sealed class SharedRingTests : IDisposable
     public void Messages_written_in_parts_arrive_intact_and_in_order_from_another_process()
     {
         const long Messages = 3000;
-        string name = _segments.NewName("ring-parts");
-        using var ring = SharedRing.Create(name, new RingOptions { Capacity = 1 << 17 });
-        using RingConsumer consumer = ring.CreateConsumer();
         // Messages of 16 bytes to 60,000 in a 128 KiB ring, those over 4 KiB in parts: most in parts, many wraps.
-        using var producer = Peer.Start("ring-write-parts", name, Messages.ToString(CultureInfo.InvariantCulture), "9", "60000", "4096");
+        using CheckedStream stream = StartStream("ring-parts", 1 << 17, "ring-write-parts", Messages, "9", "60000", "4096");
+        (SharedRing ring, RingConsumer consumer, Peer producer) = stream;
 
         byte[] buffer = new byte[ring.MaxMessageSize];
         long bytes = 0;
