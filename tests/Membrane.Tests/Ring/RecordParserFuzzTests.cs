@@ -50,12 +50,13 @@ public sealed class RecordParserFuzzTests : IDisposable
         using var ring = SharedRing.Create(_segments.NewName("fuzz-image"), new RingOptions { Capacity = RecordParserTarget.Capacity });
         using RingProducer producer = ring.CreateProducer();
         using RingConsumer consumer = ring.CreateConsumer();
+        producer.PartSize = random.Next(2) == 0 ? 0 : 64; // half the images hold messages in parts
         // Start somewhere in the ring, so that images wrap.
         byte[] scratch = new byte[200];
         for (int skip = random.Next(0, 40); skip > 0; skip--)
         {
             producer.TryWrite(new byte[random.Next(0, 200)]);
-            consumer.TryRead(scratch, out _);
+            consumer.TryRead(scratch, TimeSpan.Zero, CancellationToken.None, out _);
         }
         long head = Volatile.Read(ref ring.Field64(RingLayout.HeadOffset));
         while (producer.TryWrite(new byte[random.Next(0, 300)]))
