@@ -123,28 +123,34 @@ public sealed unsafe class RingConsumer : IDisposable
     /// <exception cref="ArgumentException">The message is longer than the destination (it stays unread).</exception>
     public bool TryRead(Span<byte> destination, TimeSpan timeout, CancellationToken cancellation, out int length)
     {
-        long start = Stopwatch.GetTimestamp();
-        RingLease lease;
+        long waitedFrom = 0; // the clock is read only if this call has to wait: most find their message at once
         _takingParts = true;
         try
         {
-            if (!TryRead(timeout, cancellation, out lease))
+            if (!TryTake())
             {
-                length = 0;
-                return false;
+                waitedFrom = Stopwatch.GetTimestamp();
+                if (!TakeWaiting(timeout, cancellation))
+                {
+                    length = 0;
+                    return false;
+                }
             }
         }
         finally
         {
             _takingParts = false;
         }
+        var message = new ReadOnlySpan<byte>(_data + _leaseOffset, _leaseLength);
         if (_partsTotal < 0)
         {
-            length = CopyOut(lease.Message, destination);
+            length = CopyOut(message, destination);
             return true;
         }
-        TimeSpan left = timeout == Timeout.InfiniteTimeSpan ? timeout : TimeSpan.FromTicks(Math.Max(0, (timeout - Stopwatch.GetElapsedTime(start)).Ticks));
-        return TryReadParts(lease.Message, destination, left, cancellation, out length);
+        TimeSpan left = waitedFrom == 0 || timeout == Timeout.InfiniteTimeSpan
+            ? timeout
+            : TimeSpan.FromTicks(Math.Max(0, (timeout - Stopwatch.GetElapsedTime(waitedFrom)).Ticks));
+        return TryReadParts(message, destination, left, cancellation, out length);
     }
 
     /// <summary>
