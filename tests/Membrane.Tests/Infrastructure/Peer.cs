@@ -23,6 +23,9 @@ internal sealed class Peer : IDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        // Without this, every peer a test kills (SIGKILL: no shutdown) leaves its runtime's debugger pipes and
+        // diagnostics socket in /tmp for good. The peers are never debugged or traced.
+        info.Environment["DOTNET_EnableDiagnostics"] = "0";
         info.ArgumentList.Add("exec");
         info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, assembly));
         foreach (string argument in arguments)
