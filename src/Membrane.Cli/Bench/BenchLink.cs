@@ -19,16 +19,16 @@ internal interface IBenchLink : IDisposable
 
 /// <summary>
 /// A pair of rings (a channel): one copy in, one copy out, as a user copying messages would do. Bursts are published
-/// once, and released room is returned every 16 messages (and whenever this side is about to wait). Messages over
-/// <see cref="PartSize"/> go in parts (<see cref="RingProducer.PartSize"/>) and are read with the copying read that
-/// takes parts, as a user moving large messages would.
+/// once, and released room is returned once a burst's worth of messages is read (and whenever this side is about to
+/// wait). Messages over <see cref="PartSize"/> go in parts (<see cref="RingProducer.PartSize"/>) and are read with the
+/// copying read that takes parts, as a user moving large messages would.
 /// </summary>
 internal sealed class RingBenchLink : IBenchLink
 {
     /// <summary>The part size of every ring the bench uses: 1 MiB messages go in 16 parts.</summary>
     internal const int PartSize = 64 * 1024;
 
-    private const int ReleaseBatch = 16;
+    private const int ReleaseBatch = Scenarios.BurstLength;
     private static readonly TimeSpan s_limit = TimeSpan.FromSeconds(30);
     private readonly RingChannel _channel;
     private long _received;
