@@ -14,13 +14,15 @@ namespace Membrane.Cli.Bench;
 internal abstract class BenchTransport
 {
     /// <summary>
-    /// Every transport: the shared-memory floor first (measured right before the ring it is compared with, since the
-    /// VM's vCPU placement can change within a run), then Membrane's, then the baselines; the Unix socket is the one
-    /// the ratios refer to.
+    /// Every transport: each shared-memory floor right before the ring it is compared with (the VM's vCPU placement can
+    /// change within a run), Membrane's, then the baselines; the Unix socket is the one the ratios refer to.
     /// </summary>
     internal static IReadOnlyList<BenchTransport> All { get; } =
-        [new FloorTransport(),
+        [new FloorTransport("shm-floor", parked: false,
+             "bare shared memory: one mailbox each way, spun on, no protocol (the floor, latency only)"),
          new RingTransport("ring", "SharedRing, spinning", spin: TimeSpan.FromSeconds(1)),
+         new FloorTransport("futex-floor", parked: true,
+             "bare shared memory, parked: a futex wait and an unconditional wake a message, no protocol (the parked floor, latency only)"),
          new RingTransport("ring-parked", "SharedRing, parked (futex)", spin: TimeSpan.Zero),
          new UntrustedRingTransport(),
          new JournalTransport(),
@@ -244,11 +246,12 @@ internal sealed class PipeTransport : BenchTransport
         new StreamBenchLink(new AnonymousPipeClientStream(PipeDirection.Out, endpoint[1]), new AnonymousPipeClientStream(PipeDirection.In, endpoint[0]), size);
 }
 
-internal sealed class FloorTransport : BenchTransport
+/// <summary>The floor (<see cref="FloorLink"/>): spun on, or <paramref name="parked"/> on a futex.</summary>
+internal sealed class FloorTransport(string name, bool parked, string label) : BenchTransport
 {
-    internal override string Name => "shm-floor";
+    internal override string Name => name;
 
-    internal override string Label => "bare shared memory: one mailbox each way, spun on, no protocol (the floor, latency only)";
+    internal override string Label => label;
 
     /// <summary>One message in flight at a time: a throughput figure would measure the round trip again.</summary>
     internal override bool Measures(string mode) => mode == BenchResult.LatencyMode;
@@ -256,9 +259,9 @@ internal sealed class FloorTransport : BenchTransport
     internal override PendingLink Prepare(int size, string scratchDirectory)
     {
         var segment = SharedSegment.Create(UniqueName("floor"), FloorLink.PayloadSize(size), new SegmentOptions { RemoveWhenUnused = true });
-        return new PendingLink([segment.Name], () => new FloorLink(segment, outgoing: 0, incoming: FloorLink.MailboxSize(size), size), segment.Dispose);
+        return new PendingLink([segment.Name], () => new FloorLink(segment, outgoing: 0, incoming: FloorLink.MailboxSize(size), size, parked), segment.Dispose);
     }
 
     internal override IBenchLink Join(IReadOnlyList<string> endpoint, int size) =>
-        new FloorLink(SharedSegment.Open(endpoint[0]), outgoing: FloorLink.MailboxSize(size), incoming: 0, size);
+        new FloorLink(SharedSegment.Open(endpoint[0]), outgoing: FloorLink.MailboxSize(size), incoming: 0, size, parked);
 }

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Membrane.Native;
 
 namespace Membrane.Sync;
@@ -26,4 +27,10 @@ internal static unsafe class Futex
 
     /// <summary>Wakes every process parked on <paramref name="word"/>.</summary>
     internal static void WakeAll(int* word) => Interop.FutexWake(word, int.MaxValue);
+
+    /// <summary><see cref="Wait(int*, int, TimeSpan)"/> on a word of a mapped segment (mapped memory never moves).</summary>
+    internal static void Wait(ref int word, int expected, TimeSpan timeout) => Wait((int*)Unsafe.AsPointer(ref word), expected, timeout);
+
+    /// <summary><see cref="WakeAll(int*)"/> on a word of a mapped segment (mapped memory never moves).</summary>
+    internal static void WakeAll(ref int word) => WakeAll((int*)Unsafe.AsPointer(ref word));
 }

@@ -19,8 +19,8 @@ public sealed class BenchCliTests : IDisposable
         Assert.True(exitCode == 0, $"exit {exitCode}\n{stdout}\n{stderr}");
         using JsonDocument json = JsonDocument.Parse(File.ReadAllText(Path.Combine(output, "results.json")));
         JsonElement[] rows = [.. json.RootElement.EnumerateArray()];
-        string[] transports = ["ring", "ring-parked", "ring-untrusted", "journal", "unix", "pipe", "tcp", "shm-floor"];
-        Assert.Equal((transports.Length * 2) - 1, rows.Length); // the floor has latency only
+        string[] transports = ["ring", "ring-parked", "ring-untrusted", "journal", "unix", "pipe", "tcp", "shm-floor", "futex-floor"];
+        Assert.Equal((transports.Length * 2) - 2, rows.Length); // the floors have latency only
         foreach (JsonElement row in rows)
         {
             string transport = row.GetProperty("transport").GetString()!;
