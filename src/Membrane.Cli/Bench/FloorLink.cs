@@ -33,7 +33,7 @@ internal sealed class FloorLink(SharedSegment segment, int outgoing, int incomin
     public void Send(ReadOnlySpan<byte> message, bool endOfBurst = true)
     {
         Span<byte> mailbox = segment.Payload.Slice(outgoing, MailboxSize(size));
-        // The previous message was taken: always so by the time its echo came back, so this never waits long enough to park.
+        // The previous message was taken: always so by the time its echo came back, so this is spun on, never parked.
         WaitUntil(ref Field(mailbox, ConsumedOffset), _sent, park: false);
         message.CopyTo(mailbox[DataOffset..]);
         Volatile.Write(ref Field(mailbox, 0), ++_sent);
