@@ -47,6 +47,8 @@ public sealed class RingListener : IDisposable
                 RemoveIfStale(socketPath, endpoint, e);
                 socket.Bind(endpoint);
             }
+            // The mode is set before listen(): until then a connect() is refused whatever the file's mode, so no client
+            // ever gets in under the wider mode the file had from bind().
             File.SetUnixFileMode(socketPath, options.Mode);
             socket.Listen(16);
             return new RingListener(socketPath, socket, options);
