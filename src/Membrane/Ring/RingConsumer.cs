@@ -238,6 +238,12 @@ public sealed unsafe class RingConsumer : IDisposable
     }
 
     /// <summary>
+    /// Whether a padding record of <paramref name="length"/> bytes, <paramref name="toEnd"/> bytes before the ring's end,
+    /// is what the producer writes at a wrap: it fills the rest of the ring, and all of it is published.
+    /// </summary>
+    private static bool IsPaddingToEnd(int length, long toEnd, long available) => length == toEnd - L.RecordHeaderSize && available >= toEnd;
+
+    /// <summary>
     /// Checks the first part of a message in parts (length <paramref name="length"/> at <paramref name="position"/>) and
     /// its whole length, then lends it: only to the read that takes parts, a violation for every other.
     /// </summary>
@@ -292,7 +298,7 @@ public sealed unsafe class RingConsumer : IDisposable
             ulong header = Unsafe.ReadUnaligned<ulong>(_data + position);
             int partLength = L.RecordLength(header);
             int kind = L.RecordKind(header);
-            if (kind == L.PaddingKind && partLength == toEnd - L.RecordHeaderSize && available >= toEnd)
+            if (kind == L.PaddingKind && IsPaddingToEnd(partLength, toEnd, available))
             {
                 cursor += toEnd;
                 continue;
@@ -359,7 +365,7 @@ public sealed unsafe class RingConsumer : IDisposable
             long toEnd = _capacity - position;
             if (kind == L.PaddingKind)
             {
-                if (length != toEnd - L.RecordHeaderSize || available < toEnd)
+                if (!IsPaddingToEnd(length, toEnd, available))
                 {
                     throw Fault($"padding of {toEnd - L.RecordHeaderSize} bytes to the end, within {available} published", $"padding of {length} bytes at {position}");
                 }
