@@ -105,7 +105,9 @@ struct membrane_journal_cursor {  /* one cache line, written only by the reader 
     uint64_t owner_identity;      /* attached reader, as in membrane_process_slot; 0 = none; CAS to attach */
     uint32_t state;               /* enum membrane_cursor_state */
     uint32_t owner_boot_tag;
-    uint64_t reserved;
+    uint32_t waiting;             /* non-zero while its reader waits (from before it counts itself in parked_readers
+                                     until after it counts itself out), so that a dead reader's count can be taken back */
+    uint32_t reserved;
     char name[MEMBRANE_JOURNAL_CURSOR_NAME_SIZE]; /* UTF-8, NUL padded; empty for cursors attached by number */
 };
 

@@ -4,7 +4,10 @@ using Spectre.Console;
 
 namespace Membrane.Cli.Commands;
 
-/// <summary><c>membrane gc</c>: removes segments that no live process is attached to, and abandoned ones.</summary>
+/// <summary>
+/// <c>membrane gc</c>: removes what is garbage by its kind's rules (see <see cref="SegmentInfo.IsCollectable"/>):
+/// segments meant to go when unused that no live process holds, and abandoned creations. Journals persist.
+/// </summary>
 internal static class GcCommand
 {
     internal static Command Create()
@@ -12,18 +15,23 @@ internal static class GcCommand
         var dryRun = new Option<bool>("--dry-run", "-n") { Description = "Only list what would be removed." };
         var prefix = new Option<string?>("--prefix") { Description = "Only segments whose name starts with this." };
         var json = new Option<bool>("--json") { Description = "Print a JSON array of what was removed." };
-        var command = new Command("gc", "Remove every segment whose attached processes are all dead (or that has none), and every one whose creator died before finishing it.")
+        var includeJournals = new Option<bool>("--include-journals")
         {
-            dryRun, prefix, json,
+            Description = "Also remove persistent segments no live process holds: journals (their entries and every reader's position) and raw segments created without remove-when-unused.",
+        };
+        var command = new Command("gc",
+            "Remove segments created to go when unused that no live process holds (arcs, rings), and creations whose creator died. Journals persist until 'membrane rm' or --include-journals.")
+        {
+            dryRun, prefix, includeJournals, json,
         };
         command.SetAction(parse => CliOutput.Run(parse.GetValue(json), () =>
-            Run(parse.GetValue(dryRun), parse.GetValue(prefix), parse.GetValue(json))));
+            Run(parse.GetValue(dryRun), parse.GetValue(prefix), parse.GetValue(includeJournals), parse.GetValue(json))));
         return command;
     }
 
-    private static int Run(bool dryRun, string? prefix, bool json)
+    private static int Run(bool dryRun, string? prefix, bool includeJournals, bool json)
     {
-        IReadOnlyList<SegmentInfo> removed = SegmentCatalog.CollectGarbage(dryRun, prefix);
+        IReadOnlyList<SegmentInfo> removed = SegmentCatalog.CollectGarbage(dryRun, prefix, includeJournals);
         if (json)
         {
             CliOutput.WriteJson(removed.Select(s => SegmentJson.From(s, withProcesses: true)));

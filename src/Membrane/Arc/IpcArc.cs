@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using Membrane.Arc;
+using Membrane.Diagnostics;
 using Membrane.Segments;
 using Membrane.Sync;
 
@@ -37,6 +38,12 @@ public sealed unsafe class IpcArc<T> : IDisposable
 
     /// <summary>The managed thread holding a guard from this handle (0: none); catches self-deadlocks and early disposal.</summary>
     private int _lockingThread;
+
+    /// <summary>
+    /// Counts this handle's acquisitions; a guard remembers the one it came from. A guard is a struct, so a copy of it
+    /// can be disposed after the original: only the guard of the acquisition still held may release it.
+    /// </summary>
+    private long _acquisition;
 
     private IpcArc(SharedSegment segment)
     {
@@ -104,6 +111,22 @@ public sealed unsafe class IpcArc<T> : IDisposable
     }
 
     /// <summary>
+    /// Replaces the value under the lock: the zero-copy <see cref="Lock()"/> for the common case of a whole new value.
+    /// True when the previous holder had died holding the lock (the value this one replaced may have been half-written).
+    /// </summary>
+    public bool Write(in T value)
+    {
+        using IpcArcGuard<T> guard = Lock();
+        if (CrashPoints.Armed)
+        {
+            CrashPoints.ReachMidCopy(CrashPoints.ArcLockMidUpdate,
+                new ReadOnlySpan<byte>(Unsafe.AsPointer(in value), sizeof(T)), new Span<byte>(Unsafe.AsPointer(ref guard.Value), sizeof(T)));
+        }
+        guard.Value = value;
+        return guard.PreviousOwnerDied;
+    }
+
+    /// <summary>
     /// A consistent copy of the value, without taking the lock: never torn, never blocking the holder. Waits while a
     /// holder is changing the value; throws <see cref="LockHolderDiedException"/> if that holder died mid-change (the
     /// next <see cref="Lock()"/> reports it and repairs; reads work again after).
@@ -146,12 +169,24 @@ public sealed unsafe class IpcArc<T> : IDisposable
         _segment.Dispose();
     }
 
-    /// <summary>Called by the guard: publish the value (even sequence), then release.</summary>
-    internal void Release()
+    /// <summary>
+    /// Called by the guard of <paramref name="acquisition"/>: publish the value (even sequence), then release. A guard
+    /// of an earlier acquisition (a copy disposed again) changes nothing: it would publish a value another holder is
+    /// still writing, or take the lock from under it.
+    /// </summary>
+    internal void Release(long acquisition)
     {
+        if (Volatile.Read(ref _lockingThread) != Environment.CurrentManagedThreadId || acquisition != _acquisition)
+        {
+            return;
+        }
         ref long sequence = ref Sequence;
         // Release; pairs with the acquire read of the sequence in Read(): every write through the guard is visible first.
         Volatile.Write(ref sequence, sequence + 1);
+        if (CrashPoints.Armed)
+        {
+            CrashPoints.Reach(CrashPoints.ArcUnlockBeforeRelease);
+        }
         // After the sequence: a holder dying between the two leaves a readable value and a stale holder, never an
         // odd sequence with no holder to blame.
         Volatile.Write(ref Holder, 0UL);
@@ -163,6 +198,7 @@ public sealed unsafe class IpcArc<T> : IDisposable
     {
         Debug.Assert(outcome != LockOutcome.TimedOut, "not held");
         Volatile.Write(ref _lockingThread, Environment.CurrentManagedThreadId);
+        long acquisition = ++_acquisition;
         // Holder first, then the odd sequence: a reader that sees odd also sees whom to check on.
         Volatile.Write(ref Holder, _me);
         ref long sequence = ref Sequence;
@@ -174,7 +210,7 @@ public sealed unsafe class IpcArc<T> : IDisposable
             Volatile.WriteBarrier();
         }
         // An odd sequence here means the previous holder died mid-change: it stays odd until we publish.
-        return new IpcArcGuard<T>(this, ref Unsafe.AsRef<T>(_payload + ArcLayout.ValueOffset), outcome == LockOutcome.AcquiredOwnerDied);
+        return new IpcArcGuard<T>(this, acquisition, ref Unsafe.AsRef<T>(_payload + ArcLayout.ValueOffset), outcome == LockOutcome.AcquiredOwnerDied);
     }
 
     private void ThrowIfHolderDied()

@@ -8,11 +8,13 @@ public ref struct IpcArcGuard<T>
     where T : unmanaged
 {
     private IpcArc<T>? _arc;
+    private readonly long _acquisition;
     private readonly ref T _value;
 
-    internal IpcArcGuard(IpcArc<T> arc, ref T value, bool previousOwnerDied)
+    internal IpcArcGuard(IpcArc<T> arc, long acquisition, ref T value, bool previousOwnerDied)
     {
         _arc = arc;
+        _acquisition = acquisition;
         _value = ref value;
         PreviousOwnerDied = previousOwnerDied;
     }
@@ -33,11 +35,14 @@ public ref struct IpcArcGuard<T>
     /// </summary>
     public bool PreviousOwnerDied { get; }
 
-    /// <summary>Publishes the value to lock-free readers and releases the lock. A second call does nothing.</summary>
+    /// <summary>
+    /// Publishes the value to lock-free readers and releases the lock. A second call does nothing, and neither does a
+    /// call on a copy of a guard already disposed, even when the lock has been taken again since.
+    /// </summary>
     public void Dispose()
     {
         IpcArc<T>? arc = _arc;
         _arc = null;
-        arc?.Release();
+        arc?.Release(_acquisition);
     }
 }

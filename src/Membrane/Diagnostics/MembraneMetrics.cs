@@ -22,6 +22,9 @@ public static class MembraneMetrics
     /// <summary>Journal entries a lapped reader lost.</summary>
     internal static readonly Counter<long> JournalLost = Meter.CreateCounter<long>("membrane.journal.lost", "{entry}", "Entries overwritten before a reader read them.");
 
+    /// <summary>Messages in parts a ring consumer skipped because their producer died before finishing them.</summary>
+    internal static readonly Counter<long> RingAborted = Meter.CreateCounter<long>("membrane.ring.aborted", "{message}", "Messages in parts abandoned by a producer that died.");
+
     /// <summary>Times a reader or writer parked on a futex.</summary>
     internal static readonly Counter<long> Parks = Meter.CreateCounter<long>("membrane.parks", "{park}", "Times a waiter parked in the kernel.");
 

@@ -27,7 +27,7 @@ public sealed unsafe class Journal : IDisposable
     {
         _segment = segment;
         Payload = segment.PayloadPointer;
-        Validate();
+        ValidateLayout();
         SlotSize = (int)Read32(L.SlotSizeOffset);
         SlotStride = (int)Read32(L.SlotStrideOffset);
         Capacity = Unsafe.ReadUnaligned<long>(Payload + L.CapacityOffset);
@@ -35,6 +35,7 @@ public sealed unsafe class Journal : IDisposable
         Policy = (OverrunPolicy)Read32(L.PolicyOffset);
         Slots = Payload + Unsafe.ReadUnaligned<long>(Payload + L.SlotsOffsetOffset);
         Mask = Capacity - 1;
+        ValidateCursors();
     }
 
     /// <summary>The segment's name.</summary>
@@ -171,6 +172,54 @@ public sealed unsafe class Journal : IDisposable
 
     internal byte* Slot(long sequence) => Slots + ((sequence & Mask) * SlotStride);
 
+    /// <summary>
+    /// The write position, counting entries a writer stamped complete but died before publishing. Readers deliver
+    /// on a slot's stamp alone, so such an entry may already be read and committed: no writer may give its sequence
+    /// to another entry, and no cursor that committed it is damaged. A live writer stamps at most one entry ahead of
+    /// what it published; a scan is bounded by the ring all the same.
+    /// </summary>
+    internal long WritePositionIncludingUnpublished()
+    {
+        long position = WritePosition;
+        for (long scanned = 0; scanned < Capacity && Volatile.Read(ref StampOf(position)) == L.CompleteStamp(position); scanned++)
+        {
+            position++;
+        }
+        return position;
+    }
+
+    /// <summary>
+    /// Takes back from <see cref="ParkedReaders"/> what readers that died while waiting left in it (else every append
+    /// pays a futex wake for ever). A live waiter says so in its cursor's <see cref="JournalCursor.Waiting"/> from before
+    /// it counts itself in until after it counts itself out, so the live waiters are at most the cursors waiting with a
+    /// live owner: a count above that holds dead readers' increments, and a CAS down to it removes only those (it fails,
+    /// harmlessly, if any reader counted itself in or out meanwhile).
+    /// </summary>
+    internal void RepairParkedReaders()
+    {
+        int counted = Volatile.Read(ref ParkedReaders); // acquire: a waiter's flag, set before its increment, is seen below
+        if (counted <= 0)
+        {
+            return;
+        }
+        int waiting = 0;
+        for (int id = 0; id < CursorCount; id++)
+        {
+            ref JournalCursor cursor = ref Cursor(id);
+            if (Volatile.Read(ref cursor.Waiting) != 0 && ProcessClaim.Holder(ref cursor.Owner, ref cursor.OwnerBootTag) is { } owner && owner.IsAlive())
+            {
+                waiting++;
+            }
+        }
+        if (waiting < counted)
+        {
+            Interlocked.CompareExchange(ref ParkedReaders, waiting, counted);
+        }
+    }
+
+    /// <summary>The stamp word of the slot <paramref name="sequence"/> maps to.</summary>
+    internal ref long StampOf(long sequence) => ref Unsafe.AsRef<long>(Slot(sequence) + L.SlotStampOffset);
+
     /// <summary>After a commit or a removal: wake a Block writer, but only if it said it is parked.</summary>
     internal void WakeWriter()
     {
@@ -205,7 +254,7 @@ public sealed unsafe class Journal : IDisposable
     private uint Read32(int offset) => Unsafe.ReadUnaligned<uint>(Payload + offset);
 
     /// <summary>The journal's own fields, checked once at open: a foreign or damaged segment is refused here.</summary>
-    private void Validate()
+    private void ValidateLayout()
     {
         uint slotSize = Read32(L.SlotSizeOffset);
         uint stride = Read32(L.SlotStrideOffset);
@@ -227,8 +276,14 @@ public sealed unsafe class Journal : IDisposable
             _segment.Dispose();
             throw new SegmentCorruptException("Its journal header is inconsistent.", _segment.Name, expected: "a consistent journal layout", found: problem);
         }
-        long write = Volatile.Read(ref WritePositionRef);
-        for (int id = 0; id < (int)cursors; id++)
+    }
+
+    /// <summary>The cursor table, checked once at open, after the layout: no cursor may be past what was written.</summary>
+    private void ValidateCursors()
+    {
+        // A reader may have committed an entry its writer stamped complete and died before publishing.
+        long write = WritePositionIncludingUnpublished();
+        for (int id = 0; id < CursorCount; id++)
         {
             long committed = Volatile.Read(ref Cursor(id).Committed);
             uint state = Volatile.Read(ref Cursor(id).State);
@@ -242,6 +297,19 @@ public sealed unsafe class Journal : IDisposable
         }
     }
 
+    /// <summary>
+    /// Free, unnamed, and with no live reader: never registered, or removed, or claimed by a reader that died before it
+    /// named or registered it (such a cursor would otherwise be lost to every later reader by name).
+    /// </summary>
+    private static bool IsUnused(ref JournalCursor cursor)
+    {
+        if (Volatile.Read(ref cursor.State) != JournalCursor.Free || cursor.ReadName() is not null)
+        {
+            return false;
+        }
+        return ProcessClaim.Holder(ref cursor.Owner, ref cursor.OwnerBootTag) is not { } owner || !owner.IsAlive();
+    }
+
     private int FindCursor(string name)
     {
         int free = -1;
@@ -252,7 +320,7 @@ public sealed unsafe class Journal : IDisposable
             {
                 return id;
             }
-            if (free < 0 && Volatile.Read(ref cursor.State) == JournalCursor.Free && Volatile.Read(ref cursor.Owner) == 0 && cursor.ReadName() is null)
+            if (free < 0 && IsUnused(ref cursor))
             {
                 free = id;
             }

@@ -15,6 +15,7 @@ internal struct JournalCursor
     [FieldOffset(L.CursorOwnerOffset)] public ulong Owner;               // reader, CAS to attach; 0 = nobody attached
     [FieldOffset(L.CursorStateOffset)] public uint State;                // reader on first attach, RemoveCursor
     [FieldOffset(L.CursorOwnerBootTagOffset)] public uint OwnerBootTag;  // reader, after the Owner CAS
+    [FieldOffset(L.CursorWaitingOffset)] public uint Waiting;            // reader: 1 before it counts itself parked, 0 after it counts itself out
     [FieldOffset(L.CursorNameOffset)] public NameBytes Name;             // reader that attached by name
 
     [System.Runtime.CompilerServices.InlineArray(L.CursorNameSize)]

@@ -13,7 +13,7 @@ namespace Membrane;
 ///        | registration epoch i32                                            |
 ///  0x100 | cursor table: cursors x 64 bytes, one cache line each             | each reader its own
 ///        |   [committed position u64 | owner identity u64 | state u32 |      |
-///        |    owner boot tag u32 | reserved u64 | name 32 bytes UTF-8]       |
+///        |    owner boot tag u32 | waiting u32 | reserved u32 | name 32 B]  |
 ///  slots | capacity x stride:                                                 | writer
 ///        |   [stamp u64 | length u32 | reserved u32 | entry (slot size)]     |
 /// </code>
@@ -44,6 +44,7 @@ internal static class JournalLayout
     internal const int CursorOwnerOffset = 8;
     internal const int CursorStateOffset = 16;
     internal const int CursorOwnerBootTagOffset = 20;
+    internal const int CursorWaitingOffset = 24;
     internal const int CursorNameOffset = 32;
     internal const int CursorNameSize = 32;
 

@@ -39,6 +39,7 @@ public sealed unsafe class JournalReader : IDisposable
         _tag = MembraneMetrics.Tag(journal.Name);
         ClaimCursor(name);
         _position = StartingPosition(start);
+        journal.RepairParkedReaders();
         s_open.TryAdd(this, 0);
     }
 
@@ -156,9 +157,29 @@ public sealed unsafe class JournalReader : IDisposable
     /// </summary>
     public bool TryRead(Span<byte> destination, TimeSpan timeout, CancellationToken cancellation, out JournalRecord record)
     {
+        if (TryRead(destination, out record))
+        {
+            return true;
+        }
+        // Says this reader may be counted in ParkedReaders, for as long as it may be (see Journal.RepairParkedReaders).
+        // A release store before the wait's full-fenced count, and its clearing a release store after the count's return.
+        Volatile.Write(ref Cursor.Waiting, 1);
+        try
+        {
+            return WaitForEntry(destination, timeout, cancellation, out record);
+        }
+        finally
+        {
+            Volatile.Write(ref Cursor.Waiting, 0);
+        }
+    }
+
+    private bool WaitForEntry(Span<byte> destination, TimeSpan timeout, CancellationToken cancellation, out JournalRecord record)
+    {
         var read = new PendingRead(this, destination);
         bool got = SpinThenPark.Until(ref read, static (ref PendingRead r) => r.Reader.TryRead(r.Destination, out r.Record), checkPeer: null,
-            ref _journal.ParkedReaders, ref _journal.WritePositionRef, Parking.Futex, timeout, SpinThenPark.DefaultSpin, _tag, cancellation);
+            ref _journal.ParkedReaders, ref _journal.WritePositionRef, Parking.Futex, timeout, SpinThenPark.DefaultSpin, _tag, cancellation,
+            beforeParking: CrashPoints.Armed ? static (ref PendingRead _) => CrashPoints.Reach(CrashPoints.JournalReadParked) : null);
         record = read.Record;
         return got;
     }
@@ -202,6 +223,10 @@ public sealed unsafe class JournalReader : IDisposable
     public void Commit()
     {
         _journal.ThrowIfDisposed();
+        if (CrashPoints.Armed)
+        {
+            CrashPoints.Reach(CrashPoints.JournalCommitBeforeStore);
+        }
         // Full fence; pairs with a parked Block writer's announcement, then its re-read of the cursors.
         Interlocked.Exchange(ref Cursor.Committed, _position);
         _journal.WakeWriter();
@@ -255,6 +280,12 @@ public sealed unsafe class JournalReader : IDisposable
             throw new SegmentInUseException($"Cursor {CursorId} already has a live reader; a cursor takes one reader at a time.", _journal.Name,
                 expected: "no reader attached to the cursor", found: $"reader pid {holder.Pid}");
         }
+        if (CrashPoints.Armed)
+        {
+            CrashPoints.Reach(CrashPoints.JournalCursorAfterClaim);
+        }
+        // A predecessor killed while waiting left its flag up; ours now (we are the cursor's only writer), and down.
+        Volatile.Write(ref cursor.Waiting, 0);
         if (name is not null && cursor.ReadName() != name)
         {
             cursor.WriteName(name);

@@ -34,7 +34,14 @@ public sealed unsafe class JournalWriter : IDisposable
         _blockTimeout = blockTimeout;
         _tag = MembraneMetrics.Tag(journal.Name);
         ClaimWriterRole();
-        _next = journal.WritePosition;
+        journal.RepairParkedReaders();
+        _next = journal.WritePositionIncludingUnpublished();
+        if (_next != journal.WritePosition)
+        {
+            // A writer died between stamping entries complete and publishing them. Readers deliver on the stamp alone,
+            // so those entries may be read and committed already: they are published, never written again.
+            SpinThenPark.Publish(ref _journal.WritePositionRef, _next, ref _journal.ParkedReaders, Parking.Futex);
+        }
     }
 
     /// <summary>The sequence the next <see cref="Append(ReadOnlySpan{byte})"/> gives its entry.</summary>
@@ -58,15 +65,24 @@ public sealed unsafe class JournalWriter : IDisposable
         Volatile.Write(ref stamp, L.WritingStamp(sequence));
         // The odd stamp is visible before any byte of the new entry (pairs with the reader's ReadBarrier).
         Volatile.WriteBarrier();
-        entry.CopyTo(new Span<byte>(slot + L.SlotHeaderSize, entry.Length));
+        var destination = new Span<byte>(slot + L.SlotHeaderSize, entry.Length);
+        if (CrashPoints.Armed)
+        {
+            CrashPoints.ReachMidCopy(CrashPoints.JournalAppendMidCopy, entry, destination);
+        }
+        entry.CopyTo(destination);
         Unsafe.WriteUnaligned(slot + L.SlotLengthOffset, entry.Length);
         // Release: the entry is complete before the even stamp (pairs with the reader's first stamp read).
         Volatile.Write(ref stamp, L.CompleteStamp(sequence));
         _next = sequence + 1;
+        if (CrashPoints.Armed)
+        {
+            CrashPoints.Reach(CrashPoints.JournalAppendBeforePublish);
+        }
         SpinThenPark.Publish(ref _journal.WritePositionRef, sequence + 1, ref _journal.ParkedReaders, Parking.Futex);
         if (++_unreportedAppends == MetricsBatch)
         {
-            ReportAppends();
+            EveryBatch();
         }
         return sequence;
     }
@@ -166,6 +182,16 @@ public sealed unsafe class JournalWriter : IDisposable
         throw new ReaderStalledException(
             $"The writer waited {_blockTimeout.TotalSeconds:0.###} s for the slowest reader to make room (Block policy).", _journal.Name,
             expected: $"room for entry {sequence}", found: $"cursor {slowest}{(cursor.Name is null ? "" : $" '{cursor.Name}'")} at {position}, {who}");
+    }
+
+    /// <summary>Once every <see cref="MetricsBatch"/> appends: the metrics, and a count of parked readers that may include dead ones.</summary>
+    private void EveryBatch()
+    {
+        ReportAppends();
+        if (Volatile.Read(ref _journal.ParkedReaders) != 0)
+        {
+            _journal.RepairParkedReaders();
+        }
     }
 
     private void ReportAppends()

@@ -20,6 +20,13 @@ internal static partial class Interop
     [LibraryImport(Libc, EntryPoint = "unlink", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
     internal static partial int Unlink(string path);
 
+    internal const int AT_FDCWD = -100;
+    internal const uint RENAME_NOREPLACE = 1;
+
+    /// <summary>renameat2(2); with RENAME_NOREPLACE it fails with EEXIST rather than replace the target (atomically).</summary>
+    [LibraryImport(Libc, EntryPoint = "renameat2", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    internal static partial int RenameAt2(int oldDirectory, string oldPath, int newDirectory, string newPath, uint flags);
+
     [LibraryImport(Libc, EntryPoint = "ftruncate", SetLastError = true)]
     internal static partial int FTruncate(SafeFileDescriptor fd, long length);
 

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics.X86;
+using Membrane.Diagnostics;
 using Membrane.Segments;
 using Membrane.Sync;
 using L = Membrane.RingLayout;
@@ -40,6 +41,12 @@ public sealed unsafe class RingConsumer : IDisposable
     /// </summary>
     public TimeSpan SpinBeforeParking { get; set; } = SpinThenPark.DefaultSpin;
 
+    /// <summary>
+    /// Messages in parts this consumer skipped because their producer died before finishing them (the producer that
+    /// replaced it marked them aborted). Also counted in the <c>membrane.ring.aborted</c> metric.
+    /// </summary>
+    public long AbortedMessages { get; private set; }
+
     internal RingConsumer(SharedRing ring)
     {
         _ring = ring;
@@ -47,7 +54,7 @@ public sealed unsafe class RingConsumer : IDisposable
         _mask = _capacity - 1;
         _maxMessage = ring.MaxMessageSize;
         _data = ring.Data;
-        ring.ClaimRole(L.ConsumerIdentityOffset, L.ConsumerBootTagOffset, L.ConsumerClosedOffset, "consumer");
+        ring.ClaimRole(L.ConsumerIdentityOffset, L.ConsumerBootTagOffset, L.ConsumerClosedOffset, L.ConsumerWaitingOffset, "consumer");
         // A replaced consumer resumes at the published head: a message the dead one had read but not released comes again.
         _head = Volatile.Read(ref ring.Field64(L.HeadOffset));
         _tailSeen = _head;
@@ -124,33 +131,50 @@ public sealed unsafe class RingConsumer : IDisposable
     public bool TryRead(Span<byte> destination, TimeSpan timeout, CancellationToken cancellation, out int length)
     {
         long waitedFrom = 0; // the clock is read only if this call has to wait: most find their message at once
-        _takingParts = true;
-        try
+        while (true)
         {
-            if (!TryTake())
+            TimeSpan left = waitedFrom == 0 || timeout == Timeout.InfiniteTimeSpan
+                ? timeout
+                : TimeSpan.FromTicks(Math.Max(0, (timeout - Stopwatch.GetElapsedTime(waitedFrom)).Ticks));
+            _takingParts = true;
+            try
             {
-                waitedFrom = Stopwatch.GetTimestamp();
-                if (!TakeWaiting(timeout, cancellation))
+                if (!TryTake())
                 {
-                    length = 0;
-                    return false;
+                    waitedFrom = waitedFrom == 0 ? Stopwatch.GetTimestamp() : waitedFrom;
+                    if (!TakeWaiting(left, cancellation))
+                    {
+                        length = 0;
+                        return false;
+                    }
                 }
             }
+            finally
+            {
+                _takingParts = false;
+            }
+            var message = new ReadOnlySpan<byte>(_data + _leaseOffset, _leaseLength);
+            if (_partsTotal < 0)
+            {
+                length = CopyOut(message, destination);
+                return true;
+            }
+            waitedFrom = waitedFrom == 0 ? Stopwatch.GetTimestamp() : waitedFrom;
+            PartsOutcome outcome = TryReadParts(message, destination, left, cancellation, out length);
+            if (outcome != PartsOutcome.Aborted)
+            {
+                return outcome == PartsOutcome.Whole;
+            }
+            // Its producer died in its middle: skipped, counted, and the next message is waited for in the time left.
         }
-        finally
-        {
-            _takingParts = false;
-        }
-        var message = new ReadOnlySpan<byte>(_data + _leaseOffset, _leaseLength);
-        if (_partsTotal < 0)
-        {
-            length = CopyOut(message, destination);
-            return true;
-        }
-        TimeSpan left = waitedFrom == 0 || timeout == Timeout.InfiniteTimeSpan
-            ? timeout
-            : TimeSpan.FromTicks(Math.Max(0, (timeout - Stopwatch.GetElapsedTime(waitedFrom)).Ticks));
-        return TryReadParts(message, destination, left, cancellation, out length);
+    }
+
+    /// <summary>How a read of a message in parts ended.</summary>
+    private enum PartsOutcome
+    {
+        Whole,
+        TimedOut,
+        Aborted,
     }
 
     /// <summary>
@@ -202,6 +226,10 @@ public sealed unsafe class RingConsumer : IDisposable
         _leaseSize = -1;
         if (publish || _head - _published >= _capacity / 4)
         {
+            if (CrashPoints.Armed)
+            {
+                CrashPoints.Reach(CrashPoints.RingReleaseBeforePublish);
+            }
             Publish(); // released room held back never exceeds a quarter of the ring: the producer could starve
         }
     }
@@ -272,7 +300,7 @@ public sealed unsafe class RingConsumer : IDisposable
     /// Copies a message in parts into <paramref name="destination"/>: <paramref name="first"/> (the open lease), then each
     /// later part as it is published. Nothing is released before the last part, so a timeout leaves the message unread.
     /// </summary>
-    private bool TryReadParts(ReadOnlySpan<byte> first, Span<byte> destination, TimeSpan timeout, CancellationToken cancellation, out int length)
+    private PartsOutcome TryReadParts(ReadOnlySpan<byte> first, Span<byte> destination, TimeSpan timeout, CancellationToken cancellation, out int length)
     {
         int total = (int)_partsTotal;
         long cursor = _head + _leaseSize;
@@ -289,7 +317,7 @@ public sealed unsafe class RingConsumer : IDisposable
             if (cursor == _tailSeen && cursor == RefreshTail() && !WaitForTailPast(cursor, timeout, cancellation))
             {
                 length = 0;
-                return false;
+                return PartsOutcome.TimedOut;
             }
             // Read once into locals, as in TryTakeSlowly; a part must bring 1 byte or more, so a hostile stream of parts ends.
             long position = cursor & _mask;
@@ -302,6 +330,14 @@ public sealed unsafe class RingConsumer : IDisposable
             {
                 cursor += toEnd;
                 continue;
+            }
+            if (kind == L.AbortedKind && partLength == 0)
+            {
+                _head = cursor + L.RecordSize(0);
+                Publish();
+                CountAborted();
+                length = 0;
+                return PartsOutcome.Aborted;
             }
             long size = L.RecordSize(partLength);
             if (kind != L.PartKind || partLength <= 0 || partLength > total - copied || size > Math.Min(available, toEnd))
@@ -316,7 +352,13 @@ public sealed unsafe class RingConsumer : IDisposable
         _head = cursor;
         Publish();
         length = total;
-        return true;
+        return PartsOutcome.Whole;
+    }
+
+    private void CountAborted()
+    {
+        AbortedMessages++;
+        MembraneMetrics.RingAborted.Add(1, _ring.MetricTag);
     }
 
     /// <summary>Waits (spin, then park) until the producer publishes past <paramref name="position"/>; false on timeout.</summary>
@@ -376,6 +418,13 @@ public sealed unsafe class RingConsumer : IDisposable
             {
                 return Lend(position, length);
             }
+            if (kind == L.AbortedKind && length == 0 && available >= L.RecordSize(0))
+            {
+                // Only a consumer that did not take parts meets one here (it faulted on the first part, or a fresh
+                // consumer started after it): nothing to skip but the record itself.
+                _head += L.RecordSize(0);
+                continue;
+            }
             if (kind == L.FirstPartKind)
             {
                 return LendFirstPart(position, length, available);
@@ -386,9 +435,13 @@ public sealed unsafe class RingConsumer : IDisposable
         }
     }
 
-    /// <summary>Publishes room released in a batch, if any.</summary>
+    /// <summary>Publishes room released in a batch, if any; called as the consumer is about to park.</summary>
     private void PublishHeldBack()
     {
+        if (CrashPoints.Armed)
+        {
+            CrashPoints.Reach(CrashPoints.RingReadParked);
+        }
         if (_head != _published)
         {
             Publish();

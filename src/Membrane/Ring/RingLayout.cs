@@ -16,7 +16,9 @@ namespace Membrane;
 /// A record is 8-byte aligned: <c>[length i32 | kind i32 | message (length bytes) | padding to 8]</c>. Kind 1 is a
 /// message; kind 2 pads the rest of the ring at the wrap (its length is what remains after its header), so no
 /// record straddles the end. A message written in parts is a kind 3 record (the whole message's length as an i64,
-/// then its first bytes) followed by kind 4 records (its next bytes) until that length is reached.
+/// then its first bytes) followed by kind 4 records (its next bytes) until that length is reached. A kind 5 record (no
+/// bytes) ends a message in parts that will never be finished: its producer died in its middle, and the producer that
+/// replaced it says so before writing anything else.
 /// Tail and head count bytes from the start, never wrap, and are read modulo capacity.
 /// </summary>
 internal static class RingLayout
@@ -42,6 +44,7 @@ internal static class RingLayout
     internal const int PaddingKind = 2;
     internal const int FirstPartKind = 3;
     internal const int PartKind = 4;
+    internal const int AbortedKind = 5;
 
     /// <summary>The first part of a message in parts starts with the whole message's length (i64), then its first bytes.</summary>
     internal const int PartTotalSize = 8;

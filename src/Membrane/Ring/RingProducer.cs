@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
+using Membrane.Diagnostics;
 using Membrane.Sync;
 using L = Membrane.RingLayout;
 
@@ -45,7 +46,7 @@ public sealed unsafe class RingProducer : IDisposable
         _mask = _capacity - 1;
         _data = ring.Data;
         _maxMessage = ring.MaxMessageSize;
-        ring.ClaimRole(L.ProducerIdentityOffset, L.ProducerBootTagOffset, L.ProducerClosedOffset, "producer");
+        ring.ClaimRole(L.ProducerIdentityOffset, L.ProducerBootTagOffset, L.ProducerClosedOffset, L.ProducerWaitingOffset, "producer");
         // A replaced producer resumes at the published tail; whatever the dead one had not published is gone.
         _tail = Volatile.Read(ref ring.Field64(L.TailOffset));
         _published = _tail;
@@ -54,6 +55,15 @@ public sealed unsafe class RingProducer : IDisposable
         {
             Dispose();
             throw ring.Violation("0 <= head <= tail <= head + capacity, 8-aligned", $"head {_headSeen}, tail {_tail}");
+        }
+        try
+        {
+            AbortOrphanedParts();
+        }
+        catch
+        {
+            Dispose();
+            throw;
         }
     }
 
@@ -160,7 +170,8 @@ public sealed unsafe class RingProducer : IDisposable
         var wait = (Producer: this, Length: length);
         bool reserved = SpinThenPark.Until(ref wait, static (ref (RingProducer Producer, int Length) w) => w.Producer.TryReserve(w.Length, out _),
             static (ref (RingProducer Producer, int Length) w) => w.Producer.ThrowIfConsumerGone(),
-            ref _ring.Field32(L.ProducerWaitingOffset), ref _ring.Field64(L.HeadOffset), _ring.Parking, timeout, SpinBeforeParking, _ring.MetricTag, cancellation);
+            ref _ring.Field32(L.ProducerWaitingOffset), ref _ring.Field64(L.HeadOffset), _ring.Parking, timeout, SpinBeforeParking, _ring.MetricTag, cancellation,
+            beforeParking: CrashPoints.Armed ? static (ref (RingProducer, int) _) => CrashPoints.Reach(CrashPoints.RingWriteParked) : null);
         buffer = reserved ? new Span<byte>(_data + (_tail & _mask) + L.RecordHeaderSize, length) : default;
         return reserved;
     }
@@ -186,6 +197,10 @@ public sealed unsafe class RingProducer : IDisposable
         _reservedLength = -1;
         if (publish || _tail - _published >= _capacity / 4)
         {
+            if (CrashPoints.Armed)
+            {
+                CrashPoints.Reach(CrashPoints.RingCommitBeforePublish);
+            }
             Publish(); // a burst never holds back more than a quarter of the ring: the consumer could starve
         }
     }
@@ -275,6 +290,45 @@ public sealed unsafe class RingProducer : IDisposable
     private bool InParts(int length) => _partSize != 0 && length > _partSize;
 
     /// <summary>
+    /// A producer that died in the middle of a message in parts left its first parts published and the rest never. A
+    /// consumer keeps such a message unread until it is whole, so anything written after it would be read as its next
+    /// part: before writing anything, end it with an aborted record, which the consumer takes as "skip this message".
+    /// The unread records from the head to the tail are walked once (all our predecessors' own, and checked as read).
+    /// </summary>
+    private void AbortOrphanedParts()
+    {
+        long missing = 0; // bytes of the last message in parts that never came
+        for (long at = _headSeen; at < _tail;)
+        {
+            long position = at & _mask;
+            ulong header = Unsafe.ReadUnaligned<ulong>(_data + position);
+            int length = L.RecordLength(header);
+            int kind = L.RecordKind(header);
+            long size = kind == L.PaddingKind ? _capacity - position : L.RecordSize(length);
+            if (length < 0 || size > _tail - at || size > _capacity - position || (kind == L.FirstPartKind && length < L.PartTotalSize))
+            {
+                throw _ring.Violation("whole records from the head to the tail", $"kind {kind}, length {length} at {position}");
+            }
+            missing = kind switch
+            {
+                L.FirstPartKind => Unsafe.ReadUnaligned<long>(_data + position + L.RecordHeaderSize) - (length - L.PartTotalSize),
+                L.PartKind => missing - length,
+                L.PaddingKind => missing,
+                _ => 0,
+            };
+            at += size;
+        }
+        if (missing > 0)
+        {
+            if (!TryReserve(0, out _))
+            {
+                throw new InvalidOperationException($"Ring '{_ring.Name}': no room to end the message in parts a dead producer left unfinished.");
+            }
+            Seal(0, L.AbortedKind, publish: true);
+        }
+    }
+
+    /// <summary>
     /// Copies <paramref name="message"/> in as parts, each published at once; false, with nothing written, unless there
     /// is room for all of them now (the consumer releases a message in parts only once it has all of it).
     /// </summary>
@@ -298,6 +352,10 @@ public sealed unsafe class RingProducer : IDisposable
         int copied = first.Length - L.PartTotalSize;
         message[..copied].CopyTo(first[L.PartTotalSize..]);
         Seal(first.Length, L.FirstPartKind, publish: true);
+        if (CrashPoints.Armed)
+        {
+            CrashPoints.Reach(CrashPoints.RingPartsAfterFirstPart);
+        }
         while (copied < message.Length)
         {
             Span<byte> part = ReserveCheckedRoom(Math.Min(_partSize, message.Length - copied));

@@ -180,14 +180,19 @@ public sealed unsafe class SharedRing : IDisposable
     internal SafeFileDescriptor[] SharedDescriptors =>
         _link is null ? throw new InvalidOperationException("A named ring is opened by name, not passed.") : [((SealedMemfd)_memory).Descriptor, .. _link.Descriptors];
 
-    /// <summary>Claims a role (see <see cref="ProcessClaim"/>): a dead holder is replaced, a live one refused.</summary>
-    internal void ClaimRole(int identityOffset, int bootTagOffset, int closedOffset, string role)
+    /// <summary>
+    /// Claims a role (see <see cref="ProcessClaim"/>): a dead holder is replaced, a live one refused. The role's waiting
+    /// count is its alone, so it starts at zero: a holder killed while parked must not leave it counted for ever, which
+    /// would make the other side pay a wake-up system call on every publication.
+    /// </summary>
+    internal void ClaimRole(int identityOffset, int bootTagOffset, int closedOffset, int waitingOffset, string role)
     {
         if (_link is null && ProcessClaim.TryClaim(ref Identity(identityOffset), ref BootTag(bootTagOffset)) is { } holder)
         {
             throw new SegmentInUseException($"The ring has a live {role} already; it takes one at a time.", Name,
                 expected: $"no live {role}", found: $"{role} pid {holder.Pid}");
         }
+        Volatile.Write(ref Field32(waitingOffset), 0);
         Volatile.Write(ref Field32(closedOffset), 0);
     }
 

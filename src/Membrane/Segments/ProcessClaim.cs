@@ -1,3 +1,5 @@
+using Membrane.Diagnostics;
+
 namespace Membrane.Segments;
 
 /// <summary>
@@ -22,9 +24,17 @@ internal static class ProcessClaim
                     return holder;
                 }
             }
+            // The old holder's boot tag must never stand beside our identity (a tag of another boot would make us look
+            // dead, to a process that reads both between our CAS and our tag): 0 means "not recorded", so a reader
+            // in between judges us by pid and start time alone. A losing claimant's 0 is as harmless.
+            Volatile.Write(ref bootTag, 0);
             // Full fence: the claim is visible before anything the new holder writes next.
             if (Interlocked.CompareExchange(ref identity, me.Packed, current) == current)
             {
+                if (CrashPoints.Armed)
+                {
+                    CrashPoints.Reach(CrashPoints.RoleClaimAfterCas);
+                }
                 Volatile.Write(ref bootTag, me.BootTag);
                 return null;
             }

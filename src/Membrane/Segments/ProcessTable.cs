@@ -1,3 +1,4 @@
+using Membrane.Diagnostics;
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using L = Membrane.Segments.SegmentHeaderLayout;
@@ -49,7 +50,7 @@ internal readonly unsafe struct ProcessTable
             // Pairs with the CAS in TryClaimRemoval: the slot CAS above is a full fence, so this read cannot be
             // satisfied before the slot is visible to a remover.
             ulong claim = Volatile.Read(ref RemovalClaim);
-            if (claim != 0 && !ClearIfDead(claim))
+            if (claim == Removed || (claim != 0 && !ClearIfDead(claim)))
             {
                 ReleaseLocked(slot);
                 return -1;
@@ -68,6 +69,16 @@ internal readonly unsafe struct ProcessTable
     }
 
     /// <summary>
+    /// The removal claim's value once the name is unlinked: permanent, whoever set it and whether it lives. A claim
+    /// that a dead remover left is cleared by the next attacher, which is right while the name still leads here and
+    /// wrong after: that attacher (who opened the file before the unlink) would use a segment nobody else can find.
+    /// </summary>
+    internal const ulong Removed = ulong.MaxValue;
+
+    /// <summary>Marks the segment as unlinked for good: every later attach fails, and its caller opens the name afresh.</summary>
+    internal void MarkRemoved() => Interlocked.Exchange(ref RemovalClaim, Removed);
+
+    /// <summary>
     /// Takes the removal claim if no live process is attached. True: the caller now owns the segment's removal and
     /// must unlink it. False: someone is attached (or removing it already); nothing changed.
     /// </summary>
@@ -81,7 +92,7 @@ internal readonly unsafe struct ProcessTable
             {
                 break;
             }
-            if (claim != 0 && ProcessIdentity.Unpack(claim, 0).IsAlive())
+            if (claim == Removed || (claim != 0 && ProcessIdentity.Unpack(claim, 0).IsAlive()))
             {
                 return false;
             }
@@ -138,7 +149,7 @@ internal readonly unsafe struct ProcessTable
         get
         {
             ulong claim = Volatile.Read(ref RemovalClaim);
-            return claim == 0 ? null : ProcessIdentity.Unpack(claim, 0);
+            return claim is 0 or Removed ? null : ProcessIdentity.Unpack(claim, 0);
         }
     }
 
@@ -162,8 +173,20 @@ internal readonly unsafe struct ProcessTable
                 bool usable = pass == 0
                     ? seen == 0
                     : seen != 0 && !ProcessIdentity.Unpack(seen, Volatile.Read(ref BootTag(slot))).IsAlive();
-                if (usable && Interlocked.CompareExchange(ref Identity(slot), mine, seen) == seen)
+                if (!usable)
                 {
+                    continue;
+                }
+                if (seen != 0)
+                {
+                    Volatile.Write(ref BootTag(slot), 0); // never the dead owner's tag beside our identity (see ProcessClaim)
+                }
+                if (Interlocked.CompareExchange(ref Identity(slot), mine, seen) == seen)
+                {
+                    if (CrashPoints.Armed)
+                    {
+                        CrashPoints.Reach(CrashPoints.SegmentAttachAfterSlot);
+                    }
                     Volatile.Write(ref BootTag(slot), me.BootTag);
                     Volatile.Write(ref References(slot), 1);
                     return slot;

@@ -9,22 +9,34 @@ namespace Membrane.Segments;
 /// </summary>
 public static unsafe class SegmentCatalog
 {
-    /// <summary>Every Membrane segment in /dev/shm that this user can read, by name.</summary>
+    /// <summary>
+    /// Every Membrane segment in /dev/shm that this user can read, by name, then every segment still being built under
+    /// a creation name (<see cref="SegmentInfo.InCreation"/>): a live creator's, or debris of one that died.
+    /// </summary>
     public static IReadOnlyList<SegmentInfo> List()
     {
         var found = new List<SegmentInfo>();
+        var creations = new List<SegmentInfo>();
         foreach (string path in Directory.EnumerateFiles(SegmentName.SharedMemoryDirectory).Order(StringComparer.Ordinal))
         {
             string name = Path.GetFileName(path);
             try
             {
-                found.Add(Inspect(name));
+                if (SegmentFiles.CreatorOf(name) is { } creator)
+                {
+                    creations.Add(InspectCreation(name, creator));
+                }
+                else
+                {
+                    found.Add(Inspect(name));
+                }
             }
             catch (MembraneException)
             {
                 // Foreign, unreadable or vanished since the directory was read: not ours to list.
             }
         }
+        found.AddRange(creations);
         return found;
     }
 
@@ -85,38 +97,42 @@ public static unsafe class SegmentCatalog
     public static void Remove(string name, bool force = false, SegmentBacking backing = SegmentBacking.SharedMemory)
     {
         string canonical = Canonical(name, backing);
-        SegmentInfo info = Inspect(canonical, backing);
-        if (force || TryClaimRemoval(canonical, backing, info))
+        if (backing == SegmentBacking.SharedMemory && SegmentFiles.CreatorOf(canonical) is { } creator)
         {
-            if (!SegmentFiles.Unlink(canonical, backing))
+            // What a creator left (or is still building): its own process is the only one that counts.
+            if (!TryRemove(InspectCreation(canonical, creator) with { CreatorAlive = !force && creator.IsAlive() }, force))
             {
-                throw new SegmentNotFoundException("It was removed by another process meanwhile.", canonical);
+                throw new SegmentInUseException("Its creator is still building it; use force to remove it anyway.", canonical,
+                    expected: "a creator that died", found: $"creator pid {creator.Pid} alive");
             }
             return;
         }
+        SegmentInfo info = Inspect(canonical, backing);
+        if (TryRemove(info, force))
+        {
+            return;
+        }
+        // Inspecting again says what stopped us: gone meanwhile (not found), or who is attached.
         IEnumerable<int> pids = Inspect(canonical, backing).Processes.Where(p => p.IsAlive).Select(p => p.Process.Pid);
         throw new SegmentInUseException("Live processes are attached to it; use force to remove it anyway.", canonical,
             expected: "no live process attached", found: $"pids {string.Join(", ", pids)}");
     }
 
     /// <summary>
-    /// Removes every segment that no live process is attached to, and every one whose creator died while
-    /// initialising it. Returns what it removed (with <paramref name="dryRun"/>, what it would remove).
-    /// <paramref name="namePrefix"/> limits it to names that start with it.
+    /// Removes what is garbage by its kind's rules (<see cref="SegmentInfo.IsCollectable"/>): segments created to be
+    /// removed when unused that no live process holds, segments whose creator died before they were ready, and
+    /// creations whose creator died. Journals and other persistent segments stay unless
+    /// <paramref name="includePersistent"/>. Returns what it removed (with <paramref name="dryRun"/>, what it would).
+    /// <paramref name="namePrefix"/> limits it to names (creation names included) that start with it.
     /// </summary>
-    public static IReadOnlyList<SegmentInfo> CollectGarbage(bool dryRun = false, string? namePrefix = null)
+    public static IReadOnlyList<SegmentInfo> CollectGarbage(bool dryRun = false, string? namePrefix = null, bool includePersistent = false)
     {
         var removed = new List<SegmentInfo>();
-        foreach (SegmentInfo info in List().Where(i => i.IsGarbage && i.Name.StartsWith(namePrefix ?? "", StringComparison.Ordinal)))
+        foreach (SegmentInfo info in List().Where(i => i.IsCollectable(includePersistent) && i.Name.StartsWith(namePrefix ?? "", StringComparison.Ordinal)))
         {
-            if (dryRun)
-            {
-                removed.Add(info);
-                continue;
-            }
             try
             {
-                if (TryClaimRemoval(info.Name, info.Backing, info) && SegmentFiles.Unlink(info.Name, info.Backing))
+                if (dryRun || TryRemove(info, force: false))
                 {
                     removed.Add(info);
                 }
@@ -129,27 +145,70 @@ public static unsafe class SegmentCatalog
         return removed;
     }
 
-    /// <summary>
-    /// For a ready segment, the removal claim of <see cref="ProcessTable"/> (so that nobody attaches as we unlink);
-    /// for an abandoned one, the CAS to Abandoned (so that a creator that is alive after all is never pulled).
-    /// </summary>
-    private static bool TryClaimRemoval(string name, SegmentBacking backing, SegmentInfo info)
+    /// <summary>What a creation file shows: its header if the creator got as far as the magic, else only its name's creator.</summary>
+    private static SegmentInfo InspectCreation(string name, ProcessIdentity creator)
     {
-        using SafeFileDescriptor fd = SegmentFiles.Open(name, backing, create: false, writable: true, default);
-        using MappedMemory mapping = MappedMemory.Map(fd, info.FileSize, writable: true, out int errno);
+        SegmentInfo? header = null;
+        try
+        {
+            header = Inspect(name);
+        }
+        catch (ForeignSegmentException)
+        {
+            // Its creator died (or is still) before writing the magic.
+        }
+        return (header ?? Blank(name)) with { InCreation = true, Creator = creator, CreatorAlive = creator.IsAlive() };
+    }
+
+    private static SegmentInfo Blank(string name)
+    {
+        long size = new FileInfo(SegmentFiles.PathOf(name, SegmentBacking.SharedMemory)).Length;
+        return new SegmentInfo
+        {
+            Name = name, Backing = SegmentBacking.SharedMemory, FileSize = size, LayoutVersion = 0, Kind = SegmentKind.None,
+            State = SegmentState.Blank, PayloadSize = 0, PayloadType = TypeFingerprint.None, Creator = default, CreatorAlive = false,
+            CreatedAt = default, RemoveWhenUnused = false, Mode = 0, OwnerUid = 0, Processes = [],
+        };
+    }
+
+    /// <summary>
+    /// Unlinks the segment <paramref name="info"/> describes, if it is still the file under that name and still
+    /// removable: for a ready segment, under the removal claim of <see cref="ProcessTable"/> (so that nobody attaches as
+    /// we unlink) unless <paramref name="force"/>, then marked removed; for an abandoned one, after the CAS to Abandoned
+    /// (so that a creator alive after all is never pulled); for a creation, once its creator is seen dead.
+    /// </summary>
+    private static bool TryRemove(SegmentInfo info, bool force)
+    {
+        using SafeFileDescriptor fd = SegmentFiles.Open(info.Name, info.Backing, create: false, writable: true, default);
+        if (info.InCreation)
+        {
+            return (force || !info.Creator.IsAlive()) && SegmentFiles.UnlinkIfSame(info.Name, info.Backing, fd);
+        }
+        long size = (long)SegmentFiles.Stat(fd, info.Name).Size;
+        if (size < L.Size)
+        {
+            return false; // not the file that was inspected
+        }
+        using MappedMemory mapping = MappedMemory.Map(fd, size, writable: true, out int errno);
         if (errno != 0)
         {
-            NativeError.Throw("mmap", errno, name);
+            NativeError.Throw("mmap", errno, info.Name);
         }
         ref SegmentHeader header = ref *(SegmentHeader*)mapping.Pointer;
+        var processes = new ProcessTable(mapping.Pointer);
         int state = Volatile.Read(ref header.State);
         if (state == (int)SegmentState.Ready)
         {
-            return new ProcessTable(mapping.Pointer).TryClaimRemoval(ProcessIdentity.Current);
+            if (!force && !processes.TryClaimRemoval(ProcessIdentity.Current))
+            {
+                return false;
+            }
+            return SharedSegment.RemoveClaimed(processes, info.Name, info.Backing, fd);
         }
         var creator = ProcessIdentity.Unpack(header.CreatorIdentity, header.CreatorBootTag);
-        return state == (int)SegmentState.Abandoned
+        bool abandoned = force || state == (int)SegmentState.Abandoned
             || (!creator.IsAlive() && Interlocked.CompareExchange(ref header.State, (int)SegmentState.Abandoned, state) == state);
+        return abandoned && SegmentFiles.UnlinkIfSame(info.Name, info.Backing, fd);
     }
 
     private static string Canonical(string name, SegmentBacking backing) =>

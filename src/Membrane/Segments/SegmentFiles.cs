@@ -1,3 +1,4 @@
+using System.Globalization;
 using Membrane.Native;
 
 namespace Membrane.Segments;
@@ -24,6 +25,57 @@ internal static class SegmentFiles
         }
         return fd;
     }
+
+    /// <summary>What the names of segments still being built start with (a dot: hidden from a plain <c>ls</c>).</summary>
+    internal const string CreationPrefix = ".membrane-creating-";
+
+    private static int s_creations;
+
+    /// <summary>
+    /// The name a segment is built under, in the same directory as <paramref name="name"/>: it carries its creator's
+    /// pid and start time, so that what a creator killed half-way leaves behind is recognised as debris by its name
+    /// alone (its header may not be written).
+    /// </summary>
+    internal static string CreationName(string name, SegmentBacking backing)
+    {
+        ProcessIdentity me = ProcessIdentity.Current;
+        string file = string.Create(CultureInfo.InvariantCulture, $"{CreationPrefix}{me.Pid}-{me.StartTicks}-{Interlocked.Increment(ref s_creations)}");
+        return backing == SegmentBacking.File ? Path.Combine(Path.GetDirectoryName(name) ?? "", file) : file;
+    }
+
+    /// <summary>The creator a creation name records, or null when <paramref name="fileName"/> is not one.</summary>
+    internal static ProcessIdentity? CreatorOf(string fileName)
+    {
+        if (!fileName.StartsWith(CreationPrefix, StringComparison.Ordinal))
+        {
+            return null;
+        }
+        string[] parts = fileName[CreationPrefix.Length..].Split('-');
+        return parts.Length == 3
+            && int.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out int pid)
+            && uint.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out uint start)
+            ? new ProcessIdentity(pid, start, 0)
+            : null;
+    }
+
+    /// <summary>
+    /// Gives the segment built under <paramref name="building"/> its name, atomically and only if the name is free:
+    /// nobody ever opens a segment under its name before it is whole. <see cref="SegmentAlreadyExistsException"/> if taken.
+    /// </summary>
+    internal static void Publish(string building, string name, SegmentBacking backing)
+    {
+        if (Interop.RenameAt2(Interop.AT_FDCWD, PathOf(building, backing), Interop.AT_FDCWD, PathOf(name, backing), Interop.RENAME_NOREPLACE) != 0)
+        {
+            NativeError.Throw("Publishing the segment under its name", Interop.LastErrno, name);
+        }
+    }
+
+    /// <summary>Whether a name exists now (a hint only: it may change before the caller acts; never opens the file).</summary>
+    internal static bool Exists(string name, SegmentBacking backing) => Path.Exists(PathOf(name, backing));
+
+    /// <summary>The file system path of a named segment.</summary>
+    internal static string PathOf(string name, SegmentBacking backing) =>
+        backing == SegmentBacking.SharedMemory ? SegmentName.SharedMemoryDirectory + "/" + name : name;
 
     /// <summary>Unlinks the name; false when it was gone already.</summary>
     internal static bool Unlink(string name, SegmentBacking backing)

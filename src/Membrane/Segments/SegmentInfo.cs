@@ -61,17 +61,40 @@ public sealed record SegmentInfo
     public int LiveProcesses => Processes.Count(p => p.IsAlive);
 
     /// <summary>
-    /// "in use", "unused" (no live process attached), "initialising", or "abandoned" (its creator died before it
-    /// was ready): the states <c>membrane gc</c> acts on.
+    /// Whether this is a segment still being built under a creation name (see <see cref="SegmentCatalog.List"/>): its
+    /// <see cref="Name"/> is that creation name, and it is debris once <see cref="Creator"/> is dead.
     /// </summary>
-    public string Status => State switch
+    public bool InCreation { get; init; }
+
+    /// <summary>
+    /// "in use", "unused" (removed when unused, and no live process attached: garbage), "persistent" (no live process,
+    /// kept by design: a journal or a segment created without <see cref="SegmentOptions.RemoveWhenUnused"/>),
+    /// "initialising", "abandoned" (its creator died before it was ready), "being created" or "abandoned creation".
+    /// For display: <see cref="IsGarbage"/> decides from the state and flags themselves.
+    /// </summary>
+    public string Status => (InCreation, State) switch
     {
-        SegmentState.Ready => LiveProcesses > 0 ? "in use" : "unused",
-        SegmentState.Abandoned => "abandoned",
+        (true, _) => CreatorAlive ? "being created" : "abandoned creation",
+        (_, SegmentState.Ready) => LiveProcesses > 0 ? "in use" : RemoveWhenUnused ? "unused" : "persistent",
+        (_, SegmentState.Abandoned) => "abandoned",
         _ when !CreatorAlive => "abandoned",
         _ => "initialising",
     };
 
-    /// <summary>Whether <c>membrane gc</c> would remove it: unused, or abandoned by a dead creator.</summary>
-    public bool IsGarbage => Status is "unused" or "abandoned";
+    /// <summary>Whether <c>membrane gc</c> removes it: see <see cref="IsCollectable"/> (persistent segments kept).</summary>
+    public bool IsGarbage => IsCollectable(includePersistent: false);
+
+    /// <summary>
+    /// Whether garbage collection removes it: a creation whose creator died; a segment whose creator died before it
+    /// was ready; a ready segment with no live process attached that was created to be removed when unused — and, with
+    /// <paramref name="includePersistent"/>, one kept by design (a journal: its entries and cursor positions are what
+    /// the next reader resumes from).
+    /// </summary>
+    public bool IsCollectable(bool includePersistent) => (InCreation, State) switch
+    {
+        (true, _) => !CreatorAlive,
+        (_, SegmentState.Ready) => LiveProcesses == 0 && (RemoveWhenUnused || includePersistent),
+        (_, SegmentState.Abandoned) => true,
+        _ => !CreatorAlive,
+    };
 }

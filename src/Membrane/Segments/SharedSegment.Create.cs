@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text;
+using Membrane.Diagnostics;
 using Membrane.Native;
 using L = Membrane.Segments.SegmentHeaderLayout;
 
@@ -20,19 +21,28 @@ public sealed unsafe partial class SharedSegment
         Create(label, payloadSize, PayloadSpec.Raw, (options ?? SegmentOptions.Default) with { Backing = SegmentBacking.Anonymous }, initialize: null);
 
     /// <summary>
-    /// The one creation path. <paramref name="initialize"/> lays out the payload while the state is still
-    /// Initialising, so no opener ever sees a half-built structure; if it throws (or the process dies in it) the
-    /// segment is never Ready.
+    /// The one creation path. A named segment is built whole under a creation name of its own (see
+    /// <see cref="SegmentFiles.CreationName"/>), then renamed into place only if its name is free: no opener ever
+    /// sees it half-built, a creator that dies leaves its name free and a file <c>membrane gc</c> knows for debris,
+    /// and nobody has to guess whether a slow creator (in <c>posix_fallocate</c> of a large segment) is still alive.
+    /// <paramref name="initialize"/> lays out the payload while the state is still Initialising.
     /// </summary>
     internal static SharedSegment Create(string name, long payloadSize, PayloadSpec spec, SegmentOptions options, Action<SharedSegment>? initialize)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(payloadSize);
         string canonical = Canonical(name, options.Backing);
         long totalSize = L.TotalSizeFor(payloadSize);
+        bool named = options.Backing != SegmentBacking.Anonymous;
+        if (named && SegmentFiles.Exists(canonical, options.Backing))
+        {
+            // Only to fail early (without reserving a large segment first); the rename below is what decides.
+            throw new SegmentAlreadyExistsException("A segment of this name exists already.", canonical, errno: Interop.EEXIST);
+        }
+        string building = named ? SegmentFiles.CreationName(canonical, options.Backing) : canonical;
 
-        SafeFileDescriptor fd = options.Backing == SegmentBacking.Anonymous
-            ? CreateMemfd(canonical)
-            : SegmentFiles.Open(canonical, options.Backing, create: true, writable: true, options.Mode);
+        SafeFileDescriptor fd = named
+            ? SegmentFiles.Open(building, options.Backing, create: true, writable: true, options.Mode)
+            : CreateMemfd(canonical);
         MappedMemory? mapping = null;
         SharedSegment? segment = null;
         try
@@ -50,13 +60,21 @@ public sealed unsafe partial class SharedSegment
             }
             segment = new SharedSegment(canonical, options.Backing, fd, mapping);
             segment.Initialise(spec, payloadSize, options, initialize);
+            if (CrashPoints.Armed)
+            {
+                CrashPoints.Reach(CrashPoints.SegmentCreateBeforePublish);
+            }
+            if (named)
+            {
+                SegmentFiles.Publish(building, canonical, options.Backing);
+            }
             return segment;
         }
         catch
         {
-            if (options.Backing != SegmentBacking.Anonymous)
+            if (named)
             {
-                SegmentFiles.UnlinkIfSame(canonical, options.Backing, fd);
+                SegmentFiles.Unlink(building, options.Backing); // only ever ours; gone already once published
             }
             if (segment is not null)
             {
@@ -76,6 +94,10 @@ public sealed unsafe partial class SharedSegment
     {
         ref SegmentHeader header = ref Header;
         ProcessIdentity me = ProcessIdentity.Current;
+        if (CrashPoints.Armed)
+        {
+            CrashPoints.Reach(CrashPoints.SegmentCreateBeforeHeader);
+        }
 
         // The magic and who is initialising go in first: `membrane ls`/`gc` recognise the segment from then on, and
         // an opener finding the creator dead can tell a stalled creation from a live one. Published by the CAS below

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using Membrane.Diagnostics;
 using Membrane.Native;
 using L = Membrane.Segments.SegmentHeaderLayout;
 
@@ -144,6 +145,10 @@ public sealed unsafe partial class SharedSegment
             {
                 mapping.Dispose();
                 return pending;
+            }
+            if (CrashPoints.Armed)
+            {
+                CrashPoints.Reach(CrashPoints.SegmentOpenBeforeAttach);
             }
             segment._slot = segment.Processes.Attach(ProcessIdentity.Current, name);
             if (segment._slot < 0)

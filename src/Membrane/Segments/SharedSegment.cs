@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text;
+using Membrane.Diagnostics;
 using Membrane.Native;
 using L = Membrane.Segments.SegmentHeaderLayout;
 
@@ -83,11 +84,16 @@ public sealed unsafe partial class SharedSegment : IDisposable
         }
         try
         {
-            if (_slot >= 0 && Processes.Release(_slot) == 0
-                && ((SegmentFlags)Header.Flags).HasFlag(SegmentFlags.RemoveWhenUnused)
-                && Processes.TryClaimRemoval(ProcessIdentity.Current))
+            if (_slot >= 0 && Processes.Release(_slot) == 0 && ((SegmentFlags)Header.Flags).HasFlag(SegmentFlags.RemoveWhenUnused))
             {
-                SegmentFiles.UnlinkIfSame(Name, Backing, _descriptor);
+                if (CrashPoints.Armed)
+                {
+                    CrashPoints.Reach(CrashPoints.SegmentDetachAfterRelease);
+                }
+                if (Processes.TryClaimRemoval(ProcessIdentity.Current))
+                {
+                    RemoveClaimed(Processes, Name, Backing, _descriptor);
+                }
             }
         }
         finally
@@ -106,6 +112,24 @@ public sealed unsafe partial class SharedSegment : IDisposable
     internal ProcessTable Processes => new(_mapping.Pointer);
 
     internal SafeFileDescriptor Descriptor => _descriptor;
+
+    /// <summary>
+    /// Unlinks a segment whose removal claim the caller holds, if the name still leads to the file it has open, and
+    /// marks it removed for anyone who opened it before the unlink.
+    /// </summary>
+    internal static bool RemoveClaimed(ProcessTable processes, string name, SegmentBacking backing, SafeFileDescriptor descriptor)
+    {
+        if (CrashPoints.Armed)
+        {
+            CrashPoints.Reach(CrashPoints.SegmentRemoveAfterClaim);
+        }
+        if (!SegmentFiles.UnlinkIfSame(name, backing, descriptor))
+        {
+            return false;
+        }
+        processes.MarkRemoved();
+        return true;
+    }
 
     internal void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
 

@@ -152,8 +152,18 @@ public sealed class CliTests : IDisposable
     {
         string dead = _segments.NewName("cli-gc-dead");
         string live = _segments.NewName("cli-gc-live");
-        SharedSegment.Create(dead, 64).Dispose();
-        using var held = SharedSegment.Create(live, 64);
+        Peer holder;
+        using (SharedSegment.Create(dead, 64, new SegmentOptions { RemoveWhenUnused = true }))
+        {
+            holder = Peer.Start("attach", dead);
+            holder.Expect("attached");
+        }
+        using (holder)
+        {
+            holder.KillHard(); // the last process attached died: nobody is left to remove it
+        }
+        Assert.True(File.Exists(TestSegments.ShmPath(dead)), "a remove-when-unused segment whose last holder died stays until gc");
+        using var held = SharedSegment.Create(live, 64, new SegmentOptions { RemoveWhenUnused = true });
         string prefix = TestSegments.RunPrefix;
 
         (int exitCode, string stdout, string stderr) = Peer.RunCli("gc", "--json", "--prefix", prefix);

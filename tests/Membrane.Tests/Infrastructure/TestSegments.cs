@@ -12,6 +12,7 @@ internal sealed class TestSegments : IDisposable
     private static int s_counter;
     private readonly List<(string Name, SegmentBacking Backing)> _created = [];
     private readonly List<string> _directories = [];
+    private readonly List<int> _creators = [];
 
     /// <summary>The prefix every name this test run makes starts with.</summary>
     internal static string RunPrefix { get; } = string.Create(CultureInfo.InvariantCulture, $"mbt-{Environment.ProcessId}-");
@@ -49,6 +50,23 @@ internal sealed class TestSegments : IDisposable
         return directory;
     }
 
+    /// <summary>
+    /// Removes afterwards whatever process <paramref name="pid"/> left half-built under a creation name (a peer a test
+    /// kills while it creates). Returns the prefix of those names.
+    /// </summary>
+    internal string TrackCreationsBy(int pid)
+    {
+        _creators.Add(pid);
+        return CreationPrefix(pid);
+    }
+
+    /// <summary>What the creation names of process <paramref name="pid"/> start with.</summary>
+    internal static string CreationPrefix(int pid) => string.Create(CultureInfo.InvariantCulture, $"{SegmentFiles.CreationPrefix}{pid}-");
+
+    /// <summary>The creation files process <paramref name="pid"/> has in /dev/shm now.</summary>
+    internal static string[] CreationsBy(int pid) =>
+        Directory.GetFiles(SegmentName.SharedMemoryDirectory, CreationPrefix(pid) + "*").Select(Path.GetFileName).ToArray()!;
+
     internal static string ShmPath(string name) => Path.Combine(SegmentName.SharedMemoryDirectory, name);
 
     public void Dispose()
@@ -67,6 +85,13 @@ internal sealed class TestSegments : IDisposable
         foreach (string directory in _directories)
         {
             Directory.Delete(directory, recursive: true);
+        }
+        foreach (int pid in _creators)
+        {
+            foreach (string creation in CreationsBy(pid))
+            {
+                File.Delete(ShmPath(creation));
+            }
         }
     }
 }

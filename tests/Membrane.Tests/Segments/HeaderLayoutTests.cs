@@ -103,6 +103,7 @@ public class HeaderLayoutTests
         Check("offsetof(struct membrane_journal_cursor, owner_identity)", JournalLayout.CursorOwnerOffset);
         Check("offsetof(struct membrane_journal_cursor, state)", JournalLayout.CursorStateOffset);
         Check("offsetof(struct membrane_journal_cursor, owner_boot_tag)", JournalLayout.CursorOwnerBootTagOffset);
+        Check("offsetof(struct membrane_journal_cursor, waiting)", JournalLayout.CursorWaitingOffset);
         Check("offsetof(struct membrane_journal_cursor, name)", JournalLayout.CursorNameOffset);
         Check("MEMBRANE_JOURNAL_CURSOR_NAME_SIZE", JournalLayout.CursorNameSize);
         Check("offsetof(struct membrane_journal_slot, stamp)", JournalLayout.SlotStampOffset);

@@ -49,18 +49,20 @@ public sealed class MultiProcessSegmentTests : IDisposable
     }
 
     [Fact]
-    public void Creator_killed_during_initialisation_is_reported_by_open_as_abandoned()
+    public void Creator_killed_during_initialisation_leaves_the_name_free_and_its_file_marked_as_its_creation()
     {
         string name = _segments.NewName("abandoned");
         using var creator = Peer.Start("create-and-hang", name);
+        _segments.TrackCreationsBy(creator.Pid);
         creator.Expect("initialising");
-        int pid = creator.Pid;
         creator.KillHard();
 
-        var error = Assert.Throws<SegmentAbandonedException>(() => SharedSegment.Open(name));
-
-        Assert.Equal("state Ready", error.Expected);
-        Assert.Contains($"creator pid {pid.ToString(CultureInfo.InvariantCulture)} no longer running", error.Found, StringComparison.Ordinal);
+        Assert.Throws<SegmentNotFoundException>(() => SharedSegment.Open(name));
+        SegmentInfo debris = SegmentCatalog.List().Single(s => s.Name.StartsWith(TestSegments.CreationPrefix(creator.Pid), StringComparison.Ordinal));
+        Assert.True(debris.InCreation);
+        Assert.Equal(creator.Pid, debris.Creator.Pid);
+        Assert.Equal("abandoned creation", debris.Status);
+        Assert.True(debris.IsGarbage);
     }
 
     [Fact]
@@ -69,6 +71,7 @@ public sealed class MultiProcessSegmentTests : IDisposable
         string name = _segments.NewName("repair");
         using (var creator = Peer.Start("create-and-hang", name))
         {
+            _segments.TrackCreationsBy(creator.Pid);
             creator.Expect("initialising");
             creator.KillHard();
         }
@@ -80,17 +83,19 @@ public sealed class MultiProcessSegmentTests : IDisposable
     }
 
     [Fact]
-    public void Open_gives_up_on_a_live_but_stalled_creator_after_the_timeout()
+    public void A_segment_being_created_is_invisible_under_its_name_and_never_taken_for_debris()
     {
         string name = _segments.NewName("stalled");
         using var creator = Peer.Start("create-and-hang", name);
+        _segments.TrackCreationsBy(creator.Pid);
         creator.Expect("initialising");
 
-        var error = Assert.Throws<SegmentAbandonedException>(() =>
-            SharedSegment.Open(name, new SegmentOptions { InitialisationTimeout = TimeSpan.FromMilliseconds(200) }));
-
-        Assert.Contains("within 0.2 s", error.Message, StringComparison.Ordinal);
-        Assert.Contains("still working on it", error.Found, StringComparison.Ordinal);
+        Assert.Throws<SegmentNotFoundException>(() => SharedSegment.Open(name));
+        SegmentInfo building = SegmentCatalog.List().Single(s => s.Name.StartsWith(TestSegments.CreationPrefix(creator.Pid), StringComparison.Ordinal));
+        Assert.Equal("being created", building.Status);
+        Assert.False(building.IsGarbage);
+        using var ours = SharedSegment.Create(name, 64); // the name is free: the live creator will find it taken, not us
+        Assert.Equal(ProcessIdentity.Current, ours.Creator);
     }
 
     [Fact]

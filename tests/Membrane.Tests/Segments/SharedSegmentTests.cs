@@ -156,7 +156,7 @@ public sealed class SharedSegmentTests : IDisposable
         SharedSegment.Create(name, 64).Dispose();
 
         Assert.True(File.Exists(TestSegments.ShmPath(name)));
-        Assert.Equal("unused", SegmentCatalog.Inspect(name).Status);
+        Assert.Equal("persistent", SegmentCatalog.Inspect(name).Status);
     }
 
     [Fact]
