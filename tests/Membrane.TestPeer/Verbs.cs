@@ -17,6 +17,7 @@ internal static class Verbs
         _ when verb.StartsWith("journal-", StringComparison.Ordinal) => JournalVerbs.Run(verb, segment, rest),
         _ when verb.StartsWith("ring-", StringComparison.Ordinal) => RingVerbs.Run(verb, segment, rest),
         _ when verb.StartsWith("channel-", StringComparison.Ordinal) => ChannelVerbs.Run(verb, segment, rest),
+        _ when verb.StartsWith("crash-", StringComparison.Ordinal) => CrashVerbs.Run(verb, segment, rest),
         _ => Unknown(verb),
     };
 

@@ -36,6 +36,35 @@ public sealed class IpcArcTests : IDisposable
     public void Dispose() => _segments.Dispose();
 
     [Fact]
+    public void Disposing_a_copy_of_a_released_guard_changes_nothing_even_after_the_lock_is_taken_again()
+    {
+        string name = _segments.NewName("arc-guard-copy");
+        using var arc = IpcArc<long>.Create(name, 1);
+        using var other = IpcArc<long>.Open(name);
+        IpcArcGuard<long> guard = arc.Lock();
+        IpcArcGuard<long> copy = guard;
+        guard.Dispose();
+
+        using (IpcArcGuard<long> again = arc.Lock())
+        {
+            again.Value = 5;
+            copy.Dispose(); // stale: must neither publish the value being written nor release the lock
+            bool takenElsewhere = false;
+            var elsewhere = new Thread(() =>
+            {
+                takenElsewhere = other.TryLock(TimeSpan.Zero, out IpcArcGuard<long> stolen);
+                stolen.Dispose();
+            });
+            elsewhere.Start();
+            elsewhere.Join();
+            Assert.False(takenElsewhere, "the lock was released by a stale copy of an earlier guard");
+            again.Value = 6;
+        }
+
+        Assert.Equal(6, other.Read());
+    }
+
+    [Fact]
     public void Create_then_open_share_the_value_and_count_references()
     {
         string name = _segments.NewName("arc-basic");

@@ -14,7 +14,7 @@ internal sealed class Peer : IDisposable
     private readonly StringBuilder _stderr = new();
     private Task<string?>? _pendingLine;
 
-    private Peer(string assembly, IEnumerable<string> arguments)
+    private Peer(string assembly, IEnumerable<string> arguments, string? crashAt = null)
     {
         var info = new ProcessStartInfo(DotnetHost)
         {
@@ -26,6 +26,10 @@ internal sealed class Peer : IDisposable
         // Without this, every peer a test kills (SIGKILL: no shutdown) leaves its runtime's debugger pipes and
         // diagnostics socket in /tmp for good. The peers are never debugged or traced.
         info.Environment["DOTNET_EnableDiagnostics"] = "0";
+        if (crashAt is not null)
+        {
+            info.Environment[Diagnostics.CrashPoints.EnvironmentVariable] = crashAt;
+        }
         info.ArgumentList.Add("exec");
         info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, assembly));
         foreach (string argument in arguments)
@@ -48,6 +52,20 @@ internal sealed class Peer : IDisposable
     /// <summary>Starts the test peer: <c>Membrane.TestPeer VERB SEGMENT ARGS...</c>.</summary>
     internal static Peer Start(string verb, string segment, params string[] arguments) =>
         new("Membrane.TestPeer.dll", [verb, segment, .. arguments]);
+
+    /// <summary>Starts the test peer with a crash point armed: <paramref name="crashAt"/> is <c>point[@n]</c>.</summary>
+    internal static Peer StartCrashingAt(string crashAt, string verb, string segment, params string[] arguments) =>
+        new("Membrane.TestPeer.dll", [verb, segment, .. arguments], crashAt);
+
+    /// <summary>The exit code of a process that SIGKILL ended (128 + 9), as .NET reports it.</summary>
+    internal const int KilledBySigkill = 137;
+
+    /// <summary>Waits for the process to die at its armed crash point; fails the test with its output if it exits otherwise.</summary>
+    internal void ExpectCrash()
+    {
+        int exitCode = WaitForExit();
+        Assert.True(exitCode == KilledBySigkill, $"pid {Pid} was to die by SIGKILL at its crash point, but exited with {exitCode}. stderr: {Stderr}");
+    }
 
     /// <summary>Starts the membrane CLI with these arguments.</summary>
     internal static Peer Cli(params string[] arguments) => new("Membrane.Cli.dll", arguments);

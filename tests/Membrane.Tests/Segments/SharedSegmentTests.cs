@@ -12,6 +12,20 @@ public sealed class SharedSegmentTests : IDisposable
     public void Dispose() => _segments.Dispose();
 
     [Fact]
+    public unsafe void A_removed_segment_refuses_every_later_attach_even_once_its_remover_is_gone()
+    {
+        string name = _segments.NewName("removed-for-good");
+        using var segment = SharedSegment.Create(name, 64);
+
+        SegmentCatalog.Remove(name, force: true);
+
+        // A process that opened the file before the unlink must not attach after it: nobody else could find the segment.
+        var table = new ProcessTable(segment.HeaderPointer);
+        Assert.Equal(-1, table.Attach(ProcessIdentity.Current, name));
+        Assert.Null(table.RemovalClaimant);
+    }
+
+    [Fact]
     public void Create_then_open_map_the_same_bytes()
     {
         string name = _segments.NewName("same-bytes");

@@ -1,0 +1,495 @@
+using System.Reflection;
+using System.Runtime.InteropServices;
+using Membrane.Diagnostics;
+using Membrane.Segments;
+using Content = Membrane.TestPeer.Content;
+using JournalVerbs = Membrane.TestPeer.JournalVerbs;
+using Membrane.Tests.Arc;
+using Membrane.Tests.Infrastructure;
+
+namespace Membrane.Tests.Crash;
+
+/// <summary>
+/// The crash matrix: for every named crash point, a real child process runs the protocol and dies there (SIGKILL from
+/// MEMBRANE_CRASH_AT), then this process, as survivor and as replacement, checks the protocol's invariants: nothing
+/// delivered that was never published or with two contents, a replacement continuing with no gap and no duplicate,
+/// everything still opening, no value torn, no reference or waiting count left behind, no debris rm or gc cannot
+/// remove. One test case per point, named after it; docs/RELIABILITY.md lists the same.
+/// </summary>
+public sealed class CrashMatrixTests : IDisposable
+{
+    private static readonly TimeSpan s_wait = TimeSpan.FromSeconds(30);
+    private static readonly SegmentOptions s_removeWhenUnused = new() { RemoveWhenUnused = true };
+    private readonly TestSegments _segments = new();
+    private readonly Dictionary<string, Action<string>> _cases;
+
+    public CrashMatrixTests() => _cases = new()
+    {
+        [CrashPoints.SegmentCreateBeforeHeader] = CreatorKilled,
+        [CrashPoints.SegmentCreateBeforePublish] = CreatorKilled,
+        [CrashPoints.SegmentOpenBeforeAttach] = OpenerKilled,
+        [CrashPoints.SegmentAttachAfterSlot] = OpenerKilled,
+        [CrashPoints.SegmentDetachAfterRelease] = LastDetacherKilled,
+        [CrashPoints.SegmentRemoveAfterClaim] = LastDetacherKilled,
+        [CrashPoints.RoleClaimAfterCas] = RoleClaimantKilled,
+        [CrashPoints.ArcLockMidUpdate] = ArcWriterKilled,
+        [CrashPoints.ArcUnlockBeforeRelease] = ArcWriterKilled,
+        [CrashPoints.JournalAppendMidCopy] = JournalWriterKilled,
+        [CrashPoints.JournalAppendBeforePublish] = JournalWriterKilled,
+        [CrashPoints.JournalCursorAfterClaim] = JournalCursorClaimantKilled,
+        [CrashPoints.JournalCommitBeforeStore] = JournalCommitterKilled,
+        [CrashPoints.JournalReadParked] = JournalReaderKilledParked,
+        [CrashPoints.RingCommitBeforePublish] = RingProducerKilledCommitting,
+        [CrashPoints.RingPartsAfterFirstPart] = RingProducerKilledMidParts,
+        [CrashPoints.RingReleaseBeforePublish] = RingConsumerKilledReleasing,
+        [CrashPoints.RingReadParked] = RingConsumerKilledParked,
+        [CrashPoints.RingWriteParked] = RingProducerKilledParked,
+    };
+
+    public static TheoryData<string> Points => new(CrashPoints.All);
+
+    public void Dispose() => _segments.Dispose();
+
+    [Theory]
+    [MemberData(nameof(Points))]
+    public void Survivors_keep_every_invariant_after_a_kill_at(string point) => _cases[point](point);
+
+    [Fact]
+    public void Every_crash_point_is_listed_once_and_has_a_case()
+    {
+        string[] declared = typeof(CrashPoints).GetFields(BindingFlags.Public | BindingFlags.Static)
+            .Where(f => f.IsLiteral && f.Name != nameof(CrashPoints.EnvironmentVariable))
+            .Select(f => (string)f.GetRawConstantValue()!).Order(StringComparer.Ordinal).ToArray();
+
+        Assert.Equal(declared, CrashPoints.All.Order(StringComparer.Ordinal));
+        Assert.Equal(declared, _cases.Keys.Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public void An_unknown_crash_point_is_refused_with_a_warning_and_arms_nothing()
+    {
+        string name = _segments.NewName("crash-unknown");
+        using Peer creator = Peer.StartCrashingAt("segment.create.no-such-step", "crash-create", name);
+
+        creator.Expect("created");
+        Assert.Equal(0, creator.Finish());
+        Assert.Contains("'segment.create.no-such-step' is not a crash point", creator.Stderr, StringComparison.Ordinal);
+    }
+
+    /// <summary>A creator killed before its header or before publishing: the name stays free, the debris is marked as its creation, rm or gc removes it.</summary>
+    private void CreatorKilled(string point)
+    {
+        string name = _segments.NewName("crash-create");
+        int pid;
+        using (Peer creator = Peer.StartCrashingAt(point, "crash-create", name))
+        {
+            pid = creator.Pid;
+            _segments.TrackCreationsBy(pid);
+            creator.ExpectCrash();
+        }
+
+        Assert.Throws<SegmentNotFoundException>(() => SharedSegment.Open(name)); // never half-visible under its name
+        string debris = Assert.Single(TestSegments.CreationsBy(pid));
+        SegmentInfo info = SegmentCatalog.List().Single(s => s.Name == debris);
+        Assert.Equal("abandoned creation", info.Status);
+        Assert.Equal(point == CrashPoints.SegmentCreateBeforeHeader ? SegmentState.Blank : SegmentState.Ready, info.State);
+        using (SharedSegment created = SharedSegment.Create(name, 4096)) // the name is free at once
+        {
+            Assert.Equal(ProcessIdentity.Current, created.Creator);
+        }
+        if (point == CrashPoints.SegmentCreateBeforeHeader)
+        {
+            SegmentCatalog.Remove(debris);
+        }
+        else
+        {
+            Assert.Equal(debris, Assert.Single(SegmentCatalog.CollectGarbage(namePrefix: debris)).Name);
+        }
+        Assert.Empty(TestSegments.CreationsBy(pid));
+    }
+
+    /// <summary>An opener killed before attaching or inside its slot claim: it holds no reference, and the last live handle still removes the segment.</summary>
+    private void OpenerKilled(string point)
+    {
+        string name = _segments.NewName("crash-open");
+        var segment = SharedSegment.Create(name, 4096, s_removeWhenUnused);
+        int pid;
+        using (Peer opener = Peer.StartCrashingAt(point, "crash-open", name))
+        {
+            pid = opener.Pid;
+            opener.ExpectCrash();
+        }
+
+        Assert.Equal(1, segment.CountAttached(out int references));
+        Assert.Equal(1, references);
+        IReadOnlyList<AttachedProcess> slots = SegmentCatalog.Inspect(name).Processes;
+        if (point == CrashPoints.SegmentAttachAfterSlot)
+        {
+            Assert.False(slots.Single(p => p.Process.Pid == pid).IsAlive); // its slot, claimed by CAS, counts for nothing
+        }
+        using (var again = SharedSegment.Open(name))
+        {
+            Assert.Equal(1, again.CountAttached(out references));
+            Assert.Equal(2, references);
+        }
+        segment.Dispose();
+        Assert.False(File.Exists(TestSegments.ShmPath(name)), "the last live handle removes a remove-when-unused segment");
+    }
+
+    /// <summary>
+    /// The last process to detach, killed after dropping its reference or holding the removal claim: the segment stays,
+    /// opens, and is collected (the claim of a dead remover is taken over).
+    /// </summary>
+    private void LastDetacherKilled(string point)
+    {
+        string name = _segments.NewName("crash-detach");
+        Peer detacher;
+        using (SharedSegment.Create(name, 4096, s_removeWhenUnused))
+        {
+            detacher = Peer.StartCrashingAt(point, "crash-open", name);
+            detacher.Expect("attached");
+        }
+        int pid = detacher.Pid;
+        using (detacher)
+        {
+            Assert.Equal(Peer.KilledBySigkill, detacher.Finish()); // its detach is the last
+        }
+
+        Assert.True(File.Exists(TestSegments.ShmPath(name)));
+        SegmentInfo info = SegmentCatalog.Inspect(name);
+        Assert.Equal(0, info.LiveProcesses);
+        Assert.Equal("unused", info.Status);
+        if (point == CrashPoints.SegmentRemoveAfterClaim)
+        {
+            Assert.Equal(pid, info.RemovalClaimant?.Pid);
+            Assert.Equal(name, Assert.Single(SegmentCatalog.CollectGarbage(namePrefix: name)).Name);
+        }
+        else
+        {
+            using (SharedSegment.Open(name))
+            {
+                // still whole and usable; as the last to detach, this handle removes it
+            }
+        }
+        Assert.False(File.Exists(TestSegments.ShmPath(name)));
+    }
+
+    /// <summary>A writer killed between its role's CAS and its boot tag: the next writer replaces it and continues.</summary>
+    private void RoleClaimantKilled(string point)
+    {
+        string name = _segments.NewName("crash-role");
+        using var journal = global::Membrane.Journal.Create(name, new JournalOptions { Capacity = 16, SlotSize = 64 });
+        int pid;
+        using (Peer writer = Peer.StartCrashingAt(point, "journal-write", name, "10"))
+        {
+            pid = writer.Pid;
+            writer.ExpectCrash();
+        }
+
+        Assert.Equal(pid, journal.Writer?.Pid);
+        using JournalWriter replacement = journal.CreateWriter();
+        Assert.Equal(ProcessIdentity.Current, journal.Writer);
+        Assert.Equal(0, replacement.NextSequence);
+    }
+
+    /// <summary>
+    /// An arc writer killed with the value half written, or published but the lock not released: a read never shows a
+    /// torn value, the next locker hears the previous owner died, and the reference is reclaimed.
+    /// </summary>
+    private void ArcWriterKilled(string point)
+    {
+        string name = _segments.NewName("crash-arc");
+        using var arc = IpcArc<Block64>.Create(name, Uniform(1));
+        using (Peer writer = Peer.StartCrashingAt(point, "crash-arc-write", name, "2"))
+        {
+            writer.ExpectCrash();
+        }
+
+        if (point == CrashPoints.ArcLockMidUpdate)
+        {
+            Assert.Throws<LockHolderDiedException>(() => arc.Read()); // never the half-written value
+            using IpcArcGuard<Block64> guard = arc.Lock();
+            Assert.True(guard.PreviousOwnerDied);
+            Assert.Equal((2, 1), (guard.Value.A, guard.Value.H)); // what the point promises: half of it written
+            guard.Value = Uniform(3);
+        }
+        else
+        {
+            Assert.Equal(Uniform(2), arc.Read()); // published whole before the death
+            using IpcArcGuard<Block64> guard = arc.Lock();
+            Assert.True(guard.PreviousOwnerDied);
+            Assert.Equal(Uniform(2), guard.Value);
+            guard.Value = Uniform(3);
+        }
+        Assert.Equal(Uniform(3), arc.Read());
+        Assert.Equal(1, arc.ReferenceCount);
+    }
+
+    /// <summary>
+    /// A journal writer killed at its 4th append, mid-copy or after stamping it complete: what readers got is exactly what
+    /// was stamped complete, once, and a replacement writer continues from there with no gap and no duplicate.
+    /// </summary>
+    private void JournalWriterKilled(string point)
+    {
+        string name = _segments.NewName("crash-journal-write");
+        using var journal = global::Membrane.Journal.Create(name, new JournalOptions { Capacity = 16, SlotSize = 64 });
+        using JournalReader reader = journal.OpenReader("reporter", StartPosition.Oldest);
+        using (Peer writer = Peer.StartCrashingAt(point + "@4", "journal-write", name, "10"))
+        {
+            writer.ExpectCrash();
+        }
+        long stampedComplete = point == CrashPoints.JournalAppendBeforePublish ? 4 : 3;
+
+        Assert.Equal(stampedComplete, ReadAll(reader, from: 0)); // the half-copied entry is never delivered
+        reader.Commit();
+        Assert.Equal(3, journal.WritePosition); // the 4th was never published ...
+        using (global::Membrane.Journal.Open(name))
+        {
+            // ... yet a cursor that committed it does not make the journal look damaged
+        }
+        using (JournalWriter replacement = journal.CreateWriter())
+        {
+            Assert.Equal(stampedComplete, replacement.NextSequence);
+            Assert.Equal(stampedComplete, journal.WritePosition);
+            AppendEntries(replacement, 3);
+        }
+        Assert.Equal(stampedComplete + 3, ReadAll(reader, from: stampedComplete));
+        using JournalReader late = journal.OpenReader("late", StartPosition.Oldest);
+        Assert.Equal(stampedComplete + 3, ReadAll(late, from: 0)); // every entry once, with one content
+    }
+
+    /// <summary>A reader killed after claiming the only cursor and before naming it: the cursor is not lost to the next reader.</summary>
+    private void JournalCursorClaimantKilled(string point)
+    {
+        string name = _segments.NewName("crash-cursor");
+        using var journal = global::Membrane.Journal.Create(name, new JournalOptions { Capacity = 16, SlotSize = 64, Cursors = 1 });
+        int pid;
+        using (Peer reader = Peer.StartCrashingAt(point, "crash-journal-reader", name, "reporter"))
+        {
+            pid = reader.Pid;
+            reader.ExpectCrash();
+        }
+
+        CursorInfo cursor = Assert.Single(journal.Cursors());
+        Assert.Equal(pid, cursor.Owner?.Pid);
+        Assert.False(cursor.OwnerAlive);
+        using JournalReader replacement = journal.OpenReader("reporter");
+        Assert.Equal(0, replacement.CursorId);
+    }
+
+    /// <summary>A reader killed about to store its second commit: the cursor resumes at the first, and every entry from there is whole.</summary>
+    private void JournalCommitterKilled(string point)
+    {
+        string name = _segments.NewName("crash-commit");
+        using var journal = global::Membrane.Journal.Create(name, new JournalOptions { Capacity = 64, SlotSize = 64 });
+        using (JournalWriter writer = journal.CreateWriter())
+        {
+            AppendContent(writer, 20);
+        }
+        using (Peer reader = Peer.StartCrashingAt(point + "@2", "crash-journal-read", name, "reporter", "5", "3"))
+        {
+            reader.Expect("committed 5");
+            reader.ExpectCrash();
+        }
+
+        using JournalReader replacement = journal.OpenReader("reporter");
+        Assert.Equal(5, replacement.Position);
+        byte[] entry = new byte[journal.SlotSize];
+        for (long sequence = 5; sequence < 20; sequence++)
+        {
+            Assert.True(replacement.TryRead(entry, out JournalRecord record));
+            Assert.Equal((sequence, 0L), (record.Sequence, record.LostBefore));
+            Assert.True(Content.Matches(entry.AsSpan(0, record.Length), sequence));
+        }
+    }
+
+    /// <summary>A reader killed while parked: its count in ParkedReaders is taken back, so appends stop paying a wake.</summary>
+    private void JournalReaderKilledParked(string point)
+    {
+        string name = _segments.NewName("crash-parked-reader");
+        using var journal = global::Membrane.Journal.Create(name, new JournalOptions { Capacity = 16, SlotSize = 64 });
+        using (Peer reader = Peer.StartCrashingAt(point, "crash-journal-reader", name, "reporter"))
+        {
+            reader.Expect("attached");
+            reader.ExpectCrash();
+        }
+
+        Assert.Equal(1, Volatile.Read(ref journal.ParkedReaders)); // what the dead reader left
+        using JournalWriter writer = journal.CreateWriter();
+        Assert.Equal(0, Volatile.Read(ref journal.ParkedReaders));
+        AppendContent(writer, 1);
+        using JournalReader replacement = journal.OpenReader("reporter");
+        Assert.True(replacement.TryRead(new byte[journal.SlotSize], out JournalRecord record));
+        Assert.Equal(0, record.Sequence);
+    }
+
+    /// <summary>A producer killed committing its 3rd message, before publishing it: that message is never delivered, and a replacement continues.</summary>
+    private void RingProducerKilledCommitting(string point)
+    {
+        string name = _segments.NewName("crash-ring-commit");
+        using var ring = SharedRing.Create(name, new RingOptions { Capacity = 4096 });
+        using RingConsumer consumer = ring.CreateConsumer();
+        using (Peer producer = Peer.StartCrashingAt(point + "@3", "crash-ring-write", name, "10", "0", "0"))
+        {
+            producer.ExpectCrash();
+        }
+
+        Assert.Equal(2, ReadMessages(consumer, from: 0));
+        using RingProducer replacement = ring.CreateProducer();
+        WriteMessages(replacement, from: 2, count: 3);
+        Assert.Equal(3, ReadMessages(consumer, from: 2));
+    }
+
+    /// <summary>
+    /// A producer killed after the first part of a message in parts: the consumer hears it died and keeps the half
+    /// message unread; the replacement ends it as aborted, and the consumer skips it (counted) and reads on intact.
+    /// </summary>
+    private void RingProducerKilledMidParts(string point)
+    {
+        const int Size = 1000, PartSize = 256;
+        string name = _segments.NewName("crash-ring-parts");
+        using var ring = SharedRing.Create(name, new RingOptions { Capacity = 1 << 16 });
+        using RingConsumer consumer = ring.CreateConsumer();
+        using (Peer producer = Peer.StartCrashingAt(point, "crash-ring-write", name, "3", Size.ToString(), PartSize.ToString()))
+        {
+            producer.ExpectCrash();
+        }
+        byte[] buffer = new byte[Size];
+
+        Assert.Throws<PeerGoneException>(() => consumer.TryRead(buffer, s_wait, CancellationToken.None, out _));
+        Assert.Equal(0, Volatile.Read(ref ring.Field64(RingLayout.HeadOffset)));
+        using RingProducer replacement = ring.CreateProducer();
+        replacement.PartSize = PartSize;
+        byte[] message = new byte[Size];
+        for (long sequence = 0; sequence < 3; sequence++)
+        {
+            replacement.Write(message.AsSpan(0, Content.Write(message, sequence, Size)));
+        }
+        for (long sequence = 0; sequence < 3; sequence++)
+        {
+            Assert.True(consumer.TryRead(buffer, s_wait, CancellationToken.None, out int length));
+            Assert.True(Content.Matches(buffer.AsSpan(0, length), sequence, Size), $"message {sequence}");
+        }
+        Assert.Equal(1, consumer.AbortedMessages);
+        Assert.False(consumer.TryRead(out _));
+    }
+
+    /// <summary>A consumer killed releasing its 3rd message, before publishing the head: the replacement gets that message again, never skips one.</summary>
+    private void RingConsumerKilledReleasing(string point)
+    {
+        string name = _segments.NewName("crash-ring-release");
+        using var ring = SharedRing.Create(name, new RingOptions { Capacity = 4096 });
+        using (RingProducer producer = ring.CreateProducer())
+        {
+            WriteMessages(producer, from: 0, count: 5);
+        }
+        using (Peer consumer = Peer.StartCrashingAt(point + "@3", "crash-ring-read", name, "5"))
+        {
+            consumer.Expect("attached");
+            consumer.ExpectCrash();
+        }
+
+        using RingConsumer replacement = ring.CreateConsumer();
+        Assert.Equal(3, ReadMessages(replacement, from: 2)); // at least once: message 2 again, then 3 and 4
+    }
+
+    /// <summary>A consumer killed while parked: a replacement starts with nobody counted as waiting, and reads on.</summary>
+    private void RingConsumerKilledParked(string point)
+    {
+        string name = _segments.NewName("crash-ring-parked-consumer");
+        using var ring = SharedRing.Create(name, new RingOptions { Capacity = 4096 });
+        using (Peer consumer = Peer.StartCrashingAt(point, "crash-ring-read", name, "1"))
+        {
+            consumer.Expect("attached");
+            consumer.ExpectCrash();
+        }
+
+        Assert.Equal(1, Volatile.Read(ref ring.Field32(RingLayout.ConsumerWaitingOffset)));
+        using RingConsumer replacement = ring.CreateConsumer();
+        Assert.Equal(0, Volatile.Read(ref ring.Field32(RingLayout.ConsumerWaitingOffset)));
+        using RingProducer producer = ring.CreateProducer();
+        WriteMessages(producer, from: 0, count: 2);
+        Assert.Equal(2, ReadMessages(replacement, from: 0));
+    }
+
+    /// <summary>A producer killed while parked on a full ring: everything it published arrives, and its replacement starts uncounted and continues.</summary>
+    private void RingProducerKilledParked(string point)
+    {
+        string name = _segments.NewName("crash-ring-parked-producer");
+        using var ring = SharedRing.Create(name, new RingOptions { Capacity = 1024 });
+        using (Peer producer = Peer.StartCrashingAt(point, "crash-ring-write", name, "1000", "0", "0"))
+        {
+            producer.ExpectCrash();
+        }
+
+        Assert.Equal(1, Volatile.Read(ref ring.Field32(RingLayout.ProducerWaitingOffset)));
+        using RingConsumer consumer = ring.CreateConsumer();
+        int published = ReadMessages(consumer, from: 0);
+        Assert.True(published > 10, $"only {published} messages before the ring was full");
+        using RingProducer replacement = ring.CreateProducer();
+        Assert.Equal(0, Volatile.Read(ref ring.Field32(RingLayout.ProducerWaitingOffset)));
+        WriteMessages(replacement, from: published, count: 1);
+        Assert.Equal(1, ReadMessages(consumer, from: published));
+    }
+
+    private static Block64 Uniform(long value) => new() { A = value, B = value, C = value, D = value, E = value, F = value, G = value, H = value };
+
+    /// <summary>Reads every entry there is, checking each is the next sequence, lost nothing, and holds what the writer peer wrote; returns the position after.</summary>
+    private static long ReadAll(JournalReader reader, long from)
+    {
+        Span<long> entry = stackalloc long[8];
+        Span<long> expected = stackalloc long[8];
+        long next = from;
+        while (reader.TryRead(MemoryMarshal.AsBytes(entry), out JournalRecord record))
+        {
+            Assert.Equal((next, 0L), (record.Sequence, record.LostBefore));
+            JournalVerbs.Fill(expected, next);
+            Assert.True(entry.SequenceEqual(expected), $"entry {next} holds another content");
+            next++;
+        }
+        return next;
+    }
+
+    private static void AppendEntries(JournalWriter writer, int count)
+    {
+        Span<long> entry = stackalloc long[8];
+        for (int i = 0; i < count; i++)
+        {
+            JournalVerbs.Fill(entry, writer.NextSequence);
+            writer.Append(MemoryMarshal.AsBytes(entry));
+        }
+    }
+
+    private static void AppendContent(JournalWriter writer, int count)
+    {
+        byte[] entry = new byte[Content.MaxLength];
+        for (int i = 0; i < count; i++)
+        {
+            writer.Append(entry.AsSpan(0, Content.Write(entry, writer.NextSequence)));
+        }
+    }
+
+    private static void WriteMessages(RingProducer producer, long from, int count)
+    {
+        byte[] message = new byte[Content.MaxLength];
+        for (long sequence = from; sequence < from + count; sequence++)
+        {
+            Assert.True(producer.TryWrite(message.AsSpan(0, Content.Write(message, sequence))));
+        }
+    }
+
+    /// <summary>Reads every message there is (no waiting), checking each is the next in sequence; returns how many.</summary>
+    private static int ReadMessages(RingConsumer consumer, long from)
+    {
+        int read = 0;
+        while (consumer.TryRead(out RingLease lease))
+        {
+            using (lease)
+            {
+                Assert.True(Content.Matches(lease.Message, from + read), $"message {from + read}");
+            }
+            read++;
+        }
+        return read;
+    }
+}
