@@ -53,8 +53,26 @@ public sealed unsafe class Journal : IDisposable
     /// <summary>What the writer does when a reader falls a ring behind.</summary>
     public OverrunPolicy Policy { get; }
 
-    /// <summary>The sequence the next appended entry gets (= entries appended so far).</summary>
-    public long WritePosition => Volatile.Read(ref WritePositionRef);
+    /// <summary>
+    /// The sequence the next appended entry gets: the entries appended so far, counting one that a writer stamped
+    /// complete and died before publishing (readers may have read it; the next writer publishes it).
+    /// </summary>
+    public long WritePosition
+    {
+        get
+        {
+            // A live writer stamps at most one entry ahead of what it published; a scan is bounded by the ring all the same.
+            long position = PublishedWritePosition;
+            for (long scanned = 0; scanned < Capacity && Volatile.Read(ref StampOf(position)) == L.CompleteStamp(position); scanned++)
+            {
+                position++;
+            }
+            return position;
+        }
+    }
+
+    /// <summary>The write position as the writer last published it (what a parked reader is woken by).</summary>
+    internal long PublishedWritePosition => Volatile.Read(ref WritePositionRef);
 
     /// <summary>Creates a journal; fails with <see cref="SegmentAlreadyExistsException"/> if the name exists.</summary>
     public static Journal Create(string name, JournalOptions? options = null)
@@ -173,22 +191,6 @@ public sealed unsafe class Journal : IDisposable
     internal byte* Slot(long sequence) => Slots + ((sequence & Mask) * SlotStride);
 
     /// <summary>
-    /// The write position, counting entries a writer stamped complete but died before publishing. Readers deliver
-    /// on a slot's stamp alone, so such an entry may already be read and committed: no writer may give its sequence
-    /// to another entry, and no cursor that committed it is damaged. A live writer stamps at most one entry ahead of
-    /// what it published; a scan is bounded by the ring all the same.
-    /// </summary>
-    internal long WritePositionIncludingUnpublished()
-    {
-        long position = WritePosition;
-        for (long scanned = 0; scanned < Capacity && Volatile.Read(ref StampOf(position)) == L.CompleteStamp(position); scanned++)
-        {
-            position++;
-        }
-        return position;
-    }
-
-    /// <summary>
     /// Takes back from <see cref="ParkedReaders"/> what readers that died while waiting left in it (else every append
     /// pays a futex wake for ever). A live waiter says so in its cursor's <see cref="JournalCursor.Waiting"/> from before
     /// it counts itself in until after it counts itself out, so the live waiters are at most the cursors waiting with a
@@ -282,7 +284,7 @@ public sealed unsafe class Journal : IDisposable
     private void ValidateCursors()
     {
         // A reader may have committed an entry its writer stamped complete and died before publishing.
-        long write = WritePositionIncludingUnpublished();
+        long write = WritePosition;
         for (int id = 0; id < CursorCount; id++)
         {
             long committed = Volatile.Read(ref Cursor(id).Committed);

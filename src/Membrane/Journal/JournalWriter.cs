@@ -35,11 +35,11 @@ public sealed unsafe class JournalWriter : IDisposable
         _tag = MembraneMetrics.Tag(journal.Name);
         ClaimWriterRole();
         journal.RepairParkedReaders();
-        _next = journal.WritePositionIncludingUnpublished();
-        if (_next != journal.WritePosition)
+        _next = journal.WritePosition;
+        if (_next != journal.PublishedWritePosition)
         {
             // A writer died between stamping entries complete and publishing them. Readers deliver on the stamp alone,
-            // so those entries may be read and committed already: they are published, never written again.
+            // so those entries may be read and committed already: they are published, never given to another entry.
             SpinThenPark.Publish(ref _journal.WritePositionRef, _next, ref _journal.ParkedReaders, Parking.Futex);
         }
     }

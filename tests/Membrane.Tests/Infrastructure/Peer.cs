@@ -70,6 +70,9 @@ internal sealed class Peer : IDisposable
     /// <summary>Starts the membrane CLI with these arguments.</summary>
     internal static Peer Cli(params string[] arguments) => new("Membrane.Cli.dll", arguments);
 
+    /// <summary>Starts the membrane CLI with a crash point armed: <paramref name="crashAt"/> is <c>point[@n]</c>.</summary>
+    internal static Peer CliCrashingAt(string crashAt, params string[] arguments) => new("Membrane.Cli.dll", arguments, crashAt);
+
     /// <summary>Runs the CLI to completion: exit code, stdout, stderr.</summary>
     internal static (int ExitCode, string Stdout, string Stderr) RunCli(params string[] arguments)
     {
