@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 #define MEMBRANE_MAGIC 0x454E4152424D454DULL /* "MEMBRANE" read as a little-endian uint64 */
-#define MEMBRANE_LAYOUT_VERSION 1
+#define MEMBRANE_LAYOUT_VERSION 2
 #define MEMBRANE_HEADER_SIZE 4096
 #define MEMBRANE_PROCESS_SLOTS 240
 

@@ -10,6 +10,7 @@ internal static class JournalVerbs
     {
         "journal-write" => Write(name, long.Parse(rest[0], CultureInfo.InvariantCulture), hang: rest is [_, "hang"]),
         "journal-write-until-stopped" => WriteUntilStopped(name),
+        "journal-hold-writer" => HoldWriter(name),
         _ => -1,
     };
 
@@ -38,6 +39,19 @@ internal static class JournalVerbs
         {
             Thread.Sleep(Timeout.Infinite);
         }
+        return 0;
+    }
+
+    /// <summary>Takes the writer role, appends one entry, says "writer", and keeps the role until stdin closes (or a kill).</summary>
+    private static int HoldWriter(string name)
+    {
+        using var journal = Journal.Open(name);
+        using JournalWriter writer = journal.CreateWriter();
+        Span<long> entry = stackalloc long[8];
+        Fill(entry, writer.NextSequence);
+        writer.Append(MemoryMarshal.AsBytes(entry));
+        Verbs.Say("writer");
+        Verbs.WaitForStdinToClose();
         return 0;
     }
 

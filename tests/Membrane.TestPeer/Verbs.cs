@@ -12,6 +12,7 @@ internal static class Verbs
         "attach" => Attach(segment),
         "create-and-hang" => CreateAndHang(segment),
         "exchange" => Exchange(segment),
+        "identity" => Identity(),
         "open-or-create-increment" => OpenOrCreateIncrement(segment),
         _ when verb.StartsWith("arc-", StringComparison.Ordinal) => ArcVerbs.Run(verb, segment, rest),
         _ when verb.StartsWith("journal-", StringComparison.Ordinal) => JournalVerbs.Run(verb, segment, rest),
@@ -64,6 +65,14 @@ internal static class Verbs
         using SharedSegment segment = SharedSegment.OpenOrCreate(name, 4096);
         Interlocked.Increment(ref MemoryMarshal.AsRef<long>(segment.Payload));
         Say("done");
+        WaitForStdinToClose();
+        return 0;
+    }
+
+    /// <summary>Says "pid P" with the pid this process records itself by in shared memory, and stays until stdin closes.</summary>
+    private static int Identity()
+    {
+        Say(string.Create(CultureInfo.InvariantCulture, $"pid {ProcessIdentity.Current.Pid}"));
         WaitForStdinToClose();
         return 0;
     }

@@ -52,7 +52,7 @@ internal sealed record SegmentJson(
     {
         internal static JournalJson From(Journal journal) => new(
             journal.Capacity, journal.SlotSize, journal.Policy, journal.WritePosition,
-            journal.Writer is { } writer ? new ProcessJson(writer.Pid, writer.StartTicks, null, writer.IsAlive()) : null,
+            journal.Writer is { } writer ? new ProcessJson(writer.Pid, writer.StartTicks, null, journal.WriterAlive) : null,
             [.. journal.Cursors().Where(c => c.Registered || c.Owner is not null).Select(c => new CursorJson(
                 c.Id, c.Name, c.Registered, c.CommittedPosition, c.Lag,
                 c.Owner is { } owner ? new ProcessJson(owner.Pid, owner.StartTicks, null, c.OwnerAlive) : null))]);

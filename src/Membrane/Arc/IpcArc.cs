@@ -220,7 +220,7 @@ public sealed unsafe class IpcArc<T> : IDisposable
             throw new InvalidOperationException($"IpcArc '{Name}': Read() while this thread holds the lock would wait for itself; use the guard's Value.");
         }
         ulong holder = Volatile.Read(ref Holder);
-        if (holder != 0 && !ProcessIdentity.Unpack(holder, 0).IsAlive())
+        if (holder != 0 && !_segment.Processes.IsAlive(holder))
         {
             throw new LockHolderDiedException(
                 "The process holding the lock died while it could have been changing the value, which may be half-written.", Name,

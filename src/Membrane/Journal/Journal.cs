@@ -122,6 +122,9 @@ public sealed unsafe class Journal : IDisposable
         get => ProcessClaim.Holder(ref WriterIdentity, ref WriterBootTag);
     }
 
+    /// <summary>Whether the writer role is held by a live process (judged by its attachment, so in any PID namespace).</summary>
+    public bool WriterAlive => Processes.IsAlive(Volatile.Read(ref WriterIdentity));
+
     /// <summary>Every cursor, registered or not.</summary>
     public IReadOnlyList<CursorInfo> Cursors()
     {
@@ -133,7 +136,7 @@ public sealed unsafe class Journal : IDisposable
             ProcessIdentity? process = ProcessClaim.Holder(ref cursor.Owner, ref cursor.OwnerBootTag);
             long committed = Volatile.Read(ref cursor.Committed);
             cursors.Add(new CursorInfo(id, cursor.ReadName(), Volatile.Read(ref cursor.State) == JournalCursor.Registered,
-                committed, process, process?.IsAlive() ?? false, write - committed));
+                committed, process, process is { } owner && Processes.IsAlive(owner.Packed), write - committed));
         }
         return cursors;
     }
@@ -148,7 +151,7 @@ public sealed unsafe class Journal : IDisposable
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(cursorId, CursorCount);
         ref JournalCursor cursor = ref Cursor(cursorId);
         ulong owner = Volatile.Read(ref cursor.Owner);
-        if (owner != 0 && ProcessIdentity.Unpack(owner, cursor.OwnerBootTag).IsAlive())
+        if (Processes.IsAlive(owner))
         {
             throw new SegmentInUseException($"Cursor {cursorId} has a live reader attached.", Name,
                 expected: "no reader attached", found: $"pid {(int)(uint)owner}");
@@ -165,6 +168,9 @@ public sealed unsafe class Journal : IDisposable
     public void Dispose() => _segment.Dispose();
 
     internal byte* Payload { get; }
+
+    /// <summary>The segment's attached processes: who is alive among role holders.</summary>
+    internal ProcessTable Processes => _segment.Processes;
 
     internal byte* Slots { get; }
 
@@ -208,7 +214,7 @@ public sealed unsafe class Journal : IDisposable
         for (int id = 0; id < CursorCount; id++)
         {
             ref JournalCursor cursor = ref Cursor(id);
-            if (Volatile.Read(ref cursor.Waiting) != 0 && ProcessClaim.Holder(ref cursor.Owner, ref cursor.OwnerBootTag) is { } owner && owner.IsAlive())
+            if (Volatile.Read(ref cursor.Waiting) != 0 && Processes.IsAlive(Volatile.Read(ref cursor.Owner)))
             {
                 waiting++;
             }
@@ -303,14 +309,8 @@ public sealed unsafe class Journal : IDisposable
     /// Free, unnamed, and with no live reader: never registered, or removed, or claimed by a reader that died before it
     /// named or registered it (such a cursor would otherwise be lost to every later reader by name).
     /// </summary>
-    private static bool IsUnused(ref JournalCursor cursor)
-    {
-        if (Volatile.Read(ref cursor.State) != JournalCursor.Free || cursor.ReadName() is not null)
-        {
-            return false;
-        }
-        return ProcessClaim.Holder(ref cursor.Owner, ref cursor.OwnerBootTag) is not { } owner || !owner.IsAlive();
-    }
+    private bool IsUnused(ref JournalCursor cursor) =>
+        Volatile.Read(ref cursor.State) == JournalCursor.Free && cursor.ReadName() is null && !Processes.IsAlive(Volatile.Read(ref cursor.Owner));
 
     private int FindCursor(string name)
     {

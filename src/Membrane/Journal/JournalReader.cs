@@ -275,7 +275,7 @@ public sealed unsafe class JournalReader : IDisposable
     private void ClaimCursor(string? name)
     {
         ref JournalCursor cursor = ref Cursor;
-        if (ProcessClaim.TryClaim(ref cursor.Owner, ref cursor.OwnerBootTag) is { } holder)
+        if (ProcessClaim.TryClaim(ref cursor.Owner, ref cursor.OwnerBootTag, _journal.Processes) is { } holder)
         {
             throw new SegmentInUseException($"Cursor {CursorId} already has a live reader; a cursor takes one reader at a time.", _journal.Name,
                 expected: "no reader attached to the cursor", found: $"reader pid {holder.Pid}");

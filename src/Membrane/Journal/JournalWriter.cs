@@ -104,7 +104,7 @@ public sealed unsafe class JournalWriter : IDisposable
 
     private void ClaimWriterRole()
     {
-        if (ProcessClaim.TryClaim(ref _journal.WriterIdentity, ref _journal.WriterBootTag) is { } holder)
+        if (ProcessClaim.TryClaim(ref _journal.WriterIdentity, ref _journal.WriterBootTag, _journal.Processes) is { } holder)
         {
             throw new SegmentInUseException("The journal has a live writer already; it takes one writer at a time.", _journal.Name,
                 expected: "no live writer", found: $"writer pid {holder.Pid}");

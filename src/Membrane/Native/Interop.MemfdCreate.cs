@@ -17,9 +17,4 @@ internal static partial class Interop
 
     [LibraryImport(Libc, EntryPoint = "memfd_create", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
     internal static partial SafeFileDescriptor MemfdCreate(string name, uint flags);
-
-    // fcntl is variadic; on the Linux ABIs .NET runs on (x86_64, arm64) a variadic int is passed like a fixed one,
-    // so a fixed three-int signature is the same call.
-    [LibraryImport(Libc, EntryPoint = "fcntl", SetLastError = true)]
-    internal static partial int Fcntl(SafeFileDescriptor fd, int command, int argument);
 }

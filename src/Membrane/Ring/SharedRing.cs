@@ -187,7 +187,7 @@ public sealed unsafe class SharedRing : IDisposable
     /// </summary>
     internal void ClaimRole(int identityOffset, int bootTagOffset, int closedOffset, int waitingOffset, string role)
     {
-        if (_link is null && ProcessClaim.TryClaim(ref Identity(identityOffset), ref BootTag(bootTagOffset)) is { } holder)
+        if (_link is null && ProcessClaim.TryClaim(ref Identity(identityOffset), ref BootTag(bootTagOffset), NamedSegment.Processes) is { } holder)
         {
             throw new SegmentInUseException($"The ring has a live {role} already; it takes one at a time.", Name,
                 expected: $"no live {role}", found: $"{role} pid {holder.Pid}");
@@ -222,11 +222,14 @@ public sealed unsafe class SharedRing : IDisposable
                 throw new PeerGoneException($"The {peer} hung up (its process ended or closed the channel).", Name, expected: what, found: "the socket hung up");
             }
         }
-        else if (ProcessClaim.Holder(ref Identity(identityOffset), ref BootTag(bootTagOffset)) is { } holder && !holder.IsAlive())
+        else if (ProcessClaim.Holder(ref Identity(identityOffset), ref BootTag(bootTagOffset)) is { } holder && !NamedSegment.Processes.IsAlive(holder.Packed))
         {
             throw new PeerGoneException($"The {peer} process died.", Name, expected: what, found: $"{peer} pid {holder.Pid} dead");
         }
     }
+
+    /// <summary>The segment of a named ring (whose roles are claimed in shared memory and judged by its process table).</summary>
+    private SharedSegment NamedSegment => (SharedSegment)_memory;
 
     internal PeerViolationException Violation(string expected, string found) =>
         new("The peer wrote what the ring protocol does not allow; nothing of it was used.", Name, expected, found);

@@ -5,24 +5,24 @@ namespace Membrane.Segments;
 /// <summary>
 /// A role in shared memory that one live process holds at a time (the journal's writer, a journal cursor, a ring's
 /// producer or consumer): a packed identity word, 0 when free, claimed by CAS, with the holder's boot tag beside it.
-/// A holder that died is replaced by the next claimant; a live one refuses it.
+/// A holder that died is replaced by the next claimant; a live one refuses it. A holder is attached to the segment
+/// its role is in, so it is judged alive by its slot in that segment's <see cref="ProcessTable"/>.
 /// </summary>
 internal static class ProcessClaim
 {
     /// <summary>Claims the role for this process; null on success, else the live holder (possibly this process) that keeps it.</summary>
-    internal static ProcessIdentity? TryClaim(ref ulong identity, ref uint bootTag)
+    /// <param name="identity">The role's identity word.</param>
+    /// <param name="bootTag">The holder's boot tag beside it.</param>
+    /// <param name="processes">The segment's process table, which says whether a holder is alive.</param>
+    internal static ProcessIdentity? TryClaim(ref ulong identity, ref uint bootTag, in ProcessTable processes)
     {
         ProcessIdentity me = ProcessIdentity.Current;
         while (true)
         {
             ulong current = Volatile.Read(ref identity);
-            if (current != 0)
+            if (current != 0 && processes.IsAlive(current))
             {
-                ProcessIdentity holder = ProcessIdentity.Unpack(current, Volatile.Read(ref bootTag));
-                if (current == me.Packed || holder.IsAlive())
-                {
-                    return holder;
-                }
+                return ProcessIdentity.Unpack(current, Volatile.Read(ref bootTag));
             }
             // The old holder's boot tag must never stand beside our identity (a tag of another boot would make us look
             // dead, to a process that reads both between our CAS and our tag): 0 means "not recorded", so a reader

@@ -51,33 +51,45 @@ public readonly record struct ProcessIdentity(int Pid, uint StartTicks, uint Boo
     /// <inheritdoc />
     public override string ToString() => Pid.ToString(CultureInfo.InvariantCulture);
 
-    private static ProcessIdentity ReadCurrent()
-    {
-        int pid = Interop.GetPid();
-        if (!ProcStat.TryRead(pid, out _, out ulong startTicks))
-        {
-            throw new MembraneException("Cannot read this process's start time from /proc/self/stat; Membrane needs /proc.");
-        }
-        return new ProcessIdentity(pid, (uint)startTicks, CurrentBootTag);
-    }
+    /// <summary>
+    /// This process as /proc names it: in a PID namespace that shares the host's /proc (<c>unshare --pid --fork</c>),
+    /// getpid() says 1, the pid of every such namespace's first process, while /proc/self says the pid every
+    /// process reading that /proc sees. Liveness never rests on the pid (see <see cref="ProcessTable"/>); identity does.
+    /// </summary>
+    private static ProcessIdentity ReadCurrent() =>
+        ProcStat.TryReadSelf(out int pid, out ulong startTicks)
+            ? new ProcessIdentity(pid, (uint)startTicks, CurrentBootTag)
+            : throw new MembraneException("Cannot read this process's pid and start time from /proc/self/stat; Membrane needs /proc.");
 
     /// <summary>Field 22 (starttime) and field 3 (state) of /proc/PID/stat.</summary>
     private static class ProcStat
     {
-        internal static bool TryRead(int pid, out char state, out ulong startTicks)
+        internal static bool TryRead(int pid, out char state, out ulong startTicks) =>
+            TryRead($"/proc/{pid.ToString(CultureInfo.InvariantCulture)}/stat", out _, out state, out startTicks);
+
+        /// <summary>Field 1 (pid, as this /proc numbers it) and field 22 of /proc/self/stat.</summary>
+        internal static bool TryReadSelf(out int pid, out ulong startTicks) => TryRead("/proc/self/stat", out pid, out _, out startTicks);
+
+        private static bool TryRead(string path, out int pid, out char state, out ulong startTicks)
         {
+            pid = 0;
             state = '?';
             startTicks = 0;
             string text;
             try
             {
-                text = File.ReadAllText($"/proc/{pid.ToString(CultureInfo.InvariantCulture)}/stat");
+                text = File.ReadAllText(path);
             }
             catch (IOException)
             {
                 return false;
             }
             catch (UnauthorizedAccessException)
+            {
+                return false;
+            }
+            int open = text.IndexOf(" (", StringComparison.Ordinal);
+            if (open <= 0 || !int.TryParse(text.AsSpan(0, open), NumberStyles.None, CultureInfo.InvariantCulture, out pid))
             {
                 return false;
             }

@@ -1,4 +1,5 @@
 using Membrane.Diagnostics;
+using Membrane.Native;
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using L = Membrane.Segments.SegmentHeaderLayout;
@@ -15,10 +16,18 @@ namespace Membrane.Segments;
 /// count up <c>references</c>, under <see cref="s_attachLock"/>.
 /// </para>
 /// <para>
-/// Removal is a Dekker handshake on two full fences: an attacher CASes its slot, then reads the removal claim; a
-/// remover CASes the claim, then reads the slots. Whatever the interleaving, at least one of them sees the other:
-/// the attacher backs off and retries, or the remover finds a live slot and withdraws. A claim left by a remover
-/// that died is taken over or cleared by the next process that finds it.
+/// Liveness. Each handle of an attached process holds a shared open-file-description lock on the first byte of its
+/// process's slot (see <see cref="OfdLocks"/>), taken before the slot is claimed and dropped by the kernel when the
+/// handle closes or the process dies. A slot is live while another handle holds that lock: no pid is interpreted, so
+/// the answer holds across PID namespaces and containers that share the segment. A role holder (journal writer,
+/// cursor, ring end) is attached to the segment it holds a role in, so it is alive while its slot is.
+/// </para>
+/// <para>
+/// Removal is a Dekker handshake on two full fences: an attacher takes its lock and CASes its slot, then reads the
+/// removal claim; a remover takes the exclusive lock on the claim's first byte and CASes the claim, then reads the
+/// slots. Whatever the interleaving, at least one of them sees the other: the attacher backs off and retries, or the
+/// remover finds a live slot and withdraws. A claim whose byte nobody locks was left by a remover that died: the next
+/// process that finds it takes it over or clears it.
 /// </para>
 /// </summary>
 internal readonly unsafe struct ProcessTable
@@ -27,8 +36,24 @@ internal readonly unsafe struct ProcessTable
     private static readonly Lock s_attachLock = new();
 
     private readonly byte* _header;
+    private readonly SafeFileDescriptor _descriptor;
+    private readonly string _segmentName;
 
-    internal ProcessTable(byte* header) => _header = header;
+    /// <param name="header">The mapped header.</param>
+    /// <param name="descriptor">A descriptor of the segment's file: the one the handle holds its lock through, or any (read-only is enough) to look.</param>
+    /// <param name="segmentName">For errors.</param>
+    internal ProcessTable(byte* header, SafeFileDescriptor descriptor, string segmentName)
+    {
+        _header = header;
+        _descriptor = descriptor;
+        _segmentName = segmentName;
+    }
+
+    /// <summary>The byte an attached process's handles lock (shared) while attached: the first of its slot.</summary>
+    internal static long SlotLockOffset(int slot) => L.ProcessTableOffset + ((long)slot * L.ProcessSlotSize);
+
+    /// <summary>The byte a remover locks (exclusive) while it holds the removal claim: the first of the claim.</summary>
+    internal const long RemovalLockOffset = L.RemovalClaimOffset;
 
     private ref ulong RemovalClaim => ref Unsafe.AsRef<ulong>(_header + L.RemovalClaimOffset);
 
@@ -47,6 +72,7 @@ internal readonly unsafe struct ProcessTable
         lock (s_attachLock)
         {
             int slot = FindOrClaimSlot(me, segmentName);
+            // A claim whose byte nobody locks is a dead remover's (pairs with the lock TryClaimRemoval takes before its CAS).
             // Pairs with the CAS in TryClaimRemoval: the slot CAS above is a full fence, so this read cannot be
             // satisfied before the slot is visible to a remover.
             ulong claim = Volatile.Read(ref RemovalClaim);
@@ -80,24 +106,27 @@ internal readonly unsafe struct ProcessTable
 
     /// <summary>
     /// Takes the removal claim if no live process is attached. True: the caller now owns the segment's removal and
-    /// must unlink it. False: someone is attached (or removing it already); nothing changed.
+    /// must unlink it, and holds the claim's lock until its descriptor closes. False: someone is attached (or removing
+    /// it already); nothing changed.
     /// </summary>
     internal bool TryClaimRemoval(ProcessIdentity me)
     {
+        // While we hold this lock no other remover is live: any claim standing is a dead one's, and ours to take over.
+        if (!OfdLocks.TryLockExclusive(_descriptor, RemovalLockOffset, _segmentName))
+        {
+            return false;
+        }
         ulong mine = me.Packed;
         while (true)
         {
             ulong claim = Volatile.Read(ref RemovalClaim);
-            if (claim == mine)
+            if (claim == Removed)
             {
-                break;
-            }
-            if (claim == Removed || (claim != 0 && ProcessIdentity.Unpack(claim, 0).IsAlive()))
-            {
+                OfdLocks.Unlock(_descriptor, RemovalLockOffset);
                 return false;
             }
             // Full fence; pairs with the removal-claim read in Attach.
-            if (Interlocked.CompareExchange(ref RemovalClaim, mine, claim) == claim)
+            if (claim == mine || Interlocked.CompareExchange(ref RemovalClaim, mine, claim) == claim)
             {
                 break;
             }
@@ -107,6 +136,31 @@ internal readonly unsafe struct ProcessTable
             return true;
         }
         Interlocked.CompareExchange(ref RemovalClaim, 0, mine);
+        OfdLocks.Unlock(_descriptor, RemovalLockOffset);
+        return false;
+    }
+
+    /// <summary>
+    /// Whether the process recorded as <paramref name="identity"/> (a role holder, a lock holder) is alive and attached
+    /// here: this process, or the holder of a slot that another handle keeps locked. A process not attached holds nothing.
+    /// </summary>
+    internal bool IsAlive(ulong identity)
+    {
+        if (identity == 0)
+        {
+            return false;
+        }
+        if (identity == ProcessIdentity.Current.Packed)
+        {
+            return true;
+        }
+        for (int slot = 0; slot < L.ProcessSlotCount; slot++)
+        {
+            if (Volatile.Read(ref Identity(slot)) == identity && IsSlotHeld(slot, identity))
+            {
+                return true;
+            }
+        }
         return false;
     }
 
@@ -118,7 +172,7 @@ internal readonly unsafe struct ProcessTable
         for (int slot = 0; slot < L.ProcessSlotCount; slot++)
         {
             ulong identity = Volatile.Read(ref Identity(slot));
-            if (identity != 0 && ProcessIdentity.Unpack(identity, Volatile.Read(ref BootTag(slot))).IsAlive())
+            if (identity != 0 && IsSlotHeld(slot, identity))
             {
                 live++;
                 references += Math.Max(1, Volatile.Read(ref References(slot)));
@@ -137,7 +191,7 @@ internal readonly unsafe struct ProcessTable
             if (identity != 0)
             {
                 var process = ProcessIdentity.Unpack(identity, Volatile.Read(ref BootTag(slot)));
-                processes.Add(new AttachedProcess(process, Volatile.Read(ref References(slot)), process.IsAlive()));
+                processes.Add(new AttachedProcess(process, Volatile.Read(ref References(slot)), IsSlotHeld(slot, identity)));
             }
         }
         return processes;
@@ -153,6 +207,10 @@ internal readonly unsafe struct ProcessTable
         }
     }
 
+    /// <summary>Whether slot <paramref name="slot"/>, recorded as <paramref name="identity"/>, is held: ours, or locked by another handle.</summary>
+    private bool IsSlotHeld(int slot, ulong identity) =>
+        identity == ProcessIdentity.Current.Packed || OfdLocks.IsLockedByOther(_descriptor, SlotLockOffset(slot), _segmentName);
+
     private int FindOrClaimSlot(ProcessIdentity me, string segmentName)
     {
         ulong mine = me.Packed;
@@ -160,6 +218,7 @@ internal readonly unsafe struct ProcessTable
         {
             if (Volatile.Read(ref Identity(slot)) == mine)
             {
+                OfdLocks.LockShared(_descriptor, SlotLockOffset(slot), segmentName); // this handle's own, beside the others'
                 Interlocked.Increment(ref References(slot));
                 return slot;
             }
@@ -172,11 +231,13 @@ internal readonly unsafe struct ProcessTable
                 ulong seen = Volatile.Read(ref Identity(slot));
                 bool usable = pass == 0
                     ? seen == 0
-                    : seen != 0 && !ProcessIdentity.Unpack(seen, Volatile.Read(ref BootTag(slot))).IsAlive();
+                    : seen != 0 && !IsSlotHeld(slot, seen);
                 if (!usable)
                 {
                     continue;
                 }
+                // Locked before it is ours: nobody who sees our identity there can find the slot unlocked.
+                OfdLocks.LockShared(_descriptor, SlotLockOffset(slot), segmentName);
                 if (seen != 0)
                 {
                     Volatile.Write(ref BootTag(slot), 0); // never the dead owner's tag beside our identity (see ProcessClaim)
@@ -191,6 +252,7 @@ internal readonly unsafe struct ProcessTable
                     Volatile.Write(ref References(slot), 1);
                     return slot;
                 }
+                OfdLocks.Unlock(_descriptor, SlotLockOffset(slot)); // another claimant won it
             }
         }
         throw new CapacityExhaustedException(
@@ -209,13 +271,15 @@ internal readonly unsafe struct ProcessTable
             // Full fence; a remover scanning after this sees the slot free.
             Interlocked.Exchange(ref Identity(slot), 0);
         }
+        // This handle's own lock, after the slot is free (or still held by the process's other handles, with theirs).
+        OfdLocks.Unlock(_descriptor, SlotLockOffset(slot));
         return Math.Max(remaining, 0);
     }
 
-    /// <summary>Clears a removal claim whose claimant died; true when there is no claim any more.</summary>
+    /// <summary>Clears a removal claim whose claimant died (nobody holds its lock); true when there is no claim any more.</summary>
     private bool ClearIfDead(ulong claim)
     {
-        if (ProcessIdentity.Unpack(claim, 0).IsAlive())
+        if (OfdLocks.IsLockedByOther(_descriptor, RemovalLockOffset, _segmentName))
         {
             return false;
         }

@@ -66,7 +66,7 @@ public static unsafe class SegmentCatalog
             throw new ForeignSegmentException("It is not a Membrane segment.", canonical,
                 expected: $"magic 0x{L.Magic:x16} (\"MEMBRANE\")", found: $"magic 0x{header.Magic:x16}");
         }
-        var table = new ProcessTable(mapping.Pointer);
+        var table = new ProcessTable(mapping.Pointer, fd, canonical);
         var creator = ProcessIdentity.Unpack(header.CreatorIdentity, header.CreatorBootTag);
         return new SegmentInfo
         {
@@ -100,7 +100,7 @@ public static unsafe class SegmentCatalog
         if (backing == SegmentBacking.SharedMemory && SegmentFiles.CreatorOf(canonical) is { } creator)
         {
             // What a creator left (or is still building): its own process is the only one that counts.
-            if (!TryRemove(InspectCreation(canonical, creator) with { CreatorAlive = !force && creator.IsAlive() }, force))
+            if (!TryRemove(InspectCreation(canonical, creator), force))
             {
                 throw new SegmentInUseException("Its creator is still building it; use force to remove it anyway.", canonical,
                     expected: "a creator that died", found: $"creator pid {creator.Pid} alive");
@@ -145,7 +145,10 @@ public static unsafe class SegmentCatalog
         return removed;
     }
 
-    /// <summary>What a creation file shows: its header if the creator got as far as the magic, else only its name's creator.</summary>
+    /// <summary>
+    /// What a creation file shows: its header if the creator got as far as the magic, else only its name's creator;
+    /// the creator is alive while it holds the file's creation lock.
+    /// </summary>
     private static SegmentInfo InspectCreation(string name, ProcessIdentity creator)
     {
         SegmentInfo? header = null;
@@ -157,7 +160,9 @@ public static unsafe class SegmentCatalog
         {
             // Its creator died (or is still) before writing the magic.
         }
-        return (header ?? Blank(name)) with { InCreation = true, Creator = creator, CreatorAlive = creator.IsAlive() };
+        using SafeFileDescriptor fd = SegmentFiles.Open(name, SegmentBacking.SharedMemory, create: false, writable: false, default);
+        bool alive = OfdLocks.IsLockedByOther(fd, SharedSegment.CreatorLockOffset, name);
+        return (header ?? Blank(name)) with { InCreation = true, Creator = creator, CreatorAlive = alive };
     }
 
     private static SegmentInfo Blank(string name)
@@ -182,7 +187,8 @@ public static unsafe class SegmentCatalog
         using SafeFileDescriptor fd = SegmentFiles.Open(info.Name, info.Backing, create: false, writable: true, default);
         if (info.InCreation)
         {
-            return (force || !info.Creator.IsAlive()) && SegmentFiles.UnlinkIfSame(info.Name, info.Backing, fd);
+            bool creatorAlive = OfdLocks.IsLockedByOther(fd, SharedSegment.CreatorLockOffset, info.Name);
+            return (force || !creatorAlive) && SegmentFiles.UnlinkIfSame(info.Name, info.Backing, fd);
         }
         long size = (long)SegmentFiles.Stat(fd, info.Name).Size;
         if (size < L.Size)
@@ -195,7 +201,7 @@ public static unsafe class SegmentCatalog
             NativeError.Throw("mmap", errno, info.Name);
         }
         ref SegmentHeader header = ref *(SegmentHeader*)mapping.Pointer;
-        var processes = new ProcessTable(mapping.Pointer);
+        var processes = new ProcessTable(mapping.Pointer, fd, info.Name);
         int state = Volatile.Read(ref header.State);
         if (state == (int)SegmentState.Ready)
         {

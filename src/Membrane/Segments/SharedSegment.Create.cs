@@ -47,6 +47,10 @@ public sealed unsafe partial class SharedSegment
         SharedSegment? segment = null;
         try
         {
+            if (named && !OfdLocks.TryLockExclusive(fd, CreatorLockOffset, building))
+            {
+                throw new SegmentInUseException("Another process holds the creation lock of a file this process just created.", building);
+            }
             // shm_open and open apply the umask; the mode asked for is the mode meant.
             if (Interop.FChmod(fd, (uint)options.Mode) != 0)
             {
@@ -67,6 +71,7 @@ public sealed unsafe partial class SharedSegment
             if (named)
             {
                 SegmentFiles.Publish(building, canonical, options.Backing);
+                OfdLocks.Unlock(fd, CreatorLockOffset);
             }
             return segment;
         }
@@ -137,6 +142,13 @@ public sealed unsafe partial class SharedSegment
             throw new SegmentAbandonedException("Another process declared the segment abandoned while it was being initialised.", Name);
         }
     }
+
+    /// <summary>
+    /// The byte of a creation file its creator locks (exclusive) until the segment is published: how
+    /// <c>membrane gc</c> tells a creator still at work (a large posix_fallocate takes seconds) from one that died, in
+    /// any PID namespace. The first byte of the header's creator field.
+    /// </summary>
+    internal const long CreatorLockOffset = L.CreatorIdentityOffset;
 
     /// <summary>posix_fallocate: the pages exist now or the call fails now, instead of a SIGBUS on first touch.</summary>
     private static void Reserve(SafeFileDescriptor fd, string name, long totalSize, SegmentBacking backing)

@@ -109,7 +109,7 @@ public sealed unsafe partial class SharedSegment : IDisposable
 
     internal ref SegmentHeader Header => ref *(SegmentHeader*)_mapping.Pointer;
 
-    internal ProcessTable Processes => new(_mapping.Pointer);
+    internal ProcessTable Processes => new(_mapping.Pointer, _descriptor, Name);
 
     internal SafeFileDescriptor Descriptor => _descriptor;
 

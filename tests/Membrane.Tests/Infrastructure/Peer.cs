@@ -14,9 +14,9 @@ internal sealed class Peer : IDisposable
     private readonly StringBuilder _stderr = new();
     private Task<string?>? _pendingLine;
 
-    private Peer(string assembly, IEnumerable<string> arguments, string? crashAt = null)
+    private Peer(string assembly, IEnumerable<string> arguments, string? crashAt = null, IReadOnlyList<string>? launcher = null)
     {
-        var info = new ProcessStartInfo(DotnetHost)
+        var info = new ProcessStartInfo(launcher is [string program, ..] ? program : DotnetHost)
         {
             RedirectStandardInput = true,
             RedirectStandardOutput = true,
@@ -29,6 +29,14 @@ internal sealed class Peer : IDisposable
         if (crashAt is not null)
         {
             info.Environment[Diagnostics.CrashPoints.EnvironmentVariable] = crashAt;
+        }
+        foreach (string word in launcher?.Skip(1) ?? [])
+        {
+            info.ArgumentList.Add(word);
+        }
+        if (launcher is not null)
+        {
+            info.ArgumentList.Add(DotnetHost);
         }
         info.ArgumentList.Add("exec");
         info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, assembly));
@@ -66,6 +74,13 @@ internal sealed class Peer : IDisposable
         int exitCode = WaitForExit();
         Assert.True(exitCode == KilledBySigkill, $"pid {Pid} was to die by SIGKILL at its crash point, but exited with {exitCode}. stderr: {Stderr}");
     }
+
+    /// <summary>
+    /// Starts the test peer through <paramref name="launcher"/> (a program and its arguments, such as
+    /// <c>unshare --pid --fork</c>), which runs it as its child. <see cref="Pid"/> is then the launcher's.
+    /// </summary>
+    internal static Peer StartUnder(IReadOnlyList<string> launcher, string verb, string segment, params string[] arguments) =>
+        new("Membrane.TestPeer.dll", [verb, segment, .. arguments], launcher: launcher);
 
     /// <summary>Starts the membrane CLI with these arguments.</summary>
     internal static Peer Cli(params string[] arguments) => new("Membrane.Cli.dll", arguments);

@@ -20,7 +20,7 @@ public sealed class SharedSegmentTests : IDisposable
         SegmentCatalog.Remove(name, force: true);
 
         // A process that opened the file before the unlink must not attach after it: nobody else could find the segment.
-        var table = new ProcessTable(segment.HeaderPointer);
+        var table = new ProcessTable(segment.HeaderPointer, segment.Descriptor, name);
         Assert.Equal(-1, table.Attach(ProcessIdentity.Current, name));
         Assert.Null(table.RemovalClaimant);
     }
@@ -229,7 +229,7 @@ public sealed class SharedSegmentTests : IDisposable
 
         var error = Assert.Throws<SegmentLayoutMismatchException>(() => SharedSegment.Open(name));
 
-        Assert.Equal("layout version 1", error.Expected);
+        Assert.Equal("layout version 2", error.Expected);
         Assert.Equal("layout version 99", error.Found);
     }
 
