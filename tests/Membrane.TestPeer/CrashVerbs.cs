@@ -18,6 +18,7 @@ internal static class CrashVerbs
         "crash-arc-write" => ArcWrite(name, long.Parse(rest[0], CultureInfo.InvariantCulture)),
         "crash-journal-read" => JournalRead(name, rest[0], int.Parse(rest[1], CultureInfo.InvariantCulture), int.Parse(rest[2], CultureInfo.InvariantCulture)),
         "crash-journal-reader" => JournalReader(name, rest[0]),
+        "crash-journal-remove-cursor" => JournalRemoveCursor(name, int.Parse(rest[0], CultureInfo.InvariantCulture)),
         "crash-ring-write" => RingWrite(name, int.Parse(rest[0], CultureInfo.InvariantCulture), int.Parse(rest[1], CultureInfo.InvariantCulture),
             int.Parse(rest[2], CultureInfo.InvariantCulture)),
         "crash-ring-read" => RingRead(name, int.Parse(rest[0], CultureInfo.InvariantCulture)),
@@ -84,6 +85,15 @@ internal static class CrashVerbs
         using JournalReader reader = journal.OpenReader(cursor);
         Verbs.Say("attached");
         reader.Read(new byte[journal.SlotSize]);
+        return 0;
+    }
+
+    /// <summary>Removes cursor <paramref name="cursor"/>, says "removed".</summary>
+    private static int JournalRemoveCursor(string name, int cursor)
+    {
+        using var journal = Journal.Open(name);
+        journal.RemoveCursor(cursor);
+        Verbs.Say("removed");
         return 0;
     }
 

@@ -201,6 +201,10 @@ public sealed unsafe class IpcArc<T> : IDisposable
         long acquisition = ++_acquisition;
         // Holder first, then the odd sequence: a reader that sees odd also sees whom to check on.
         Volatile.Write(ref Holder, _me);
+        if (CrashPoints.Armed)
+        {
+            CrashPoints.Reach(CrashPoints.ArcLockAfterAcquire);
+        }
         ref long sequence = ref Sequence;
         long current = Volatile.Read(ref sequence);
         if ((current & 1) == 0)

@@ -41,6 +41,9 @@ public static class CrashPoints
     /// <summary>A role (journal writer, cursor, ring end) is claimed by CAS and the holder's boot tag not yet written.</summary>
     public const string RoleClaimAfterCas = "role.claim.after-cas";
 
+    /// <summary>An arc's lock just acquired, its holder recorded, the sequence not yet made odd (nothing written).</summary>
+    public const string ArcLockAfterAcquire = "arc.lock.after-acquire";
+
     /// <summary>Inside an arc's lock, the new value half written (<see cref="IpcArc{T}.Write(in T)"/>).</summary>
     public const string ArcLockMidUpdate = "arc.lock.mid-update";
 
@@ -59,8 +62,14 @@ public static class CrashPoints
     /// <summary>A journal reader has delivered entries and is about to store its committed position.</summary>
     public const string JournalCommitBeforeStore = "journal.commit.before-store";
 
+    /// <summary>A journal cursor being removed is unregistered; its name and position are not yet cleared.</summary>
+    public const string JournalCursorRemoveAfterUnregister = "journal.cursor.remove.after-unregister";
+
     /// <summary>A journal reader counted itself as parked and is about to sleep.</summary>
     public const string JournalReadParked = "journal.read.parked";
+
+    /// <summary>A ring producer wrote the padding record of a wrap (unpublished) and has not yet reserved past it.</summary>
+    public const string RingReserveAfterPadding = "ring.reserve.after-padding";
 
     /// <summary>A ring message committed (its record header written) and the tail not yet published.</summary>
     public const string RingCommitBeforePublish = "ring.commit.before-publish";
@@ -81,9 +90,10 @@ public static class CrashPoints
     public static IReadOnlyList<string> All { get; } =
     [
         SegmentCreateBeforeHeader, SegmentCreateBeforePublish, SegmentOpenBeforeAttach, SegmentAttachAfterSlot,
-        SegmentDetachAfterRelease, SegmentRemoveAfterClaim, RoleClaimAfterCas, ArcLockMidUpdate, ArcUnlockBeforeRelease,
-        JournalAppendMidCopy, JournalAppendBeforePublish, JournalCursorAfterClaim, JournalCommitBeforeStore, JournalReadParked,
-        RingCommitBeforePublish, RingPartsAfterFirstPart, RingReleaseBeforePublish, RingReadParked, RingWriteParked,
+        SegmentDetachAfterRelease, SegmentRemoveAfterClaim, RoleClaimAfterCas, ArcLockAfterAcquire, ArcLockMidUpdate,
+        ArcUnlockBeforeRelease, JournalAppendMidCopy, JournalAppendBeforePublish, JournalCursorAfterClaim, JournalCommitBeforeStore,
+        JournalCursorRemoveAfterUnregister, JournalReadParked, RingReserveAfterPadding, RingCommitBeforePublish,
+        RingPartsAfterFirstPart, RingReleaseBeforePublish, RingReadParked, RingWriteParked,
     ];
 
     /// <summary>Whether this process has a crash point armed. Test it before <see cref="Reach"/> so that unarmed code pays nothing.</summary>

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Text;
+using Membrane.Diagnostics;
 using Membrane.Segments;
 using L = Membrane.JournalLayout;
 
@@ -112,8 +113,18 @@ public sealed unsafe class Journal : IDisposable
         {
             throw new ArgumentException($"A cursor name is at most {L.CursorNameSize} bytes of UTF-8.", nameof(cursorName));
         }
-        int id = FindCursor(cursorName);
-        return new JournalReader(this, id, cursorName, start);
+        for (int attempt = 0; ; attempt++)
+        {
+            int id = FindCursor(cursorName);
+            try
+            {
+                return new JournalReader(this, id, cursorName, start);
+            }
+            catch (SegmentInUseException) when (attempt < CursorCount && Cursor(id).ReadName() != cursorName)
+            {
+                // Another reader took this free cursor for a name of its own between our look and our claim: look again.
+            }
+        }
     }
 
     /// <summary>The process that holds the writer role (alive or not: a dead one is replaced by the next writer), or null.</summary>
@@ -150,17 +161,30 @@ public sealed unsafe class Journal : IDisposable
         ArgumentOutOfRangeException.ThrowIfNegative(cursorId);
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(cursorId, CursorCount);
         ref JournalCursor cursor = ref Cursor(cursorId);
-        ulong owner = Volatile.Read(ref cursor.Owner);
-        if (Processes.IsAlive(owner))
+        // Taken as a reader takes it, so that no reader can attach while it is being cleared.
+        if (ProcessClaim.TryClaim(ref cursor.Owner, ref cursor.OwnerBootTag, Processes) is { } holder)
         {
             throw new SegmentInUseException($"Cursor {cursorId} has a live reader attached.", Name,
-                expected: "no reader attached", found: $"pid {(int)(uint)owner}");
+                expected: "no reader attached", found: $"pid {holder.Pid}");
         }
-        cursor.ClearName();
-        Volatile.Write(ref cursor.Committed, 0);
-        Volatile.Write(ref cursor.State, JournalCursor.Free);
-        Interlocked.CompareExchange(ref cursor.Owner, 0, owner);
-        Interlocked.Increment(ref RegistrationEpoch);
+        try
+        {
+            // Unregistered first: a Block writer stops waiting for it before anything else changes, and a removal cut
+            // short leaves a free cursor whose stale name or position the next reader of it starts afresh from.
+            Volatile.Write(ref cursor.State, JournalCursor.Free);
+            Interlocked.Increment(ref RegistrationEpoch);
+            if (CrashPoints.Armed)
+            {
+                CrashPoints.Reach(CrashPoints.JournalCursorRemoveAfterUnregister);
+            }
+            Volatile.Write(ref cursor.Waiting, 0);
+            cursor.ClearName();
+            Volatile.Write(ref cursor.Committed, 0);
+        }
+        finally
+        {
+            ProcessClaim.Release(ref cursor.Owner);
+        }
         WakeWriter();
     }
 

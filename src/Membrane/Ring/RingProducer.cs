@@ -142,6 +142,10 @@ public sealed unsafe class RingProducer : IDisposable
             WriteHeader(position, (int)(toEnd - L.RecordHeaderSize), L.PaddingKind);
             _tail += toEnd;
             position = 0;
+            if (CrashPoints.Armed)
+            {
+                CrashPoints.Reach(CrashPoints.RingReserveAfterPadding);
+            }
         }
         _reservedLength = length;
         buffer = new Span<byte>(_data + position + L.RecordHeaderSize, length);

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Reflection;
 using System.Runtime.InteropServices;
 using Membrane.Diagnostics;
@@ -32,13 +33,16 @@ public sealed class CrashMatrixTests : IDisposable
         [CrashPoints.SegmentDetachAfterRelease] = LastDetacherKilled,
         [CrashPoints.SegmentRemoveAfterClaim] = LastDetacherKilled,
         [CrashPoints.RoleClaimAfterCas] = RoleClaimantKilled,
+        [CrashPoints.ArcLockAfterAcquire] = ArcWriterKilled,
         [CrashPoints.ArcLockMidUpdate] = ArcWriterKilled,
         [CrashPoints.ArcUnlockBeforeRelease] = ArcWriterKilled,
         [CrashPoints.JournalAppendMidCopy] = JournalWriterKilled,
         [CrashPoints.JournalAppendBeforePublish] = JournalWriterKilled,
         [CrashPoints.JournalCursorAfterClaim] = JournalCursorClaimantKilled,
         [CrashPoints.JournalCommitBeforeStore] = JournalCommitterKilled,
+        [CrashPoints.JournalCursorRemoveAfterUnregister] = CursorRemoverKilled,
         [CrashPoints.JournalReadParked] = JournalReaderKilledParked,
+        [CrashPoints.RingReserveAfterPadding] = RingProducerKilledPadding,
         [CrashPoints.RingCommitBeforePublish] = RingProducerKilledCommitting,
         [CrashPoints.RingPartsAfterFirstPart] = RingProducerKilledMidParts,
         [CrashPoints.RingReleaseBeforePublish] = RingConsumerKilledReleasing,
@@ -193,8 +197,9 @@ public sealed class CrashMatrixTests : IDisposable
     }
 
     /// <summary>
-    /// An arc writer killed with the value half written, or published but the lock not released: a read never shows a
-    /// torn value, the next locker hears the previous owner died, and the reference is reclaimed.
+    /// An arc writer killed holding the lock before writing, with the value half written, or published but the lock not
+    /// released: a read never shows a torn value, the next locker hears the previous owner died, and the reference is
+    /// reclaimed.
     /// </summary>
     private void ArcWriterKilled(string point)
     {
@@ -205,7 +210,15 @@ public sealed class CrashMatrixTests : IDisposable
             writer.ExpectCrash();
         }
 
-        if (point == CrashPoints.ArcLockMidUpdate)
+        if (point == CrashPoints.ArcLockAfterAcquire)
+        {
+            Assert.Equal(Uniform(1), arc.Read()); // it wrote nothing: the value stands, readable without waiting
+            using IpcArcGuard<Block64> guard = arc.Lock();
+            Assert.True(guard.PreviousOwnerDied);
+            Assert.Equal(Uniform(1), guard.Value);
+            guard.Value = Uniform(3);
+        }
+        else if (point == CrashPoints.ArcLockMidUpdate)
         {
             Assert.Throws<LockHolderDiedException>(() => arc.Read()); // never the half-written value
             using IpcArcGuard<Block64> guard = arc.Lock();
@@ -304,6 +317,34 @@ public sealed class CrashMatrixTests : IDisposable
         }
     }
 
+    /// <summary>
+    /// A process killed removing a cursor, after unregistering it: a Block writer no longer waits for it, the removal can
+    /// be done again, and the next reader by its name starts afresh.
+    /// </summary>
+    private void CursorRemoverKilled(string point)
+    {
+        string name = _segments.NewName("crash-remove-cursor");
+        using var journal = global::Membrane.Journal.Create(name, new JournalOptions { Capacity = 16, SlotSize = 64, Policy = OverrunPolicy.Block });
+        using (journal.OpenReader("reporter"))
+        {
+            // registered at 0, then detached: a Block writer waits for it from now on
+        }
+        using (Peer remover = Peer.StartCrashingAt(point, "crash-journal-remove-cursor", name, "0"))
+        {
+            remover.ExpectCrash();
+        }
+
+        Assert.False(journal.Cursors()[0].Registered);
+        using (JournalWriter writer = journal.CreateWriter(blockTimeout: s_wait))
+        {
+            AppendEntries(writer, 32); // two rings' worth: nobody is waited for
+        }
+        journal.RemoveCursor(0); // the dead remover's hold on the cursor is taken over
+        Assert.Null(journal.Cursors()[0].Name);
+        using JournalReader fresh = journal.OpenReader("reporter", StartPosition.Oldest);
+        Assert.Equal(32 - 16 + 1, fresh.Position); // registered afresh: a new Block cursor starts one past write - capacity
+    }
+
     /// <summary>A reader killed while parked: its count in ParkedReaders is taken back, so appends stop paying a wake.</summary>
     private void JournalReaderKilledParked(string point)
     {
@@ -322,6 +363,37 @@ public sealed class CrashMatrixTests : IDisposable
         using JournalReader replacement = journal.OpenReader("reporter");
         Assert.True(replacement.TryRead(new byte[journal.SlotSize], out JournalRecord record));
         Assert.Equal(0, record.Sequence);
+    }
+
+    /// <summary>A producer killed after writing a wrap's padding, unpublished: the consumer sees nothing of it, and a replacement wraps cleanly.</summary>
+    private void RingProducerKilledPadding(string point)
+    {
+        const int Size = 64; // a 72-byte record: more than the 64 bytes left before the end
+        string name = _segments.NewName("crash-ring-padding");
+        using var ring = SharedRing.Create(name, new RingOptions { Capacity = 4096 });
+        using RingConsumer consumer = ring.CreateConsumer();
+        using (RingProducer first = ring.CreateProducer())
+        {
+            for (int i = 0; i < 63; i++) // 63 records of 64 bytes: the tail 64 bytes before the end
+            {
+                Assert.True(first.TryWrite(new byte[56]));
+                Assert.True(consumer.TryRead(new byte[56], out _));
+            }
+        }
+        using (Peer producer = Peer.StartCrashingAt(point, "crash-ring-write", name, "2", Size.ToString(CultureInfo.InvariantCulture), "0"))
+        {
+            producer.ExpectCrash();
+        }
+
+        Assert.False(consumer.TryRead(out _));
+        using RingProducer replacement = ring.CreateProducer();
+        byte[] message = new byte[Size];
+        Assert.True(replacement.TryWrite(message.AsSpan(0, Content.Write(message, 0, Size))));
+        Assert.True(consumer.TryRead(out RingLease lease));
+        using (lease)
+        {
+            Assert.True(Content.Matches(lease.Message, 0, Size));
+        }
     }
 
     /// <summary>A producer killed committing its 3rd message, before publishing it: that message is never delivered, and a replacement continues.</summary>
@@ -351,7 +423,7 @@ public sealed class CrashMatrixTests : IDisposable
         string name = _segments.NewName("crash-ring-parts");
         using var ring = SharedRing.Create(name, new RingOptions { Capacity = 1 << 16 });
         using RingConsumer consumer = ring.CreateConsumer();
-        using (Peer producer = Peer.StartCrashingAt(point, "crash-ring-write", name, "3", Size.ToString(), PartSize.ToString()))
+        using (Peer producer = Peer.StartCrashingAt(point, "crash-ring-write", name, "3", Size.ToString(CultureInfo.InvariantCulture), PartSize.ToString(CultureInfo.InvariantCulture)))
         {
             producer.ExpectCrash();
         }
