@@ -14,6 +14,17 @@
 #define MEMBRANE_HEADER_SIZE 4096
 #define MEMBRANE_PROCESS_SLOTS 240
 
+/* removal_claim once the segment's name is unlinked: no process attaches any more. */
+#define MEMBRANE_REMOVED 0xFFFFFFFFFFFFFFFFULL
+
+/* Liveness: single-byte open-file-description locks (fcntl F_OFD_SETLK) on the segment's file, never on its contents.
+ * A process attached in slot i keeps a shared lock on MEMBRANE_SLOT_LOCK_BYTE(i) from each of its handles; a creator
+ * an exclusive lock on MEMBRANE_CREATION_LOCK_BYTE of its creation file; a remover one on MEMBRANE_REMOVAL_LOCK_BYTE.
+ * Alive means: another open file description holds the byte (F_OFD_GETLK with F_WRLCK finds a conflict). */
+#define MEMBRANE_CREATION_LOCK_BYTE 0x038
+#define MEMBRANE_REMOVAL_LOCK_BYTE 0x050
+#define MEMBRANE_SLOT_LOCK_BYTE(slot) (0x100 + 16 * (slot))
+
 enum membrane_kind {
     MEMBRANE_KIND_RAW = 1,
     MEMBRANE_KIND_ARC = 2,
@@ -53,7 +64,8 @@ struct membrane_segment_header {
     uint32_t creator_boot_tag;
     uint32_t payload_type_size;    /* sizeof the payload type, 0 if untyped */
     int64_t created_unix_ns;
-    uint64_t removal_claim;        /* identity of a process removing the segment, 0 = none; CAS only */
+    uint64_t removal_claim;        /* identity of a process removing the segment, 0 = none, MEMBRANE_REMOVED once
+                                      unlinked; CAS only */
     uint32_t flags;                /* MEMBRANE_FLAG_* */
     uint8_t reserved0[0x80 - 0x5C];
     char type_name[64];            /* UTF-8, NUL padded; informational only */
@@ -152,6 +164,7 @@ _Static_assert(sizeof(struct membrane_journal_slot) == 16, "the entry starts 16 
 #define MEMBRANE_RING_RECORD_PADDING 2
 #define MEMBRANE_RING_RECORD_FIRST_PART 3 /* payload: the whole message's length (int64_t), then its first bytes */
 #define MEMBRANE_RING_RECORD_PART 4       /* payload: the message's next bytes, until its length is reached */
+#define MEMBRANE_RING_RECORD_ABORTED 5    /* no payload: the unfinished message in parts before it is dropped */
 
 struct membrane_ring {
     int64_t tail;                 /* producer, release; the consumer's futex word is its low half */

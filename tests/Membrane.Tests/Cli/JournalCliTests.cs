@@ -72,6 +72,13 @@ public sealed class JournalCliTests : IDisposable
         (int replayed, _, string replayErrors) = Peer.RunCli("reporter", "--journal", journal, "--id", "1", "--out", oldest, "--until-idle", "0.2");
         Assert.True(replayed == 0, replayErrors);
         Assert.Equal(File.ReadAllBytes(live), File.ReadAllBytes(oldest)); // one content per sequence, whoever reads it
+
+        // Every process of the journal has exited: gc still leaves it, with every reader's position.
+        (int collected, string gcSaid, string gcErrors) = Peer.RunCli("gc", "--prefix", journal);
+        Assert.True(collected == 0, gcErrors);
+        Assert.Contains("Nothing to collect", gcSaid, StringComparison.Ordinal);
+        using var kept = Membrane.Journal.Open(journal);
+        Assert.Equal(total, kept.Cursors()[0].CommittedPosition);
     }
 
     [Fact]

@@ -73,6 +73,10 @@ public class HeaderLayoutTests
         Check("offsetof(struct membrane_process_slot, references)", L.SlotReferencesOffset);
         Check("MEMBRANE_PROCESS_SLOTS", L.ProcessSlotCount);
         Check("MEMBRANE_LAYOUT_VERSION", L.LayoutVersion);
+        source.Append(CultureInfo.InvariantCulture, $"_Static_assert(MEMBRANE_REMOVED == 0x{ProcessTable.Removed:x16}ULL, \"removed\");\n");
+        Check("MEMBRANE_CREATION_LOCK_BYTE", SharedSegment.CreatorLockOffset);
+        Check("MEMBRANE_REMOVAL_LOCK_BYTE", ProcessTable.RemovalLockOffset);
+        Check("MEMBRANE_SLOT_LOCK_BYTE(239)", ProcessTable.SlotLockOffset(239));
         source.Append(CultureInfo.InvariantCulture, $"_Static_assert(MEMBRANE_MAGIC == 0x{L.Magic:x16}ULL, \"magic\");\n");
         foreach (SegmentKind kind in Enum.GetValues<SegmentKind>().Where(k => k != SegmentKind.None))
         {
@@ -132,6 +136,7 @@ public class HeaderLayoutTests
         Check("MEMBRANE_RING_RECORD_PADDING", RingLayout.PaddingKind);
         Check("MEMBRANE_RING_RECORD_FIRST_PART", RingLayout.FirstPartKind);
         Check("MEMBRANE_RING_RECORD_PART", RingLayout.PartKind);
+        Check("MEMBRANE_RING_RECORD_ABORTED", RingLayout.AbortedKind);
         source.Append("#include <pthread.h>\n_Static_assert(sizeof(pthread_mutex_t) <= MEMBRANE_ARC_MUTEX_SIZE, \"pthread_mutex_t fits\");\n");
 
         (int exitCode, string output) = CCompiler.CheckSyntax(source.ToString());
