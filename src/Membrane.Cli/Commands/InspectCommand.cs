@@ -39,8 +39,8 @@ internal static class InspectCommand
         SegmentJson.LockJson? arcLock = null;
         if (info.Kind == SegmentKind.Arc && info.State == SegmentState.Ready)
         {
-            (ProcessIdentity? holder, bool changing, long sequence) = IpcArcInspector.ReadLockState(info.Name);
-            arcLock = new SegmentJson.LockJson(holder?.Pid, holder?.IsAlive(), changing, sequence);
+            (ProcessIdentity? holder, bool holderAlive, bool changing, long sequence) = IpcArcInspector.ReadLockState(info.Name);
+            arcLock = new SegmentJson.LockJson(holder?.Pid, holder is null ? null : holderAlive, changing, sequence);
         }
         SegmentJson.JournalJson? journal = null;
         if (info.Kind == SegmentKind.Journal && info.State == SegmentState.Ready && backing == SegmentBacking.SharedMemory)

@@ -6,8 +6,8 @@ namespace Membrane.Arc;
 /// <summary>Reads an arc's lock state without attaching to it, for <c>membrane inspect</c>.</summary>
 internal static unsafe class IpcArcInspector
 {
-    /// <summary>Who holds the lock (null: nobody) and whether the value is mid-change (odd sequence).</summary>
-    internal static (ProcessIdentity? Holder, bool Changing, long Sequence) ReadLockState(string name)
+    /// <summary>Who holds the lock (null: nobody), whether it is alive (attached), and whether the value is mid-change (odd sequence).</summary>
+    internal static (ProcessIdentity? Holder, bool HolderAlive, bool Changing, long Sequence) ReadLockState(string name)
     {
         using SafeFileDescriptor fd = SegmentFiles.Open(name, SegmentBacking.SharedMemory, create: false, writable: false, default);
         long size = (long)SegmentFiles.Stat(fd, name).Size;
@@ -24,6 +24,7 @@ internal static unsafe class IpcArcInspector
         byte* payload = mapping.Pointer + SegmentHeaderLayout.Size;
         ulong holder = Volatile.Read(ref *(ulong*)(payload + ArcLayout.HolderOffset));
         long sequence = Volatile.Read(ref *(long*)(payload + ArcLayout.SequenceOffset));
-        return (holder == 0 ? null : ProcessIdentity.Unpack(holder, 0), (sequence & 1) != 0, sequence);
+        bool alive = new ProcessTable(mapping.Pointer, fd, name).IsAlive(holder);
+        return (holder == 0 ? null : ProcessIdentity.Unpack(holder, 0), alive, (sequence & 1) != 0, sequence);
     }
 }

@@ -133,16 +133,13 @@ public sealed unsafe class RingConsumer : IDisposable
         long waitedFrom = 0; // the clock is read only if this call has to wait: most find their message at once
         while (true)
         {
-            TimeSpan left = waitedFrom == 0 || timeout == Timeout.InfiniteTimeSpan
-                ? timeout
-                : TimeSpan.FromTicks(Math.Max(0, (timeout - Stopwatch.GetElapsedTime(waitedFrom)).Ticks));
             _takingParts = true;
             try
             {
                 if (!TryTake())
                 {
                     waitedFrom = waitedFrom == 0 ? Stopwatch.GetTimestamp() : waitedFrom;
-                    if (!TakeWaiting(left, cancellation))
+                    if (!TakeWaiting(TimeLeft(timeout, waitedFrom), cancellation))
                     {
                         length = 0;
                         return false;
@@ -160,7 +157,7 @@ public sealed unsafe class RingConsumer : IDisposable
                 return true;
             }
             waitedFrom = waitedFrom == 0 ? Stopwatch.GetTimestamp() : waitedFrom;
-            PartsOutcome outcome = TryReadParts(message, destination, left, cancellation, out length);
+            PartsOutcome outcome = TryReadParts(message, destination, TimeLeft(timeout, waitedFrom), cancellation, out length);
             if (outcome != PartsOutcome.Aborted)
             {
                 return outcome == PartsOutcome.Whole;
@@ -168,6 +165,12 @@ public sealed unsafe class RingConsumer : IDisposable
             // Its producer died in its middle: skipped, counted, and the next message is waited for in the time left.
         }
     }
+
+    /// <summary>What remains of <paramref name="timeout"/> since <paramref name="waitedFrom"/> (0: the wait has not begun).</summary>
+    private static TimeSpan TimeLeft(TimeSpan timeout, long waitedFrom) =>
+        waitedFrom == 0 || timeout == Timeout.InfiniteTimeSpan
+            ? timeout
+            : TimeSpan.FromTicks(Math.Max(0, (timeout - Stopwatch.GetElapsedTime(waitedFrom)).Ticks));
 
     /// <summary>How a read of a message in parts ended.</summary>
     private enum PartsOutcome

@@ -72,9 +72,8 @@ internal readonly unsafe struct ProcessTable
         lock (s_attachLock)
         {
             int slot = FindOrClaimSlot(me, segmentName);
-            // A claim whose byte nobody locks is a dead remover's (pairs with the lock TryClaimRemoval takes before its CAS).
             // Pairs with the CAS in TryClaimRemoval: the slot CAS above is a full fence, so this read cannot be
-            // satisfied before the slot is visible to a remover.
+            // satisfied before the slot is visible to a remover. A claim whose byte nobody locks is a dead remover's.
             ulong claim = Volatile.Read(ref RemovalClaim);
             if (claim == Removed || (claim != 0 && !ClearIfDead(claim)))
             {

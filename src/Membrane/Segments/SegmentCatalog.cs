@@ -112,10 +112,13 @@ public static unsafe class SegmentCatalog
         {
             return;
         }
-        // Inspecting again says what stopped us: gone meanwhile (not found), or who is attached.
-        IEnumerable<int> pids = Inspect(canonical, backing).Processes.Where(p => p.IsAlive).Select(p => p.Process.Pid);
-        throw new SegmentInUseException("Live processes are attached to it; use force to remove it anyway.", canonical,
-            expected: "no live process attached", found: $"pids {string.Join(", ", pids)}");
+        // Inspecting again says what stopped us: gone meanwhile (not found), who is attached, or another remover.
+        int[] pids = Inspect(canonical, backing).Processes.Where(p => p.IsAlive).Select(p => p.Process.Pid).ToArray();
+        throw pids.Length > 0
+            ? new SegmentInUseException("Live processes are attached to it; use force to remove it anyway.", canonical,
+                expected: "no live process attached", found: $"pids {string.Join(", ", pids)}")
+            : new SegmentInUseException("Another process is removing it right now.", canonical,
+                expected: "no other remover", found: "the removal claim held by a live process");
     }
 
     /// <summary>
