@@ -8,6 +8,7 @@ internal static partial class Interop
     internal const int EPERM = 1;
     internal const int ENOENT = 2;
     internal const int ESRCH = 3;
+    internal const int ENXIO = 6;
     internal const int EINTR = 4;
     internal const int EIO = 5;
     internal const int EBADF = 9;
@@ -23,6 +24,7 @@ internal static partial class Interop
     internal const int ENOSPC = 28;
     internal const int EDEADLK = 35;
     internal const int ENAMETOOLONG = 36;
+    internal const int ELOOP = 40;
     internal const int ENOSYS = 38;
     internal const int EOPNOTSUPP = 95;
     internal const int ETIMEDOUT = 110;
@@ -38,6 +40,7 @@ internal static partial class Interop
         EPERM => "EPERM",
         ENOENT => "ENOENT",
         ESRCH => "ESRCH",
+        ENXIO => "ENXIO",
         EINTR => "EINTR",
         EIO => "EIO",
         EBADF => "EBADF",
@@ -46,6 +49,7 @@ internal static partial class Interop
         EACCES => "EACCES",
         EBUSY => "EBUSY",
         EEXIST => "EEXIST",
+        ELOOP => "ELOOP",
         EINVAL => "EINVAL",
         ENFILE => "ENFILE",
         EMFILE => "EMFILE",

@@ -8,6 +8,7 @@ internal static partial class Interop
     internal const int O_RDWR = 0x2;
     internal const int O_CREAT = 0x40;
     internal const int O_EXCL = 0x80;
+    internal const int O_NONBLOCK = 0x800;
     internal const int O_NOFOLLOW = 0x20000;
     internal const int O_CLOEXEC = 0x80000;
 

@@ -7,6 +7,15 @@ internal static partial class Interop
     internal const int AT_EMPTY_PATH = 0x1000;
     internal const uint STATX_BASIC_STATS = 0x7ff;
 
+    internal const int S_IFMT = 0xF000;
+    internal const int S_IFSOCK = 0xC000;
+    internal const int S_IFLNK = 0xA000;
+    internal const int S_IFREG = 0x8000;
+    internal const int S_IFBLK = 0x6000;
+    internal const int S_IFDIR = 0x4000;
+    internal const int S_IFCHR = 0x2000;
+    internal const int S_IFIFO = 0x1000;
+
     /// <summary>
     /// <c>struct statx</c> (linux/stat.h). Membrane's fstat goes through statx because, unlike <c>struct stat</c>,
     /// its layout is the same on every architecture, so one declaration serves x86_64 and arm64.

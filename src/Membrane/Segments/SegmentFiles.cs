@@ -6,25 +6,52 @@ namespace Membrane.Segments;
 /// <summary>The one place that turns (name, backing) into a descriptor, and unlinks by name.</summary>
 internal static class SegmentFiles
 {
-    /// <summary>Opens (or with <paramref name="create"/>, exclusively creates) the object behind a name.</summary>
+    /// <summary>
+    /// Opens (or with <paramref name="create"/>, exclusively creates) the regular file behind a name. Anything else is a
+    /// <see cref="ForeignSegmentException"/>, found out without waiting: /dev/shm is world-writable, and a FIFO opened
+    /// without O_NONBLOCK would hang the opener until someone opened its other end. Links are not followed.
+    /// </summary>
     internal static SafeFileDescriptor Open(string name, SegmentBacking backing, bool create, bool writable, UnixFileMode mode)
     {
-        int flags = (writable ? Interop.O_RDWR : Interop.O_RDONLY) | Interop.O_CLOEXEC
-            | (create ? Interop.O_CREAT | Interop.O_EXCL : 0);
+        int flags = (writable ? Interop.O_RDWR : Interop.O_RDONLY) | Interop.O_CLOEXEC | Interop.O_NOFOLLOW
+            | (create ? Interop.O_CREAT | Interop.O_EXCL : Interop.O_NONBLOCK); // O_NONBLOCK changes nothing for a regular file
         SafeFileDescriptor fd = backing switch
         {
             SegmentBacking.SharedMemory => Interop.ShmOpen("/" + name, flags, (uint)mode),
-            SegmentBacking.File => Interop.Open(name, flags | Interop.O_NOFOLLOW, (uint)mode),
+            SegmentBacking.File => Interop.Open(name, flags, (uint)mode),
             _ => throw new ArgumentOutOfRangeException(nameof(backing), backing, "An anonymous segment has no name to open."),
         };
         if (fd.IsInvalid)
         {
             int errno = Interop.LastErrno;
             fd.Dispose();
-            NativeError.Throw(create ? "Creating the segment" : "Opening the segment", errno, name);
+            throw errno switch
+            {
+                Interop.ELOOP => new ForeignSegmentException("It is a symbolic link; Membrane does not follow links.", name,
+                    expected: "a regular file", found: "a symbolic link", errno: errno),
+                Interop.ENXIO => new ForeignSegmentException("It is not a regular file.", name, expected: "a regular file", found: "a socket", errno: errno),
+                _ => NativeError.Create(create ? "Creating the segment" : "Opening the segment", errno, name),
+            };
+        }
+        int type = Stat(fd, name).Mode & Interop.S_IFMT;
+        if (type != Interop.S_IFREG)
+        {
+            fd.Dispose();
+            throw new ForeignSegmentException("It is not a regular file.", name, expected: "a regular file", found: FileType(type));
         }
         return fd;
     }
+
+    private static string FileType(int type) => type switch
+    {
+        Interop.S_IFIFO => "a FIFO",
+        Interop.S_IFSOCK => "a socket",
+        Interop.S_IFDIR => "a directory",
+        Interop.S_IFLNK => "a symbolic link",
+        Interop.S_IFCHR => "a character device",
+        Interop.S_IFBLK => "a block device",
+        _ => $"file type 0x{type:x4}",
+    };
 
     /// <summary>What the names of segments still being built start with (a dot: hidden from a plain <c>ls</c>).</summary>
     internal const string CreationPrefix = ".membrane-creating-";

@@ -122,10 +122,7 @@ public sealed unsafe partial class SharedSegment
     {
         opened = null;
         long size = (long)SegmentFiles.Stat(fd, name).Size;
-        if (size == 0)
-        {
-            return "an empty file (its creator has not reserved its size yet, or died before it did)";
-        }
+        // A segment is renamed into place only once whole (see Create): under its name, a short file is never one in the making.
         if (size < L.Size)
         {
             throw new ForeignSegmentException("It is not a Membrane segment.", name,
