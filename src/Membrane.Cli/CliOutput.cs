@@ -17,12 +17,24 @@ internal static class CliOutput
 
     internal static void WriteJson<T>(T value) => Console.Out.WriteLine(JsonSerializer.Serialize(value, s_json));
 
-    /// <summary>Runs a command body; a Membrane error becomes its message on stderr and <see cref="ExitCodes.Failed"/>.</summary>
+    /// <summary>
+    /// Runs a command body; a Membrane error becomes its message on stderr and <see cref="ExitCodes.Failed"/>, an argument
+    /// the library refused (a value no validator here caught) its message and <see cref="ExitCodes.Usage"/>.
+    /// </summary>
     internal static int Run(bool json, Func<int> body)
     {
         try
         {
             return body();
+        }
+        catch (ArgumentException e)
+        {
+            if (json)
+            {
+                Console.Out.WriteLine(JsonSerializer.Serialize(new ErrorJson(e.GetType().Name, e.Message, null, null, null, null), s_json));
+            }
+            Console.Error.WriteLine($"membrane: {e.Message}");
+            return ExitCodes.Usage;
         }
         catch (MembraneException e)
         {

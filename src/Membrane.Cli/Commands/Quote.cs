@@ -33,6 +33,16 @@ internal struct Quote
         Encoding.ASCII.GetBytes(symbol.AsSpan(0, Math.Min(symbol.Length, 8)), bytes);
     }
 
+    /// <summary>
+    /// The quote an entry holds; an entry of another length was not written by <c>membrane writer</c> (another writer
+    /// shares the journal, or it is damaged): a clear error, not a guess.
+    /// </summary>
+    internal static Quote From(ReadOnlySpan<byte> entry, string journal, long sequence) =>
+        entry.Length == Unsafe.SizeOf<Quote>()
+            ? MemoryMarshal.Read<Quote>(entry)
+            : throw new MembraneException($"Entry {sequence} is not a quote: this journal holds entries that 'membrane writer' did not write.", journal,
+                expected: $"{Unsafe.SizeOf<Quote>()}-byte quote entries", found: $"an entry of {entry.Length} bytes");
+
     /// <summary>One CSV row (no newline), numbers in the invariant culture, the price round-trippable.</summary>
     internal readonly string ToCsv(long sequence)
     {

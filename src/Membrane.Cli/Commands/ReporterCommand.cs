@@ -53,7 +53,7 @@ internal static class ReporterCommand
             file.WriteLine(Quote.CsvHeader);
         }
         long rows = 0, lost = 0, pending = 0;
-        var quote = default(Quote);
+        byte[] entry = new byte[journal.SlotSize]; // a whole slot: an entry of any length is read, then judged
         long idleLimit = untilIdle is double seconds ? (long)(seconds * Stopwatch.Frequency) : long.MaxValue;
         long? idleSince = null; // set by the first read that found nothing: the clock is read only while idle
         while (!stop.Token.IsCancellationRequested)
@@ -63,8 +63,8 @@ internal static class ReporterCommand
             try
             {
                 got = pending > 0
-                    ? reader.TryRead(out quote, out record)
-                    : reader.TryRead(System.Runtime.InteropServices.MemoryMarshal.AsBytes(new Span<Quote>(ref quote)), TimeSpan.FromMilliseconds(100), stop.Token, out record);
+                    ? reader.TryRead(entry, out record)
+                    : reader.TryRead(entry, TimeSpan.FromMilliseconds(100), stop.Token, out record);
             }
             catch (OperationCanceledException)
             {
@@ -91,7 +91,7 @@ internal static class ReporterCommand
                     $"# lost {record.LostBefore} (sequences {record.Sequence - record.LostBefore}..{record.Sequence - 1})"));
                 lost += record.LostBefore;
             }
-            file.WriteLine(quote.ToCsv(record.Sequence));
+            file.WriteLine(Quote.From(entry.AsSpan(0, record.Length), name, record.Sequence).ToCsv(record.Sequence));
             rows++;
             if (++pending >= RowsPerCommit)
             {

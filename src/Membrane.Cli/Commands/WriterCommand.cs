@@ -18,7 +18,23 @@ internal static class WriterCommand
         var count = new Option<long?>("--count") { Description = "Append this many entries, then exit (0: only create the journal)." };
         var rate = new Option<double>("--rate") { Description = "Entries per second (0: as fast as possible)." };
         var capacity = new Option<long>("--capacity") { Description = "Slots in the ring when creating it (a power of two).", DefaultValueFactory = _ => 1 << 16 };
-        var readers = new Option<int>("--readers") { Description = "Reader cursors when creating it.", DefaultValueFactory = _ => 8 };
+        var readers = new Option<int>("--readers") { Description = "Reader cursors when creating it (1 to 1024).", DefaultValueFactory = _ => 8 };
+        capacity.Validators.Add(result =>
+        {
+            long value = result.GetValueOrDefault<long>();
+            if (value <= 0 || (value & (value - 1)) != 0 || value > JournalOptions.MaxCapacity)
+            {
+                result.AddError($"--capacity must be a power of two from 1 to {JournalOptions.MaxCapacity} slots, not {value}.");
+            }
+        });
+        readers.Validators.Add(result =>
+        {
+            int value = result.GetValueOrDefault<int>();
+            if (value is < 1 or > 1024)
+            {
+                result.AddError($"--readers must be from 1 to 1024, not {value}.");
+            }
+        });
         var policy = new Option<OverrunPolicy>("--policy") { Description = "overwrite (never wait for readers) or block (lossless).", DefaultValueFactory = _ => OverrunPolicy.Overwrite };
         var command = new Command("writer", "Append quote entries to a journal (creating it if needed) until --count or SIGINT/SIGTERM.")
         {

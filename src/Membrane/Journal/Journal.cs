@@ -23,18 +23,28 @@ namespace Membrane;
 public sealed unsafe class Journal : IDisposable
 {
     private readonly SharedSegment _segment;
+    private readonly MappingUsers _users;
+    private int _disposed;
 
     private Journal(SharedSegment segment)
     {
         _segment = segment;
+        _users = new MappingUsers(segment.Dispose);
         Payload = segment.PayloadPointer;
-        ValidateLayout();
-        SlotSize = (int)Read32(L.SlotSizeOffset);
-        SlotStride = (int)Read32(L.SlotStrideOffset);
-        Capacity = Unsafe.ReadUnaligned<long>(Payload + L.CapacityOffset);
-        CursorCount = (int)Read32(L.CursorCountOffset);
-        Policy = (OverrunPolicy)Read32(L.PolicyOffset);
-        Slots = Payload + Unsafe.ReadUnaligned<long>(Payload + L.SlotsOffsetOffset);
+        // Read once, checked, and only these checked copies used from now on: never the shared fields again.
+        uint slotSize = Read32(L.SlotSizeOffset);
+        uint stride = Read32(L.SlotStrideOffset);
+        long capacity = Unsafe.ReadUnaligned<long>(Payload + L.CapacityOffset);
+        uint cursors = Read32(L.CursorCountOffset);
+        uint policy = Read32(L.PolicyOffset);
+        long slotsOffset = Unsafe.ReadUnaligned<long>(Payload + L.SlotsOffsetOffset);
+        ValidateLayout(slotSize, stride, capacity, cursors, policy, slotsOffset);
+        SlotSize = (int)slotSize;
+        SlotStride = (int)stride;
+        Capacity = capacity;
+        CursorCount = (int)cursors;
+        Policy = (OverrunPolicy)policy;
+        Slots = Payload + slotsOffset;
         Mask = Capacity - 1;
         ValidateCursors();
     }
@@ -59,6 +69,16 @@ public sealed unsafe class Journal : IDisposable
     /// complete and died before publishing (readers may have read it; the next writer publishes it).
     /// </summary>
     public long WritePosition
+    {
+        get
+        {
+            ThrowIfDisposed();
+            return CurrentWritePosition;
+        }
+    }
+
+    /// <summary><see cref="WritePosition"/> for the journal's writer and readers, which may outlive this handle.</summary>
+    internal long CurrentWritePosition
     {
         get
         {
@@ -95,11 +115,16 @@ public sealed unsafe class Journal : IDisposable
     }
 
     /// <summary>Takes the writer role; a second live writer gets <see cref="SegmentInUseException"/>.</summary>
-    public JournalWriter CreateWriter(TimeSpan? blockTimeout = null) => new(this, blockTimeout ?? Timeout.InfiniteTimeSpan);
+    public JournalWriter CreateWriter(TimeSpan? blockTimeout = null)
+    {
+        ThrowIfDisposed();
+        return new(this, blockTimeout ?? Timeout.InfiniteTimeSpan);
+    }
 
     /// <summary>Attaches a reader to cursor <paramref name="cursorId"/> (0 to <see cref="CursorCount"/> - 1).</summary>
     public JournalReader OpenReader(int cursorId, StartPosition start = StartPosition.Persisted)
     {
+        ThrowIfDisposed();
         ArgumentOutOfRangeException.ThrowIfNegative(cursorId);
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(cursorId, CursorCount);
         return new JournalReader(this, cursorId, name: null, start);
@@ -108,6 +133,7 @@ public sealed unsafe class Journal : IDisposable
     /// <summary>Attaches a reader to the cursor of this name, taking a free cursor the first time.</summary>
     public JournalReader OpenReader(string cursorName, StartPosition start = StartPosition.Persisted)
     {
+        ThrowIfDisposed();
         ArgumentException.ThrowIfNullOrEmpty(cursorName);
         if (Encoding.UTF8.GetByteCount(cursorName) > L.CursorNameSize)
         {
@@ -130,16 +156,34 @@ public sealed unsafe class Journal : IDisposable
     /// <summary>The process that holds the writer role (alive or not: a dead one is replaced by the next writer), or null.</summary>
     public ProcessIdentity? Writer
     {
-        get => ProcessClaim.Holder(ref WriterIdentity, ref WriterBootTag);
+        get
+        {
+            ThrowIfDisposed();
+            return ProcessClaim.Holder(ref WriterIdentity, ref WriterBootTag);
+        }
     }
 
     /// <summary>Whether the writer role is held by a live process (judged by its attachment, so in any PID namespace).</summary>
-    public bool WriterAlive => Processes.IsAlive(Volatile.Read(ref WriterIdentity));
+    public bool WriterAlive
+    {
+        get
+        {
+            ThrowIfDisposed();
+            return Processes.IsAlive(Volatile.Read(ref WriterIdentity));
+        }
+    }
 
     /// <summary>Every cursor, registered or not.</summary>
     public IReadOnlyList<CursorInfo> Cursors()
     {
-        long write = WritePosition;
+        ThrowIfDisposed();
+        return ReadCursors();
+    }
+
+    /// <summary><see cref="Cursors"/> for the journal's writer, which may outlive this handle.</summary>
+    internal List<CursorInfo> ReadCursors()
+    {
+        long write = CurrentWritePosition;
         var cursors = new List<CursorInfo>(CursorCount);
         for (int id = 0; id < CursorCount; id++)
         {
@@ -158,6 +202,7 @@ public sealed unsafe class Journal : IDisposable
     /// </summary>
     public void RemoveCursor(int cursorId)
     {
+        ThrowIfDisposed();
         ArgumentOutOfRangeException.ThrowIfNegative(cursorId);
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(cursorId, CursorCount);
         ref JournalCursor cursor = ref Cursor(cursorId);
@@ -188,8 +233,17 @@ public sealed unsafe class Journal : IDisposable
         WakeWriter();
     }
 
-    /// <summary>Detaches from the journal. The journal itself persists (it holds readers' positions) until removed.</summary>
-    public void Dispose() => _segment.Dispose();
+    /// <summary>
+    /// Detaches from the journal (once its writer and readers are disposed too: until then they keep it mapped). The
+    /// journal itself persists (it holds readers' positions) until removed. Idempotent, thread-safe, never throws.
+    /// </summary>
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 0)
+        {
+            _users.Remove();
+        }
+    }
 
     internal byte* Payload { get; }
 
@@ -263,11 +317,14 @@ public sealed unsafe class Journal : IDisposable
         }
     }
 
-    internal void ThrowIfDisposed() => _segment.ThrowIfDisposed();
+    internal void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+
+    /// <summary>The handles that keep this journal mapped: this one, its writer, its readers.</summary>
+    internal MappingUsers Users => _users;
 
     private static PayloadSpec Spec { get; } = new(SegmentKind.Journal, TypeFingerprint.None);
 
-    private static long PayloadSize(JournalOptions options) => L.PayloadSize(options.SlotSize, options.Capacity, options.Cursors);
+    private static long PayloadSize(JournalOptions options) => L.PayloadSize(options.SlotSize, options.Capacity, options.Cursors); // checked by Validate
 
     private static SegmentOptions SegmentOptions(JournalOptions options) => new() { Mode = options.Mode };
 
@@ -286,18 +343,12 @@ public sealed unsafe class Journal : IDisposable
     private uint Read32(int offset) => Unsafe.ReadUnaligned<uint>(Payload + offset);
 
     /// <summary>The journal's own fields, checked once at open: a foreign or damaged segment is refused here.</summary>
-    private void ValidateLayout()
+    private void ValidateLayout(uint slotSize, uint stride, long capacity, uint cursors, uint policy, long slotsOffset)
     {
-        uint slotSize = Read32(L.SlotSizeOffset);
-        uint stride = Read32(L.SlotStrideOffset);
-        long capacity = Unsafe.ReadUnaligned<long>(Payload + L.CapacityOffset);
-        uint cursors = Read32(L.CursorCountOffset);
-        uint policy = Read32(L.PolicyOffset);
-        long slotsOffset = Unsafe.ReadUnaligned<long>(Payload + L.SlotsOffsetOffset);
         string? problem =
             slotSize is 0 or > L.MaxSlotSize ? $"slot size {slotSize}"
             : stride != L.SlotStride((int)slotSize) ? $"slot stride {stride} for slot size {slotSize}"
-            : !L.IsPowerOfTwo(capacity) ? $"capacity {capacity} (not a power of two)"
+            : !L.IsPowerOfTwo(capacity) || capacity > L.MaxCapacity ? $"capacity {capacity} (a power of two up to {L.MaxCapacity} expected)"
             : cursors is 0 or > L.MaxCursors ? $"cursor count {cursors}"
             : policy > (uint)OverrunPolicy.Block ? $"overrun policy {policy}"
             : slotsOffset != L.SlotsOffset((int)cursors) ? $"slots offset {slotsOffset}"
@@ -314,7 +365,7 @@ public sealed unsafe class Journal : IDisposable
     private void ValidateCursors()
     {
         // A reader may have committed an entry its writer stamped complete and died before publishing.
-        long write = WritePosition;
+        long write = CurrentWritePosition;
         for (int id = 0; id < CursorCount; id++)
         {
             long committed = Volatile.Read(ref Cursor(id).Committed);

@@ -55,12 +55,22 @@ internal static class JournalLayout
     internal const int MaxCursors = 1024;
     internal const int MaxSlotSize = 1 << 20;
 
+    /// <summary>The most slots a journal has: 2^34, so that even 64-byte slots stay within a segment's 1 TiB.</summary>
+    internal const long MaxCapacity = 1L << 34;
+
     internal static int SlotStride(int slotSize) => (SlotHeaderSize + slotSize + CacheLine - 1) & ~(CacheLine - 1);
 
     internal static long SlotsOffset(int cursorCount) => CursorTableOffset + ((long)cursorCount * CursorSize);
 
-    internal static long PayloadSize(int slotSize, long capacity, int cursorCount) =>
-        SlotsOffset(cursorCount) + (capacity * SlotStride(slotSize));
+    /// <summary>
+    /// The payload a journal of this shape needs. With a capacity and slot size within their caps it is exact; with any
+    /// other (from a damaged header) it saturates at long.MaxValue rather than wrap to a size that would pass a check.
+    /// </summary>
+    internal static long PayloadSize(int slotSize, long capacity, int cursorCount)
+    {
+        long ring = capacity <= 0 || capacity > long.MaxValue / SlotStride(slotSize) ? long.MaxValue : capacity * SlotStride(slotSize);
+        return ring > long.MaxValue - SlotsOffset(cursorCount) ? long.MaxValue : SlotsOffset(cursorCount) + ring;
+    }
 
     /// <summary>The stamp of a slot holding the complete entry <paramref name="sequence"/>.</summary>
     internal static long CompleteStamp(long sequence) => 2 * (sequence + 1);

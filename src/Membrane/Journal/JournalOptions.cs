@@ -18,15 +18,31 @@ public sealed record JournalOptions
     /// <summary>Permission bits of the segment, applied exactly; 0600 by default.</summary>
     public UnixFileMode Mode { get; init; } = UnixFileMode.UserRead | UnixFileMode.UserWrite;
 
+    /// <summary>The largest <see cref="Capacity"/>: 2^34 slots (and a journal's segment is at most 1 TiB besides).</summary>
+    public const long MaxCapacity = JournalLayout.MaxCapacity;
+
+    /// <summary>The largest <see cref="SlotSize"/>: 1 MiB.</summary>
+    public const int MaxSlotSize = JournalLayout.MaxSlotSize;
+
     internal void Validate(string name)
     {
-        if (!JournalLayout.IsPowerOfTwo(Capacity))
+        if (!JournalLayout.IsPowerOfTwo(Capacity) || Capacity > MaxCapacity)
         {
-            throw new ArgumentException($"Journal '{name}': the capacity must be a power of two, not {Capacity}.");
+            throw new ArgumentOutOfRangeException(null, Capacity, $"Journal '{name}': JournalOptions.Capacity is a power of two from 1 to {MaxCapacity} slots.");
         }
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(SlotSize);
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(SlotSize, JournalLayout.MaxSlotSize);
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(Cursors);
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(Cursors, JournalLayout.MaxCursors);
+        if (SlotSize is <= 0 or > MaxSlotSize)
+        {
+            throw new ArgumentOutOfRangeException(null, SlotSize, $"Journal '{name}': JournalOptions.SlotSize is 1 to {MaxSlotSize} bytes.");
+        }
+        if (Cursors is <= 0 or > JournalLayout.MaxCursors)
+        {
+            throw new ArgumentOutOfRangeException(null, Cursors, $"Journal '{name}': JournalOptions.Cursors is 1 to {JournalLayout.MaxCursors}.");
+        }
+        long payload = JournalLayout.PayloadSize(SlotSize, Capacity, Cursors);
+        if (payload > Segments.SegmentHeaderLayout.MaxPayloadSize)
+        {
+            throw new ArgumentOutOfRangeException(null, Capacity,
+                $"Journal '{name}': JournalOptions.Capacity of {Capacity:N0} slots of {JournalLayout.SlotStride(SlotSize):N0} bytes needs {payload:N0} bytes, more than a segment's 1 TiB.");
+        }
     }
 }

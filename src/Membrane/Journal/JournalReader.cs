@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using System.Runtime.CompilerServices;
@@ -21,7 +20,8 @@ public sealed unsafe class JournalReader : IDisposable
 {
     private const int MetricsBatch = 4096;
 
-    private static readonly ConcurrentDictionary<JournalReader, byte> s_open = new();
+    /// <summary>Open readers, for the lag gauge; guarded by itself, so that none is disposed (and its journal unmapped) while the gauge reads it.</summary>
+    private static readonly HashSet<JournalReader> s_open = [];
     private static readonly ObservableGauge<long> s_lag = MembraneMetrics.Meter.CreateObservableGauge(
         "membrane.journal.lag", ObserveLag, "{entry}", "Entries the writer is ahead of each open reader.");
 
@@ -37,10 +37,22 @@ public sealed unsafe class JournalReader : IDisposable
         _journal = journal;
         CursorId = cursorId;
         _tag = MembraneMetrics.Tag(journal.Name);
-        ClaimCursor(name);
+        journal.Users.Add(journal);
+        try
+        {
+            ClaimCursor(name);
+        }
+        catch
+        {
+            journal.Users.Remove();
+            throw;
+        }
         _position = StartingPosition(start);
         journal.RepairParkedReaders();
-        s_open.TryAdd(this, 0);
+        lock (s_open)
+        {
+            s_open.Add(this);
+        }
     }
 
     /// <summary>The cursor's index in the journal's cursor table.</summary>
@@ -50,10 +62,26 @@ public sealed unsafe class JournalReader : IDisposable
     public long Position => _position;
 
     /// <summary>The position persisted in the journal (what a restart would resume from).</summary>
-    public long CommittedPosition => Volatile.Read(ref Cursor.Committed);
+    public long CommittedPosition
+    {
+        get
+        {
+            ThrowIfDisposed();
+            return Volatile.Read(ref Cursor.Committed);
+        }
+    }
 
     /// <summary>Entries the writer has appended that this reader has not read yet.</summary>
-    public long Lag => Math.Max(0, _journal.WritePosition - _position);
+    public long Lag
+    {
+        get
+        {
+            ThrowIfDisposed();
+            return CurrentLag;
+        }
+    }
+
+    private long CurrentLag => Math.Max(0, _journal.CurrentWritePosition - _position);
 
     /// <summary>Entries this reader lost to being lapped, since it attached.</summary>
     public long TotalLost { get; private set; }
@@ -64,6 +92,7 @@ public sealed unsafe class JournalReader : IDisposable
     /// </summary>
     public bool TryRead(Span<byte> destination, out JournalRecord record)
     {
+        ThrowIfDisposed();
         long position = _position;
         long lost = _pendingLost;
         bool provenPublished = false;
@@ -207,7 +236,8 @@ public sealed unsafe class JournalReader : IDisposable
     /// </summary>
     public void Seek(long sequence)
     {
-        long write = _journal.WritePosition;
+        ThrowIfDisposed();
+        long write = _journal.CurrentWritePosition;
         if (sequence < 0 || sequence > write)
         {
             throw new ArgumentOutOfRangeException(nameof(sequence), sequence, $"Journal '{_journal.Name}': sequences run from 0 to the write position {write}.");
@@ -222,7 +252,7 @@ public sealed unsafe class JournalReader : IDisposable
     /// </summary>
     public void Commit()
     {
-        _journal.ThrowIfDisposed();
+        ThrowIfDisposed();
         if (CrashPoints.Armed)
         {
             CrashPoints.Reach(CrashPoints.JournalCommitBeforeStore);
@@ -233,17 +263,23 @@ public sealed unsafe class JournalReader : IDisposable
         ReportReads();
     }
 
-    /// <summary>Detaches from the cursor (it stays registered, at its committed position). Does not commit.</summary>
+    /// <summary>Detaches from the cursor (it stays registered, at its committed position). Does not commit. Idempotent, never throws.</summary>
     public void Dispose()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
         {
             return;
         }
-        s_open.TryRemove(this, out _);
+        lock (s_open)
+        {
+            s_open.Remove(this);
+        }
         ReportReads();
         ProcessClaim.Release(ref Cursor.Owner);
+        _journal.Users.Remove();
     }
+
+    private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
 
     private ref JournalCursor Cursor => ref _journal.Cursor(CursorId);
 
@@ -300,7 +336,7 @@ public sealed unsafe class JournalReader : IDisposable
         {
             return Volatile.Read(ref cursor.Committed);
         }
-        long write = _journal.WritePosition;
+        long write = _journal.CurrentWritePosition;
         long position = start == StartPosition.Newest ? write : Math.Max(0, write - _journal.Capacity);
         if (!registered)
         {
@@ -309,7 +345,7 @@ public sealed unsafe class JournalReader : IDisposable
             Interlocked.Exchange(ref cursor.Committed, position);
             Interlocked.Exchange(ref cursor.State, JournalCursor.Registered);
             Interlocked.Increment(ref _journal.RegistrationEpoch);
-            write = _journal.WritePosition;
+            write = _journal.CurrentWritePosition;
             long safe = _journal.Policy == OverrunPolicy.Block ? write - _journal.Capacity + 1 : 0;
             position = Math.Max(position, safe);
             Interlocked.Exchange(ref cursor.Committed, position);
@@ -317,8 +353,14 @@ public sealed unsafe class JournalReader : IDisposable
         return position;
     }
 
-    private static IEnumerable<Measurement<long>> ObserveLag() =>
-        s_open.Keys.Select(r => new Measurement<long>(r.Lag, r._tag, new("membrane.cursor", r.CursorId)));
+    /// <summary>Read under the lock of the open set: a reader in it is not disposed, so its journal is mapped.</summary>
+    private static List<Measurement<long>> ObserveLag()
+    {
+        lock (s_open)
+        {
+            return [.. s_open.Select(r => new Measurement<long>(r.CurrentLag, r._tag, new("membrane.cursor", r.CursorId)))];
+        }
+    }
 
     private void ReportReads()
     {

@@ -24,6 +24,7 @@ public sealed unsafe class JournalWriter : IDisposable
     private readonly KeyValuePair<string, object?> _tag;
     private long _next;
     private long _blockLimit;
+    private int _entryLimit; // the slot size; -1 once disposed, so that the one length check also catches use after Dispose
     private int _registrationEpoch = -1;
     private int _unreportedAppends;
     private int _disposed;
@@ -33,9 +34,19 @@ public sealed unsafe class JournalWriter : IDisposable
         _journal = journal;
         _blockTimeout = blockTimeout;
         _tag = MembraneMetrics.Tag(journal.Name);
-        ClaimWriterRole();
+        _entryLimit = journal.SlotSize;
+        journal.Users.Add(journal);
+        try
+        {
+            ClaimWriterRole();
+        }
+        catch
+        {
+            journal.Users.Remove();
+            throw;
+        }
         journal.RepairParkedReaders();
-        _next = journal.WritePosition;
+        _next = journal.CurrentWritePosition;
         if (_next != journal.PublishedWritePosition)
         {
             // A writer died between stamping entries complete and publishing them. Readers deliver on the stamp alone,
@@ -50,7 +61,7 @@ public sealed unsafe class JournalWriter : IDisposable
     /// <summary>Appends one entry (at most the journal's slot size) and returns its sequence number.</summary>
     public long Append(ReadOnlySpan<byte> entry)
     {
-        if (entry.Length > _journal.SlotSize)
+        if (entry.Length > _entryLimit)
         {
             ThrowTooLarge(entry.Length);
         }
@@ -91,15 +102,17 @@ public sealed unsafe class JournalWriter : IDisposable
     public long Append<T>(in T entry)
         where T : unmanaged => Append(MemoryMarshal.AsBytes(new ReadOnlySpan<T>(in entry)));
 
-    /// <summary>Gives up the writer role; the journal keeps every entry for its readers.</summary>
+    /// <summary>Gives up the writer role; the journal keeps every entry for its readers. Idempotent, never throws.</summary>
     public void Dispose()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
         {
             return;
         }
+        _entryLimit = -1;
         ReportAppends();
         ProcessClaim.Release(ref _journal.WriterIdentity);
+        _journal.Users.Remove();
     }
 
     private void ClaimWriterRole()
@@ -177,7 +190,7 @@ public sealed unsafe class JournalWriter : IDisposable
     private void ThrowStalled(long sequence)
     {
         long position = SlowestRegisteredCursor(out int slowest);
-        CursorInfo cursor = _journal.Cursors()[slowest];
+        CursorInfo cursor = _journal.ReadCursors()[slowest];
         string who = cursor.Owner is { } owner ? $"pid {owner.Pid}{(cursor.OwnerAlive ? "" : " (dead)")}" : "no reader attached";
         throw new ReaderStalledException(
             $"The writer waited {_blockTimeout.TotalSeconds:0.###} s for the slowest reader to make room (Block policy).", _journal.Name,
@@ -203,6 +216,9 @@ public sealed unsafe class JournalWriter : IDisposable
         }
     }
 
-    private void ThrowTooLarge(int length) =>
+    private void ThrowTooLarge(int length)
+    {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         throw new ArgumentException($"Journal '{_journal.Name}': an entry of {length} bytes does not fit its {_journal.SlotSize}-byte slots.");
+    }
 }

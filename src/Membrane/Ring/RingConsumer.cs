@@ -32,7 +32,7 @@ public sealed unsafe class RingConsumer : IDisposable
     private int _leaseLength;
     private long _partsTotal = -1; // the open lease is the first part of a message of this many bytes, or -1
     private bool _takingParts;     // set while the one read that takes messages in parts looks for a message
-    private PeerViolationException? _fault;
+    private Exception? _fault; // a lie the producer told (every later read throws it), or this consumer's disposal
     private int _disposed;
 
     /// <summary>
@@ -54,7 +54,16 @@ public sealed unsafe class RingConsumer : IDisposable
         _mask = _capacity - 1;
         _maxMessage = ring.MaxMessageSize;
         _data = ring.Data;
-        ring.ClaimRole(L.ConsumerIdentityOffset, L.ConsumerBootTagOffset, L.ConsumerClosedOffset, L.ConsumerWaitingOffset, "consumer");
+        ring.Users.Add(ring);
+        try
+        {
+            ring.ClaimRole(L.ConsumerIdentityOffset, L.ConsumerBootTagOffset, L.ConsumerClosedOffset, L.ConsumerWaitingOffset, "consumer");
+        }
+        catch
+        {
+            ring.Users.Remove();
+            throw;
+        }
         // A replaced consumer resumes at the published head: a message the dead one had read but not released comes again.
         _head = Volatile.Read(ref ring.Field64(L.HeadOffset));
         _tailSeen = _head;
@@ -203,18 +212,30 @@ public sealed unsafe class RingConsumer : IDisposable
     /// <summary>Makes every released message's room available to the producer, waking it if it is parked.</summary>
     public void Publish()
     {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        PublishHead();
+    }
+
+    private void PublishHead()
+    {
         SpinThenPark.Publish(ref _ring.Field64(L.HeadOffset), _head, ref _ring.Field32(L.ProducerWaitingOffset), _ring.Parking);
         _published = _head;
     }
 
-    /// <summary>Closes the consumer's end: a producer waiting for room hears that none will come.</summary>
+    /// <summary>
+    /// Closes the consumer's end: a producer waiting for room hears that none will come. Idempotent; every later call on
+    /// this consumer (and on a lease it lent) throws <see cref="ObjectDisposedException"/>.
+    /// </summary>
     public void Dispose()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
         {
             return;
         }
+        _fault = new ObjectDisposedException(nameof(RingConsumer), $"Ring '{_ring.Name}': this consumer was disposed.");
+        _leaseSize = -1;
         _ring.ReleaseRole(L.ConsumerIdentityOffset, L.ConsumerClosedOffset, L.ProducerWaitingOffset, L.HeadOffset);
+        _ring.Users.Remove();
     }
 
     /// <summary>Called by the lease: the message's room goes back to the producer.</summary>
@@ -233,7 +254,7 @@ public sealed unsafe class RingConsumer : IDisposable
             {
                 CrashPoints.Reach(CrashPoints.RingReleaseBeforePublish);
             }
-            Publish(); // released room held back never exceeds a quarter of the ring: the producer could starve
+            PublishHead(); // released room held back never exceeds a quarter of the ring: the producer could starve
         }
     }
 
@@ -337,7 +358,7 @@ public sealed unsafe class RingConsumer : IDisposable
             if (kind == L.AbortedKind && partLength == 0)
             {
                 _head = cursor + L.RecordSize(0);
-                Publish();
+                PublishHead();
                 CountAborted();
                 length = 0;
                 return PartsOutcome.Aborted;
@@ -353,7 +374,7 @@ public sealed unsafe class RingConsumer : IDisposable
             cursor += size;
         }
         _head = cursor;
-        Publish();
+        PublishHead();
         length = total;
         return PartsOutcome.Whole;
     }
@@ -447,7 +468,7 @@ public sealed unsafe class RingConsumer : IDisposable
         }
         if (_head != _published)
         {
-            Publish();
+            PublishHead();
         }
     }
 
@@ -491,10 +512,18 @@ public sealed unsafe class RingConsumer : IDisposable
         }
     }
 
-    private void ThrowReleasedAlready() =>
+    private void ThrowReleasedAlready()
+    {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         throw new InvalidOperationException($"Ring '{_ring.Name}': this lease was released already.");
+    }
 
-    private PeerViolationException Fault(string expected, string found) => _fault = _ring.Violation(expected, found);
+    private PeerViolationException Fault(string expected, string found)
+    {
+        PeerViolationException violation = _ring.Violation(expected, found);
+        _fault = violation;
+        return violation;
+    }
 
     private void ThrowIfProducerGone() => ThrowIfProducerGoneAt(_head);
 

@@ -25,7 +25,7 @@ public sealed unsafe class RingProducer : IDisposable
     private readonly long _capacity;
     private readonly long _mask;
     private readonly byte* _data;
-    private readonly int _maxMessage;
+    private int _maxMessage;  // -1 once disposed: every fast path then falls to its slow path, which says why
     private long _tail;        // ours: where the next record goes (published or not)
     private long _published;   // the tail as last published
     private long _headSeen;    // the consumer's head as last read and checked
@@ -46,7 +46,16 @@ public sealed unsafe class RingProducer : IDisposable
         _mask = _capacity - 1;
         _data = ring.Data;
         _maxMessage = ring.MaxMessageSize;
-        ring.ClaimRole(L.ProducerIdentityOffset, L.ProducerBootTagOffset, L.ProducerClosedOffset, L.ProducerWaitingOffset, "producer");
+        ring.Users.Add(ring);
+        try
+        {
+            ring.ClaimRole(L.ProducerIdentityOffset, L.ProducerBootTagOffset, L.ProducerClosedOffset, L.ProducerWaitingOffset, "producer");
+        }
+        catch
+        {
+            ring.Users.Remove();
+            throw;
+        }
         // A replaced producer resumes at the published tail; whatever the dead one had not published is gone.
         _tail = Volatile.Read(ref ring.Field64(L.TailOffset));
         _published = _tail;
@@ -121,6 +130,7 @@ public sealed unsafe class RingProducer : IDisposable
     [MethodImpl(MethodImplOptions.NoInlining)]
     private bool TryReserveSlowly(int length, out Span<byte> buffer)
     {
+        ThrowIfDisposed();
         if (_reservedLength >= 0)
         {
             ThrowReservationOpen();
@@ -169,7 +179,7 @@ public sealed unsafe class RingProducer : IDisposable
     {
         if (_tail != _published)
         {
-            Publish(); // the consumer cannot make room out of messages it cannot see
+            PublishTail(); // the consumer cannot make room out of messages it cannot see
         }
         var wait = (Producer: this, Length: length);
         bool reserved = SpinThenPark.Until(ref wait, static (ref (RingProducer Producer, int Length) w) => w.Producer.TryReserve(w.Length, out _),
@@ -205,12 +215,18 @@ public sealed unsafe class RingProducer : IDisposable
             {
                 CrashPoints.Reach(CrashPoints.RingCommitBeforePublish);
             }
-            Publish(); // a burst never holds back more than a quarter of the ring: the consumer could starve
+            PublishTail(); // a burst never holds back more than a quarter of the ring: the consumer could starve
         }
     }
 
     /// <summary>Makes every committed message visible to the consumer, waking it if it is parked.</summary>
     public void Publish()
+    {
+        ThrowIfDisposed();
+        PublishTail();
+    }
+
+    private void PublishTail()
     {
         SpinThenPark.Publish(ref _ring.Field64(L.TailOffset), _tail, ref _ring.Field32(L.ConsumerWaitingOffset), _ring.Parking);
         _published = _tail;
@@ -259,6 +275,7 @@ public sealed unsafe class RingProducer : IDisposable
     /// <exception cref="PeerGoneException">The consumer closed its end or died, so room will never come.</exception>
     public ValueTask<bool> WaitToWriteAsync(int length, TimeSpan timeout, CancellationToken cancellation = default)
     {
+        ThrowIfDisposed();
         if ((uint)length > (uint)_maxMessage)
         {
             ThrowTooLarge(length);
@@ -269,7 +286,7 @@ public sealed unsafe class RingProducer : IDisposable
         }
         if (_tail != _published)
         {
-            Publish();
+            PublishTail();
         }
         return SpinThenPark.UntilAsync(() => HasRoom(RoomFor(length)), ThrowIfConsumerGone, _ring.Address(L.ProducerWaitingOffset), _ring.Address(L.HeadOffset),
             _ring.Parking, timeout, SpinBeforeParking, _ring.MetricTag, cancellation);
@@ -279,7 +296,10 @@ public sealed unsafe class RingProducer : IDisposable
     public ValueTask WriteAsync(ReadOnlyMemory<byte> message, CancellationToken cancellation = default) =>
         RingAsync.WriteAsync(this, message, cancellation);
 
-    /// <summary>Publishes what is committed, closes the producer's end (the consumer drains it, then hears it closed).</summary>
+    /// <summary>
+    /// Publishes what is committed, closes the producer's end (the consumer drains it, then hears it closed). Idempotent;
+    /// every later call on this producer throws <see cref="ObjectDisposedException"/>.
+    /// </summary>
     public void Dispose()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
@@ -287,9 +307,13 @@ public sealed unsafe class RingProducer : IDisposable
             return;
         }
         _reservedLength = -1;
-        Publish();
+        _maxMessage = -1;
+        PublishTail();
         _ring.ReleaseRole(L.ProducerIdentityOffset, L.ProducerClosedOffset, L.ConsumerWaitingOffset, L.TailOffset);
+        _ring.Users.Remove();
     }
+
+    private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
 
     private bool InParts(int length) => _partSize != 0 && length > _partSize;
 
@@ -338,6 +362,7 @@ public sealed unsafe class RingProducer : IDisposable
     /// </summary>
     private bool TryWriteInParts(ReadOnlySpan<byte> message)
     {
+        ThrowIfDisposed();
         if (_reservedLength >= 0)
         {
             ThrowReservationOpen();
@@ -385,7 +410,7 @@ public sealed unsafe class RingProducer : IDisposable
     {
         if (_tail != _published)
         {
-            Publish(); // the consumer cannot make room out of messages it cannot see
+            PublishTail(); // the consumer cannot make room out of messages it cannot see
         }
         var write = new PartsToWrite { Producer = this, Message = message };
         return SpinThenPark.Until(ref write, static (ref PartsToWrite w) => w.Producer.TryWriteInParts(w.Message),
@@ -438,6 +463,7 @@ public sealed unsafe class RingProducer : IDisposable
 
     private void ThrowCannotCommit(int length)
     {
+        ThrowIfDisposed();
         if (_reservedLength < 0)
         {
             throw new InvalidOperationException($"Ring '{_ring.Name}': Commit without a reservation.");

@@ -29,6 +29,7 @@ public sealed unsafe class SharedRing : IDisposable
 {
     private readonly IDisposable _memory;   // the named segment, or the sealed memfd of an untrusted ring
     private readonly UntrustedLink? _link;  // untrusted mode: the eventfds and the peer's socket
+    private readonly MappingUsers _users;   // this handle and its ends: the memory stays mapped while any is open
     private int _disposed;
 
     private SharedRing(string name, byte* payload, long payloadLength, IDisposable memory, UntrustedLink? link)
@@ -37,6 +38,11 @@ public sealed unsafe class SharedRing : IDisposable
         Payload = payload;
         _memory = memory;
         _link = link;
+        _users = new MappingUsers(() =>
+        {
+            memory.Dispose();
+            link?.Dispose();
+        });
         long capacity = Unsafe.ReadUnaligned<long>(Payload + L.CapacityOffset);
         int maxMessage = Unsafe.ReadUnaligned<int>(Payload + L.MaxMessageOffset);
         string? problem =
@@ -91,20 +97,33 @@ public sealed unsafe class SharedRing : IDisposable
     }
 
     /// <summary>Takes the producer role; a second live producer gets <see cref="SegmentInUseException"/>.</summary>
-    public RingProducer CreateProducer() => new(this);
+    public RingProducer CreateProducer()
+    {
+        ThrowIfDisposed();
+        return new(this);
+    }
 
     /// <summary>Takes the consumer role; a second live consumer gets <see cref="SegmentInUseException"/>.</summary>
-    public RingConsumer CreateConsumer() => new(this);
+    public RingConsumer CreateConsumer()
+    {
+        ThrowIfDisposed();
+        return new(this);
+    }
 
-    /// <summary>Detaches. The segment is removed when the last process detaches (it holds nothing worth keeping).</summary>
+    /// <summary>
+    /// Detaches (once its producer and consumer are disposed too: until then they keep it mapped). The segment is
+    /// removed when the last process detaches (it holds nothing worth keeping). Idempotent, thread-safe, never throws.
+    /// </summary>
     public void Dispose()
     {
         if (Interlocked.Exchange(ref _disposed, 1) == 0)
         {
-            _memory.Dispose();
-            _link?.Dispose();
+            _users.Remove();
         }
     }
+
+    /// <summary>The handles that keep this ring mapped: this one, its producer, its consumer.</summary>
+    internal MappingUsers Users => _users;
 
     internal byte* Payload { get; }
 

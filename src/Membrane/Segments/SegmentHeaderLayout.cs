@@ -59,8 +59,11 @@ internal static class SegmentHeaderLayout
     /// <summary>The header fills exactly one page, so every payload starts page aligned.</summary>
     internal const int Size = ProcessTableOffset + (ProcessSlotCount * ProcessSlotSize);
 
-    /// <summary>The bytes a segment with <paramref name="payloadSize"/> bytes of payload occupies: header + payload, whole pages.</summary>
-    internal static long TotalSizeFor(long payloadSize) => Size + RoundUpToPage(payloadSize);
+    /// <summary>The largest payload a segment holds: 1 TiB. Sizes from options and headers are checked against it.</summary>
+    internal const long MaxPayloadSize = 1L << 40;
 
-    internal static long RoundUpToPage(long size) => (size + PageSize - 1) & ~(long)(PageSize - 1);
+    /// <summary>The bytes a segment with <paramref name="payloadSize"/> bytes of payload occupies: header + payload, whole pages.</summary>
+    internal static long TotalSizeFor(long payloadSize) => checked(Size + RoundUpToPage(payloadSize));
+
+    internal static long RoundUpToPage(long size) => checked(size + PageSize - 1) & ~(long)(PageSize - 1);
 }

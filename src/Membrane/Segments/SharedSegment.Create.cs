@@ -30,6 +30,10 @@ public sealed unsafe partial class SharedSegment
     internal static SharedSegment Create(string name, long payloadSize, PayloadSpec spec, SegmentOptions options, Action<SharedSegment>? initialize)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(payloadSize);
+        if (payloadSize > L.MaxPayloadSize)
+        {
+            throw new ArgumentOutOfRangeException(nameof(payloadSize), payloadSize, $"Segment '{name}': a payload is at most {L.MaxPayloadSize:N0} bytes (1 TiB).");
+        }
         string canonical = Canonical(name, options.Backing);
         long totalSize = L.TotalSizeFor(payloadSize);
         bool named = options.Backing != SegmentBacking.Anonymous;
@@ -126,6 +130,7 @@ public sealed unsafe partial class SharedSegment
         header.ProcessSlotCount = L.ProcessSlotCount;
         header.CreatedUnixNanoseconds = (DateTimeOffset.UtcNow - DateTimeOffset.UnixEpoch).Ticks * 100;
         header.Flags = (uint)(options.RemoveWhenUnused ? SegmentFlags.RemoveWhenUnused : SegmentFlags.None);
+        Adopt(in header);
         Span<byte> typeName = header.TypeName;
         Encoding.UTF8.GetBytes(Truncate(spec.Type.Name, typeName.Length), typeName);
         Debug.Assert(header.PayloadSize >= payloadSize, "payload rounded down");

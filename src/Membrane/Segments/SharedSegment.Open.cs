@@ -137,12 +137,15 @@ public sealed unsafe partial class SharedSegment
         var segment = new SharedSegment(name, backing, fd, mapping);
         try
         {
-            string? pending = HeaderCheck.Verify(ref segment.Header, name, size, spec);
+            // One copy, checked; the handle keeps what it needs of that copy, never the shared header's later values.
+            SegmentHeader header = segment.Header;
+            string? pending = HeaderCheck.Verify(ref header, name, size, spec);
             if (pending is not null)
             {
                 mapping.Dispose();
                 return pending;
             }
+            segment.Adopt(in header);
             if (CrashPoints.Armed)
             {
                 CrashPoints.Reach(CrashPoints.SegmentOpenBeforeAttach);
@@ -251,8 +254,7 @@ public sealed unsafe partial class SharedSegment
             Expect(header.ProcessSlotCount == L.ProcessSlotCount, name, "process slot count", L.ProcessSlotCount, header.ProcessSlotCount);
             Expect(header.TotalSize == fileSize, name, "total size (the file's size)", fileSize, header.TotalSize);
             Expect(header.PayloadOffset == L.Size, name, "payload offset", L.Size, header.PayloadOffset);
-            Expect(header.PayloadSize > 0 && header.PayloadOffset + header.PayloadSize <= header.TotalSize, name,
-                "payload size (within the file)", header.TotalSize - L.Size, header.PayloadSize);
+            Expect(header.PayloadSize == fileSize - L.Size, name, "payload size (the file's, less the header)", fileSize - L.Size, header.PayloadSize);
 
             if (spec.Kind != SegmentKind.None && header.Kind != (ushort)spec.Kind)
             {

@@ -19,6 +19,7 @@ public sealed unsafe partial class SharedSegment : IDisposable
     private readonly MappedMemory _mapping;
     private int _slot;
     private int _disposed;
+    private bool _removeWhenUnused; // as validated at open or chosen at creation: a peer cannot change it afterwards
 
     private SharedSegment(string name, SegmentBacking backing, SafeFileDescriptor descriptor, MappedMemory mapping)
     {
@@ -35,11 +36,14 @@ public sealed unsafe partial class SharedSegment : IDisposable
     /// <summary>Where its bytes live.</summary>
     public SegmentBacking Backing { get; }
 
-    /// <summary>What the segment holds.</summary>
-    public SegmentKind Kind => (SegmentKind)Header.Kind;
+    /// <summary>What the segment holds (as validated at open; never read from shared memory again).</summary>
+    public SegmentKind Kind { get; private set; }
 
-    /// <summary>The payload's length in bytes (at least what was asked at creation; whole pages).</summary>
-    public long PayloadLength => Header.PayloadSize;
+    /// <summary>
+    /// The payload's length in bytes (at least what was asked at creation; whole pages): what this process mapped, less
+    /// the header, which opening checked the header agrees with. Never read from shared memory again.
+    /// </summary>
+    public long PayloadLength => _mapping.Length - L.Size;
 
     /// <summary>The process that created the segment.</summary>
     public ProcessIdentity Creator => ProcessIdentity.Unpack(Header.CreatorIdentity, Header.CreatorBootTag);
@@ -84,7 +88,7 @@ public sealed unsafe partial class SharedSegment : IDisposable
         }
         try
         {
-            if (_slot >= 0 && Processes.Release(_slot) == 0 && ((SegmentFlags)Header.Flags).HasFlag(SegmentFlags.RemoveWhenUnused))
+            if (_slot >= 0 && Processes.Release(_slot) == 0 && _removeWhenUnused)
             {
                 if (CrashPoints.Armed)
                 {
@@ -129,6 +133,13 @@ public sealed unsafe partial class SharedSegment : IDisposable
         }
         processes.MarkRemoved();
         return true;
+    }
+
+    /// <summary>Records what this handle keeps of the header once it is validated (or, for the creator, written).</summary>
+    private void Adopt(in SegmentHeader header)
+    {
+        Kind = (SegmentKind)header.Kind;
+        _removeWhenUnused = ((SegmentFlags)header.Flags).HasFlag(SegmentFlags.RemoveWhenUnused);
     }
 
     internal void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);

@@ -38,7 +38,7 @@ public sealed class ForeignFileTests : IDisposable
             (MakeEmpty(_segments.NewName("foreign-empty")), "a file of 0 bytes"),
         ];
 
-        IReadOnlyList<SegmentInfo> listed = Unblocked(SegmentCatalog.List);
+        IReadOnlyList<SegmentInfo> listed = Unblocked.Run(SegmentCatalog.List, TimeSpan.FromSeconds(30), "listing /dev/shm");
         Assert.Contains(listed, s => s.Name == target.Name);
         foreach ((string name, string found) in strangers)
         {
@@ -59,27 +59,6 @@ public sealed class ForeignFileTests : IDisposable
             var names = JsonDocument.Parse(stdout).RootElement.EnumerateArray().Select(e => e.GetProperty("name").GetString()).ToList();
             Assert.DoesNotContain(names, n => strangers.Any(s => s.Name == n));
         }
-    }
-
-    /// <summary>Runs <paramref name="call"/> on a thread of its own: one that blocks (on a FIFO) fails the test instead of hanging the suite.</summary>
-    private static T Unblocked<T>(Func<T> call)
-    {
-        T result = default!;
-        Exception? error = null;
-        var thread = new Thread(() =>
-        {
-            try
-            {
-                result = call();
-            }
-            catch (Exception e)
-            {
-                error = e;
-            }
-        }) { IsBackground = true };
-        thread.Start();
-        Assert.True(thread.Join(TimeSpan.FromSeconds(30)), "blocked on a file in /dev/shm");
-        return error is null ? result : throw new InvalidOperationException("the call failed", error);
     }
 
     private static string MakeFifo(string name)

@@ -1,0 +1,38 @@
+using System.Diagnostics;
+
+namespace Membrane.Segments;
+
+/// <summary>
+/// The handles that use one mapping: a journal and the writer and readers made from it, a ring and its two ends. The
+/// mapping is released only when the last of them is disposed, so disposing a journal before its writer (or a ring
+/// before its producer) never leaves the writer's next append, or the metrics thread, on unmapped memory; and none of
+/// them pays for a check on its hot path. Each handle's own use after its own <c>Dispose</c> is refused by the handle.
+/// </summary>
+[DebuggerDisplay("{_count} users")]
+internal sealed class MappingUsers(Action release)
+{
+    private int _count = 1; // the owner's: the journal or ring handle itself
+
+    /// <summary>Counts one more user (a writer, a reader, an end); fails once the mapping is released.</summary>
+    internal void Add(object owner)
+    {
+        while (true)
+        {
+            int count = Volatile.Read(ref _count);
+            ObjectDisposedException.ThrowIf(count == 0, owner);
+            if (Interlocked.CompareExchange(ref _count, count + 1, count) == count)
+            {
+                return;
+            }
+        }
+    }
+
+    /// <summary>One user is done; the last one releases the mapping.</summary>
+    internal void Remove()
+    {
+        if (Interlocked.Decrement(ref _count) == 0)
+        {
+            release();
+        }
+    }
+}
