@@ -93,7 +93,8 @@ internal static class ChannelVerbs
         SafeFileDescriptor memfd = mode switch { "unsealed" => unsealed, "short" => wrongSize.Descriptor, _ => good.Descriptor };
         SafeFileDescriptor signal = mode == "not-eventfd" ? notAnEventFd.Descriptor : wake;
         Span<byte> handshake = stackalloc byte[ChannelHandshake.Size];
-        new ChannelHandshake(Capacity, mode == "odd-capacity" ? 3000 : Capacity).Write(handshake);
+        new ChannelHandshake(mode == "huge" ? RingLayout.MaxCapacity : Capacity, mode switch { "odd-capacity" => 3000, "huge" => RingLayout.MaxCapacity, _ => Capacity })
+            .Write(handshake);
         if (mode == "bad-magic")
         {
             handshake[0] ^= 0xFF;

@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using System.Net.Sockets;
 using System.Runtime.CompilerServices;
 
@@ -107,6 +108,29 @@ internal static unsafe class DescriptorPassing
         length = (int)received;
         descriptors = [.. arrived];
         return Outcome.Received;
+    }
+
+    /// <summary>
+    /// Who is at the other end of a connected Unix socket, as the kernel recorded it when the connection was made
+    /// (SO_PEERCRED, struct ucred): pid (as this process's PID namespace numbers it), uid, gid. Nothing the peer sends.
+    /// </summary>
+    internal static PeerCredentials ReadPeerCredentials(Socket socket, string label)
+    {
+        Span<byte> ucred = stackalloc byte[12];
+        try
+        {
+            int length = socket.GetRawSocketOption(Interop.SOL_SOCKET, Interop.SO_PEERCRED, ucred);
+            if (length == ucred.Length)
+            {
+                return new PeerCredentials(BinaryPrimitives.ReadInt32LittleEndian(ucred), BinaryPrimitives.ReadUInt32LittleEndian(ucred[4..]),
+                    BinaryPrimitives.ReadUInt32LittleEndian(ucred[8..]));
+            }
+        }
+        catch (SocketException e)
+        {
+            throw new PeerGoneException("The peer's credentials could not be read from its socket.", label, expected: "a connected Unix socket", found: e.SocketErrorCode.ToString(), innerException: e);
+        }
+        throw new PeerGoneException("The peer's credentials could not be read from its socket.", label, expected: "12 bytes of struct ucred", found: "fewer");
     }
 
     /// <summary>True when the peer hung up or shut its sending side down: it will never signal again.</summary>

@@ -6,6 +6,7 @@ namespace Membrane.Native;
 internal static partial class Interop
 {
     internal const int SOL_SOCKET = 1;
+    internal const int SO_PEERCRED = 17;
     internal const int SCM_RIGHTS = 1;
     internal const int MSG_CTRUNC = 0x8;
     internal const int MSG_TRUNC = 0x20;

@@ -27,8 +27,8 @@ internal readonly record struct ChannelHandshake(long ToServerCapacity, long ToC
         BinaryPrimitives.WriteInt64LittleEndian(bytes[24..], ToClientCapacity);
     }
 
-    /// <summary>Parses what a server sent; null with <paramref name="problem"/> saying what was wrong.</summary>
-    internal static ChannelHandshake? Parse(ReadOnlySpan<byte> bytes, int descriptors, out string problem)
+    /// <summary>Parses what a server sent; null with <paramref name="problem"/> saying what was wrong (rings over <paramref name="maxCapacity"/> included).</summary>
+    internal static ChannelHandshake? Parse(ReadOnlySpan<byte> bytes, int descriptors, long maxCapacity, out string problem)
     {
         problem = bytes.Length != Size ? $"{bytes.Length} bytes"
             : descriptors != DescriptorCount ? $"{descriptors} descriptors"
@@ -41,7 +41,9 @@ internal readonly record struct ChannelHandshake(long ToServerCapacity, long ToC
         }
         var handshake = new ChannelHandshake(BinaryPrimitives.ReadInt64LittleEndian(bytes[16..]), BinaryPrimitives.ReadInt64LittleEndian(bytes[24..]));
         problem = !IsCapacity(handshake.ToServerCapacity) || !IsCapacity(handshake.ToClientCapacity)
-            ? $"capacities {handshake.ToServerCapacity} and {handshake.ToClientCapacity}"
+                ? $"capacities {handshake.ToServerCapacity} and {handshake.ToClientCapacity}"
+            : Math.Max(handshake.ToServerCapacity, handshake.ToClientCapacity) > maxCapacity
+                ? $"rings of {handshake.ToServerCapacity:N0} and {handshake.ToClientCapacity:N0} bytes, more than the {maxCapacity:N0} accepted"
             : "";
         return problem.Length == 0 ? handshake : null;
     }

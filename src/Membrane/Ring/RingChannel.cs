@@ -22,12 +22,13 @@ public sealed class RingChannel : IDisposable
     private readonly Socket? _socket;
     private int _disposed;
 
-    private RingChannel(string name, SharedRing outgoing, SharedRing incoming, Socket? socket)
+    private RingChannel(string name, SharedRing outgoing, SharedRing incoming, Socket? socket, PeerCredentials? peer = null)
     {
         Name = name;
         _outgoingRing = outgoing;
         _incomingRing = incoming;
         _socket = socket;
+        Peer = peer;
         try
         {
             Outgoing = outgoing.CreateProducer();
@@ -51,6 +52,9 @@ public sealed class RingChannel : IDisposable
 
     /// <summary>True for a channel with an untrusted peer (sealed memfds over a Unix socket).</summary>
     public bool IsUntrusted => _socket is not null;
+
+    /// <summary>For an untrusted channel, who the other side is (from the kernel, not from the peer); null for a named channel.</summary>
+    public PeerCredentials? Peer { get; }
 
     /// <summary>The name of a named channel's ring of requests (client to host).</summary>
     public static string RequestsName(string name) => name + ".requests";
@@ -95,9 +99,14 @@ public sealed class RingChannel : IDisposable
     /// </summary>
     /// <param name="socketPath">The listener's Unix socket.</param>
     /// <param name="timeout">How long the server may take to send the channel.</param>
+    /// <param name="maxCapacity">
+    /// The largest ring accepted from the server (<see cref="DefaultMaxCapacity"/>, 64 MiB, by default): a server
+    /// is not trusted to choose how much of this process's address space and memory its rings take.
+    /// </param>
     /// <exception cref="SegmentNotFoundException">Nothing listens at <paramref name="socketPath"/>.</exception>
-    public static RingChannel Connect(string socketPath, TimeSpan timeout)
+    public static RingChannel Connect(string socketPath, TimeSpan timeout, long maxCapacity = DefaultMaxCapacity)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxCapacity, RingLayout.MinCapacity);
         var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         try
         {
@@ -110,7 +119,7 @@ public sealed class RingChannel : IDisposable
                 throw new SegmentNotFoundException("Nothing listens for ring channels at this socket.", socketPath,
                     expected: "a RingListener", found: e.SocketErrorCode == SocketError.ConnectionRefused ? "a socket nobody accepts on" : "no socket", innerException: e);
             }
-            return Receive(socket, socketPath, timeout);
+            return Receive(socket, socketPath, timeout, maxCapacity);
         }
         catch
         {
@@ -134,7 +143,7 @@ public sealed class RingChannel : IDisposable
     }
 
     /// <summary>The server's half of the handshake: makes both rings and sends them to the client just accepted.</summary>
-    internal static RingChannel Offer(Socket accepted, string label, RingOptions options)
+    internal static RingChannel Offer(Socket accepted, string label, RingOptions options, PeerCredentials client)
     {
         SharedRing? requests = null;
         SharedRing? responses = null;
@@ -145,7 +154,7 @@ public sealed class RingChannel : IDisposable
             Span<byte> message = stackalloc byte[ChannelHandshake.Size];
             new ChannelHandshake(requests.Capacity, responses.Capacity).Write(message);
             PeerMessage.Send(accepted, message, [.. requests.SharedDescriptors, .. responses.SharedDescriptors], label, "its channel");
-            return new RingChannel(label, responses, requests, accepted);
+            return new RingChannel(label, responses, requests, accepted, client);
         }
         catch
         {
@@ -155,12 +164,15 @@ public sealed class RingChannel : IDisposable
         }
     }
 
-    private static RingChannel Receive(Socket socket, string socketPath, TimeSpan timeout)
+    /// <summary>The largest ring <see cref="Connect"/> accepts from a server unless told otherwise: 64 MiB.</summary>
+    public const long DefaultMaxCapacity = 64L << 20;
+
+    private static RingChannel Receive(Socket socket, string socketPath, TimeSpan timeout, long maxCapacity)
     {
         Span<byte> message = stackalloc byte[ChannelHandshake.Size + 1]; // one byte more, so a longer message shows
         int length = PeerMessage.Receive(socket, message, ChannelHandshake.DescriptorCount, timeout, socketPath, "a channel", ChannelHandshake.Expected,
             out SafeFileDescriptor[] descriptors);
-        if (ChannelHandshake.Parse(message[..length], descriptors.Length, out string problem) is not { } handshake)
+        if (ChannelHandshake.Parse(message[..length], descriptors.Length, maxCapacity, out string problem) is not { } handshake)
         {
             Array.ForEach(descriptors, fd => fd.Dispose());
             throw new PeerViolationException("The server's handshake is not a ring channel's.", socketPath, expected: ChannelHandshake.Expected, found: problem);
@@ -170,7 +182,7 @@ public sealed class RingChannel : IDisposable
         {
             toServer = SharedRing.AdoptUntrusted(socketPath + " (to server)", handshake.ToServerCapacity, descriptors[0], descriptors[1], descriptors[2], socket);
             SharedRing toClient = SharedRing.AdoptUntrusted(socketPath + " (from server)", handshake.ToClientCapacity, descriptors[3], descriptors[4], descriptors[5], socket);
-            return new RingChannel(socketPath, toServer, toClient, socket);
+            return new RingChannel(socketPath, toServer, toClient, socket, DescriptorPassing.ReadPeerCredentials(socket, socketPath));
         }
         catch
         {

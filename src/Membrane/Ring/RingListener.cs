@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Net.Sockets;
+using Membrane.Native;
 
 namespace Membrane;
 
@@ -14,23 +15,35 @@ public sealed class RingListener : IDisposable
 {
     private readonly Socket _socket;
     private readonly RingOptions _options;
+    private readonly Func<PeerCredentials, bool>? _admit;
     private int _accepted;
 
-    private RingListener(string socketPath, Socket socket, RingOptions options)
+    private RingListener(string socketPath, Socket socket, RingOptions options, Func<PeerCredentials, bool>? admit)
     {
         SocketPath = socketPath;
         _socket = socket;
         _options = options;
+        _admit = admit;
     }
 
     /// <summary>The Unix socket clients connect to.</summary>
     public string SocketPath { get; }
 
+    /// <summary>Clients turned away by the admission check, since the listener started.</summary>
+    public int Refused { get; private set; }
+
     /// <summary>
     /// Listens at <paramref name="socketPath"/>. A socket file left there by a dead listener is replaced; a live
     /// listener's is not (<see cref="SegmentInUseException"/>).
     /// </summary>
-    public static RingListener Listen(string socketPath, RingOptions? options = null)
+    /// <param name="socketPath">Where the socket file goes.</param>
+    /// <param name="options">The rings' capacity and the socket file's mode.</param>
+    /// <param name="admit">
+    /// Null (everyone who can open the socket file), or who may have a channel, judged by the credentials the kernel
+    /// recorded for the connection (for example <c>peer =&gt; peer.Uid == 1000</c>): a client refused is disconnected
+    /// before anything is created for it, and <see cref="Accept"/> goes on waiting for the next.
+    /// </param>
+    public static RingListener Listen(string socketPath, RingOptions? options = null, Func<PeerCredentials, bool>? admit = null)
     {
         options ??= new RingOptions();
         options.Validate(socketPath);
@@ -51,7 +64,7 @@ public sealed class RingListener : IDisposable
             // ever gets in under the wider mode the file had from bind().
             File.SetUnixFileMode(socketPath, options.Mode);
             socket.Listen(16);
-            return new RingListener(socketPath, socket, options);
+            return new RingListener(socketPath, socket, options, admit);
         }
         catch
         {
@@ -63,18 +76,28 @@ public sealed class RingListener : IDisposable
     /// <summary>Waits for the next client and hands it a new channel (two rings of <see cref="RingOptions.Capacity"/> bytes).</summary>
     public RingChannel Accept(CancellationToken cancellation = default) => AcceptAsync(cancellation).AsTask().GetAwaiter().GetResult();
 
-    /// <summary>Waits, without holding a thread, for the next client and hands it a new channel.</summary>
+    /// <summary>Waits, without holding a thread, for the next client it admits and hands it a new channel.</summary>
     public async ValueTask<RingChannel> AcceptAsync(CancellationToken cancellation = default)
     {
-        Socket client = await _socket.AcceptAsync(cancellation).ConfigureAwait(false);
-        try
+        while (true)
         {
-            return RingChannel.Offer(client, $"{SocketPath}#{Interlocked.Increment(ref _accepted)}", _options);
-        }
-        catch
-        {
-            client.Dispose();
-            throw;
+            Socket client = await _socket.AcceptAsync(cancellation).ConfigureAwait(false);
+            try
+            {
+                string label = $"{SocketPath}#{Interlocked.Increment(ref _accepted)}";
+                PeerCredentials credentials = DescriptorPassing.ReadPeerCredentials(client, label);
+                if (_admit is null || _admit(credentials))
+                {
+                    return RingChannel.Offer(client, label, _options, credentials);
+                }
+                Refused++;
+                client.Dispose();
+            }
+            catch
+            {
+                client.Dispose();
+                throw;
+            }
         }
     }
 

@@ -79,7 +79,10 @@ public sealed unsafe partial class SharedSegment : IDisposable
         }
     }
 
-    /// <summary>Detaches this handle; the last live process to detach a <see cref="SegmentOptions.RemoveWhenUnused"/> segment removes it.</summary>
+    /// <summary>
+    /// Detaches this handle; the last live process to detach a <see cref="SegmentOptions.RemoveWhenUnused"/> segment
+    /// removes it. Idempotent, thread-safe, never throws.
+    /// </summary>
     public void Dispose()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
@@ -94,10 +97,7 @@ public sealed unsafe partial class SharedSegment : IDisposable
                 {
                     CrashPoints.Reach(CrashPoints.SegmentDetachAfterRelease);
                 }
-                if (Processes.TryClaimRemoval(ProcessIdentity.Current))
-                {
-                    RemoveClaimed(Processes, Name, Backing, _descriptor);
-                }
+                TryRemoveUnused();
             }
         }
         finally
@@ -116,6 +116,24 @@ public sealed unsafe partial class SharedSegment : IDisposable
     internal ProcessTable Processes => new(_mapping.Pointer, _descriptor, Name);
 
     internal SafeFileDescriptor Descriptor => _descriptor;
+
+    /// <summary>
+    /// The last live process detaching a remove-when-unused segment removes it. Best effort, so that Dispose never throws:
+    /// a removal refused (by permissions, say) leaves the segment to <c>membrane gc</c>.
+    /// </summary>
+    private void TryRemoveUnused()
+    {
+        try
+        {
+            if (Processes.TryClaimRemoval(ProcessIdentity.Current))
+            {
+                RemoveClaimed(Processes, Name, Backing, _descriptor);
+            }
+        }
+        catch (MembraneException)
+        {
+        }
+    }
 
     /// <summary>
     /// Unlinks a segment whose removal claim the caller holds, if the name still leads to the file it has open, and

@@ -37,6 +37,53 @@ public sealed class UntrustedChannelTests : IDisposable
         client.Expect($"done {Messages}");
     }
 
+    [Fact]
+    public async Task A_listener_turns_away_a_client_it_does_not_admit_and_tells_the_one_it_admits_who_it_is()
+    {
+        string socketPath = NewSocketPath("channel-credentials");
+        int refusedPid = -1;
+        using var listener = RingListener.Listen(socketPath, new RingOptions { Capacity = 4096 }, admit: peer => peer.Pid != Volatile.Read(ref refusedPid));
+        using var refused = Peer.Start("channel-echo-client", socketPath, "1", "7", "64");
+        Volatile.Write(ref refusedPid, refused.Pid); // judged when accepted, below: it waits in the backlog until then
+        Task<RingChannel> accepting = listener.AcceptAsync().AsTask();
+
+        (int refusedExit, string refusedSaid) = refused.ReadToExit();
+        Assert.Equal(1, refusedExit);
+        Assert.StartsWith("error ", refusedSaid, StringComparison.Ordinal);
+        Assert.Equal(1, listener.Refused);
+
+        using var admitted = Peer.Start("channel-echo-client", socketPath, "1", "7", "64");
+        using RingChannel channel = await accepting.WaitAsync(s_wait);
+        Assert.Equal(admitted.Pid, channel.Peer?.Pid);
+        Assert.Equal(OwnUid(), channel.Peer?.Uid);
+        byte[] message = new byte[64];
+        int length = await channel.Incoming.ReadAsync(message).AsTask().WaitAsync(s_wait);
+        await channel.Outgoing.WriteAsync(message.AsMemory(0, length)).AsTask().WaitAsync(s_wait);
+        admitted.Expect("done 1");
+    }
+
+    [Fact]
+    public async Task A_client_learns_its_server_from_the_kernel()
+    {
+        string socketPath = NewSocketPath("channel-server-credentials");
+        using var listener = RingListener.Listen(socketPath, new RingOptions { Capacity = 4096 });
+        Task<RingChannel> accepting = listener.AcceptAsync().AsTask();
+
+        using RingChannel client = RingChannel.Connect(socketPath, s_wait);
+        using RingChannel server = await accepting.WaitAsync(s_wait);
+
+        Assert.Equal(new PeerCredentials(Environment.ProcessId, OwnUid(), OwnGid()), client.Peer);
+        Assert.Equal(client.Peer, server.Peer); // both ends are this process here
+    }
+
+    private static uint OwnUid() => StatusField("Uid:");
+
+    private static uint OwnGid() => StatusField("Gid:");
+
+    /// <summary>The real id from /proc/self/status ("Uid:\treal\teffective\tsaved\tfs").</summary>
+    private static uint StatusField(string field) =>
+        uint.Parse(File.ReadLines("/proc/self/status").Single(l => l.StartsWith(field, StringComparison.Ordinal)).Split('\t')[1], System.Globalization.CultureInfo.InvariantCulture);
+
     [Theory]
     [InlineData("unsealed", "not sealed")]
     [InlineData("short", "wrong size")]
@@ -44,6 +91,7 @@ public sealed class UntrustedChannelTests : IDisposable
     [InlineData("bad-magic", "another magic number")]
     [InlineData("odd-capacity", "capacities 4096 and 3000")]
     [InlineData("too-many-fds", "more descriptors")]
+    [InlineData("huge", "more than the 67,108,864 accepted")]
     [InlineData("silent", "nothing")]
     public void A_server_that_breaks_the_handshake_is_refused_before_anything_is_mapped(string mode, string found)
     {
