@@ -68,6 +68,10 @@ internal static class ChannelVerbs
             {
                 return ScribbleOverEveryChannel(listener, seconds);
             }
+            if (mode == "deaf")
+            {
+                return Deaf(listener);
+            }
             using Socket client = listener.Accept();
             SendLie(client, mode);
             Verbs.Say("sent");
@@ -88,10 +92,10 @@ internal static class ChannelVerbs
         using SealedMemfd wrongSize = SealedMemfd.CreateWritable("short", size - 4096);
         using SafeFileDescriptor unsealed = Interop.MemfdCreate("unsealed", Interop.MFD_CLOEXEC);
         _ = Interop.FTruncate(unsealed, size);
-        using SafeFileDescriptor wake = Interop.EventFd(0, Interop.EFD_CLOEXEC);
-        using SealedMemfd notAnEventFd = SealedMemfd.CreateWritable("not-an-eventfd", 8);
+        using SafeFileDescriptor wake = SocketEnd();
+        using SealedMemfd notASocket = SealedMemfd.CreateWritable("not-a-socket", 8);
         SafeFileDescriptor memfd = mode switch { "unsealed" => unsealed, "short" => wrongSize.Descriptor, _ => good.Descriptor };
-        SafeFileDescriptor signal = mode == "not-eventfd" ? notAnEventFd.Descriptor : wake;
+        SafeFileDescriptor signal = mode == "not-socket" ? notASocket.Descriptor : wake;
         Span<byte> handshake = stackalloc byte[ChannelHandshake.Size];
         new ChannelHandshake(mode == "huge" ? RingLayout.MaxCapacity : Capacity, mode switch { "odd-capacity" => 3000, "huge" => RingLayout.MaxCapacity, _ => Capacity })
             .Write(handshake);
@@ -104,7 +108,7 @@ internal static class ChannelVerbs
             return;
         }
         int count = mode == "too-many-fds" ? 9 : ChannelHandshake.DescriptorCount;
-        SafeFileDescriptor[] descriptors = [.. Enumerable.Range(0, count).Select(i => i % 3 == 0 ? memfd : signal)];
+        SafeFileDescriptor[] descriptors = [.. Enumerable.Range(0, count).Select(i => i % 2 == 0 ? memfd : signal)];
         int errno = DescriptorPassing.Send(client, handshake, descriptors);
         if (errno != 0)
         {
@@ -146,19 +150,57 @@ internal static class ChannelVerbs
             {
                 return;
             }
-            // Eventfds at the brink of overflow and in blocking mode: a careless waker would block forever.
-            ulong brink = ulong.MaxValue - 1;
-            foreach (SafeFileDescriptor wake in descriptors.Where((_, i) => i % 3 != 0))
-            {
-                _ = Interop.Fcntl(wake, 4 /* F_SETFL */, 0);
-                _ = Interop.Write(wake, &brink, sizeof(ulong));
-            }
+            // Its own wake-up ends are never read: the client's wakes fill them, and the client must never wait on that.
             var random = new Random();
             while (clock.Elapsed.TotalSeconds < seconds && !DescriptorPassing.PeerHungUp(client))
             {
                 RingVerbs.Scribble(random.Next(2) == 0 ? requests.Payload : responses.Payload, 4096, random);
             }
         }
+    }
+
+    /// <summary>
+    /// Hands the first client a real channel, then does everything a peer can to make the client's wakes block: keeps
+    /// the client's wake-up ends and clears O_NONBLOCK on them (they are the client's open file descriptions), never
+    /// reads its own ends, keeps both rings' waiting counts at 1 so that the client wakes it on every publication, and
+    /// floods the client with wakes. Says "deaf", then "done" once the client hangs up.
+    /// </summary>
+    private static unsafe int Deaf(Socket listener)
+    {
+        using Socket client = listener.Accept();
+        using SharedRing requests = SharedRing.CreateUntrusted("deaf requests", 4096, client);
+        using SharedRing responses = SharedRing.CreateUntrusted("deaf responses", 4096, client);
+        Span<byte> handshake = stackalloc byte[ChannelHandshake.Size];
+        new ChannelHandshake(4096, 4096).Write(handshake);
+        SafeFileDescriptor[] descriptors = [.. requests.SharedDescriptors, .. responses.SharedDescriptors];
+        if (DescriptorPassing.Send(client, handshake, descriptors) != 0)
+        {
+            return 1;
+        }
+        foreach (SafeFileDescriptor clientEnd in descriptors.Where((_, i) => i % 2 == 1))
+        {
+            _ = Interop.Fcntl(clientEnd, 4 /* F_SETFL */, 0);
+        }
+        Verbs.Say("deaf");
+        while (!DescriptorPassing.PeerHungUp(client))
+        {
+            foreach (SharedRing ring in (SharedRing[])[requests, responses])
+            {
+                Volatile.Write(ref ring.Field32(RingLayout.ConsumerWaitingOffset), 1);
+                Volatile.Write(ref ring.Field32(RingLayout.ProducerWaitingOffset), 1);
+                ring.Parking.Wake(null);
+            }
+        }
+        Verbs.Say("done");
+        return 0;
+    }
+
+    private static unsafe SafeFileDescriptor SocketEnd()
+    {
+        int* ends = stackalloc int[2];
+        _ = Interop.SocketPair(Interop.AF_UNIX, Interop.SOCK_STREAM | Interop.SOCK_CLOEXEC, 0, ends);
+        _ = Interop.Close(ends[1]);
+        return new SafeFileDescriptor(ends[0], ownsHandle: true);
     }
 
     /// <summary>Connects, receives a blob, says "blob LENGTH HASH" (XxHash64, hex) and stays until stdin closes.</summary>

@@ -95,7 +95,7 @@ internal sealed class UntrustedRingTransport : BenchTransport
 {
     internal override string Name => "ring-untrusted";
 
-    internal override string Label => "SharedRing, untrusted (sealed memfd, eventfd)";
+    internal override string Label => "SharedRing, untrusted (sealed memfd, socket wake-ups)";
 
     internal override PendingLink Prepare(int size, string scratchDirectory)
     {

@@ -5,6 +5,10 @@ namespace Membrane.Native;
 
 internal static partial class Interop
 {
+    internal const int AF_UNIX = 1;
+    internal const int SOCK_STREAM = 1;
+    internal const int SOCK_NONBLOCK = 0x800;
+    internal const int SOCK_CLOEXEC = 0x80000;
     internal const int SOL_SOCKET = 1;
     internal const int SO_PEERCRED = 17;
     internal const int SCM_RIGHTS = 1;
@@ -48,6 +52,17 @@ internal static partial class Interop
 
     /// <summary>CMSG_SPACE for <paramref name="dataBytes"/> bytes of data.</summary>
     internal static int CmsgSpace(int dataBytes) => CmsgHeaderSize + ((dataBytes + 7) & ~7);
+
+    [LibraryImport(Libc, EntryPoint = "socketpair", SetLastError = true)]
+    internal static unsafe partial int SocketPair(int domain, int type, int protocol, int* descriptors);
+
+    /// <summary>send(2) on a socket held as a plain descriptor (a wake-up end).</summary>
+    [LibraryImport(Libc, EntryPoint = "send", SetLastError = true)]
+    internal static unsafe partial nint Send(SafeFileDescriptor socket, void* buffer, nuint length, int flags);
+
+    /// <summary>recv(2) on a socket held as a plain descriptor (a wake-up end).</summary>
+    [LibraryImport(Libc, EntryPoint = "recv", SetLastError = true)]
+    internal static unsafe partial nint Recv(SafeFileDescriptor socket, void* buffer, nuint length, int flags);
 
     [LibraryImport(Libc, EntryPoint = "sendmsg", SetLastError = true)]
     internal static unsafe partial nint SendMsg(SafeSocketHandle socket, MsgHdr* message, int flags);

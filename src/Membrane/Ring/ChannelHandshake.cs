@@ -4,18 +4,18 @@ using System.Numerics;
 namespace Membrane;
 
 /// <summary>
-/// The one message a <see cref="RingListener"/> sends a client: 32 bytes, little-endian, with six descriptors
-/// (SCM_RIGHTS) — for the client-to-server ring then the server-to-client ring: its memfd, the consumer's eventfd,
-/// the producer's eventfd.
+/// The one message a <see cref="RingListener"/> sends a client: 32 bytes, little-endian, with four descriptors
+/// (SCM_RIGHTS) — for the client-to-server ring then the server-to-client ring: its memfd, and the client's end of the
+/// ring's wake-up socket pair (see <see cref="UntrustedLink"/>).
 /// <code>
-///  0 | magic u64 "MBRNCHAN" | 8 | version u32 (1) | 12 | flags u32 (0) | 16 | client-to-server capacity i64 | 24 | server-to-client capacity i64
+///  0 | magic u64 "MBRNCHAN" | 8 | version u32 (2) | 12 | flags u32 (0) | 16 | client-to-server capacity i64 | 24 | server-to-client capacity i64
 /// </code>
 /// </summary>
 internal readonly record struct ChannelHandshake(long ToServerCapacity, long ToClientCapacity)
 {
     internal const int Size = 32;
-    internal const int DescriptorCount = 6;
-    internal const uint CurrentVersion = 1;
+    internal const int DescriptorCount = 4;
+    internal const uint CurrentVersion = 2;
     internal static readonly ulong Magic = BinaryPrimitives.ReadUInt64LittleEndian("MBRNCHAN"u8);
 
     internal void Write(Span<byte> bytes)

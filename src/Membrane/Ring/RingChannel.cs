@@ -95,7 +95,7 @@ public sealed class RingChannel : IDisposable
     /// <summary>
     /// Connects to a <see cref="RingListener"/> and takes the channel it hands over, after checking it: the
     /// handshake's form, that both memfds are sealed against resizing and exactly as large as announced, and that the
-    /// wake-ups are eventfds. Anything else is refused with <see cref="PeerViolationException"/>.
+    /// wake-up ends are sockets. Anything else is refused with <see cref="PeerViolationException"/>.
     /// </summary>
     /// <param name="socketPath">The listener's Unix socket.</param>
     /// <param name="timeout">How long the server may take to send the channel.</param>
@@ -154,6 +154,8 @@ public sealed class RingChannel : IDisposable
             Span<byte> message = stackalloc byte[ChannelHandshake.Size];
             new ChannelHandshake(requests.Capacity, responses.Capacity).Write(message);
             PeerMessage.Send(accepted, message, [.. requests.SharedDescriptors, .. responses.SharedDescriptors], label, "its channel");
+            requests.Sent();
+            responses.Sent();
             return new RingChannel(label, responses, requests, accepted, client);
         }
         catch
@@ -180,8 +182,8 @@ public sealed class RingChannel : IDisposable
         SharedRing? toServer = null;
         try
         {
-            toServer = SharedRing.AdoptUntrusted(socketPath + " (to server)", handshake.ToServerCapacity, descriptors[0], descriptors[1], descriptors[2], socket);
-            SharedRing toClient = SharedRing.AdoptUntrusted(socketPath + " (from server)", handshake.ToClientCapacity, descriptors[3], descriptors[4], descriptors[5], socket);
+            toServer = SharedRing.AdoptUntrusted(socketPath + " (to server)", handshake.ToServerCapacity, descriptors[0], descriptors[1], socket);
+            SharedRing toClient = SharedRing.AdoptUntrusted(socketPath + " (from server)", handshake.ToClientCapacity, descriptors[2], descriptors[3], socket);
             return new RingChannel(socketPath, toServer, toClient, socket, DescriptorPassing.ReadPeerCredentials(socket, socketPath));
         }
         catch

@@ -270,7 +270,7 @@ public sealed unsafe class RingProducer : IDisposable
 
     /// <summary>
     /// Waits without holding a thread until a message of <paramref name="length"/> bytes fits; false on timeout. An
-    /// untrusted ring parks on its eventfd through one shared poll thread; a named ring (futex) parks on a thread of its own.
+    /// untrusted ring parks on its wake-up socket through one shared poll thread; a named ring (futex) parks on a thread of its own.
     /// </summary>
     /// <exception cref="PeerGoneException">The consumer closed its end or died, so room will never come.</exception>
     public ValueTask<bool> WaitToWriteAsync(int length, TimeSpan timeout, CancellationToken cancellation = default)

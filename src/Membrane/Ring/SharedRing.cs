@@ -28,7 +28,7 @@ namespace Membrane;
 public sealed unsafe class SharedRing : IDisposable
 {
     private readonly IDisposable _memory;   // the named segment, or the sealed memfd of an untrusted ring
-    private readonly UntrustedLink? _link;  // untrusted mode: the eventfds and the peer's socket
+    private readonly UntrustedLink? _link;  // untrusted mode: the wake-up socket pair and the peer's socket
     private readonly MappingUsers _users;   // this handle and its ends: the memory stays mapped while any is open
     private int _disposed;
 
@@ -68,7 +68,7 @@ public sealed unsafe class SharedRing : IDisposable
     /// <summary>The segment's name (for an untrusted ring, a label naming the socket it came over).</summary>
     public string Name { get; }
 
-    /// <summary>True for a ring shared with an untrusted peer (sealed memfd, eventfds, peer liveness from the socket).</summary>
+    /// <summary>True for a ring shared with an untrusted peer (sealed memfd, socket wake-ups, peer liveness from the socket).</summary>
     public bool IsUntrusted => _link is not null;
 
     /// <summary>Bytes of record space (a power of two).</summary>
@@ -131,7 +131,7 @@ public sealed unsafe class SharedRing : IDisposable
 
     internal KeyValuePair<string, object?> MetricTag { get; }
 
-    /// <summary>How the ends sleep and wake each other: futex for named rings, eventfds for untrusted ones.</summary>
+    /// <summary>How the ends sleep and wake each other: futex for named rings, a socket pair for untrusted ones.</summary>
     internal Parking Parking { get; }
 
     internal ref long Field64(int offset) => ref Unsafe.AsRef<long>(Payload + offset);
@@ -159,7 +159,7 @@ public sealed unsafe class SharedRing : IDisposable
         UntrustedLink link;
         try
         {
-            link = UntrustedLink.Create(label, memory.Pointer, peer);
+            link = UntrustedLink.Create(label, peer);
         }
         catch
         {
@@ -172,16 +172,15 @@ public sealed unsafe class SharedRing : IDisposable
 
     /// <summary>
     /// Takes the ring a peer sent: its memfd must be sealed and exactly the size <paramref name="capacity"/> needs, its
-    /// eventfds must be eventfds. Whatever is refused is closed; nothing is mapped before it is checked.
+    /// wake-up end must be a socket. Whatever is refused is closed; nothing is mapped before it is checked.
     /// </summary>
-    internal static SharedRing AdoptUntrusted(string label, long capacity, SafeFileDescriptor memfd, SafeFileDescriptor consumerWake,
-        SafeFileDescriptor producerWake, Socket peer)
+    internal static SharedRing AdoptUntrusted(string label, long capacity, SafeFileDescriptor memfd, SafeFileDescriptor wake, Socket peer)
     {
         SealedMemfd? memory = null;
         try
         {
+            UntrustedLink link = UntrustedLink.Adopt(label, wake, peer);
             memory = SealedMemfd.Adopt(memfd, label, L.PayloadSize(capacity), L.PayloadSize(capacity), writable: true);
-            UntrustedLink link = UntrustedLink.Adopt(label, memory.Pointer, consumerWake, producerWake, peer);
             var ring = new SharedRing(label, memory.Pointer, memory.Length, memory, link);
             return ring.Capacity == capacity ? ring : throw ring.DisposeWith(ring.Violation($"a ring of {capacity} bytes, as announced", $"{ring.Capacity} bytes"));
         }
@@ -189,15 +188,17 @@ public sealed unsafe class SharedRing : IDisposable
         {
             memory?.Dispose();
             memfd.Dispose();
-            consumerWake.Dispose();
-            producerWake.Dispose();
+            wake.Dispose();
             throw;
         }
     }
 
-    /// <summary>What the peer of an untrusted ring needs: the memfd, the consumer's eventfd, the producer's eventfd.</summary>
+    /// <summary>What the peer of an untrusted ring needs: the memfd, and its end of the wake-up socket pair.</summary>
     internal SafeFileDescriptor[] SharedDescriptors =>
-        _link is null ? throw new InvalidOperationException("A named ring is opened by name, not passed.") : [((SealedMemfd)_memory).Descriptor, .. _link.Descriptors];
+        _link is null ? throw new InvalidOperationException("A named ring is opened by name, not passed.") : [((SealedMemfd)_memory).Descriptor, _link.PeerEnd];
+
+    /// <summary>After <see cref="SharedDescriptors"/> went to the peer: only the peer keeps its end of the wake-up pair.</summary>
+    internal void Sent() => _link?.ForgetPeerEnd();
 
     /// <summary>
     /// Claims a role (see <see cref="ProcessClaim"/>): a dead holder is replaced, a live one refused. The role's waiting

@@ -1,61 +1,59 @@
 using System.Net.Sockets;
 using Membrane.Native;
 using Membrane.Sync;
-using L = Membrane.RingLayout;
 
 namespace Membrane;
 
 /// <summary>
-/// How the two ends of an untrusted ring wake each other and learn that the other is gone: an eventfd per waiting
-/// side (the consumer parks on one, the producer on the other) and the Unix socket the ring came over, whose
-/// hang-up is the one sign of the peer's death it cannot fake. Nothing here blocks on the peer: reads use
-/// <c>RWF_NOWAIT</c> (a flag of the call, which the peer cannot clear as it could the descriptor's O_NONBLOCK) and a
-/// wake is written only when poll says the eventfd has room.
+/// How the two ends of an untrusted ring wake each other and learn that the other is gone: a Unix stream socket pair
+/// for the ring, one end on each side (a byte received means "look again"), and the socket the ring came over, whose
+/// hang-up is the one sign of the peer's death it cannot fake.
+/// <para>
+/// Nothing here can block on the peer. A wake is <c>send(MSG_DONTWAIT)</c> and a drain <c>recv(MSG_DONTWAIT)</c>: flags
+/// of the call, which the peer cannot take away as it can the <c>O_NONBLOCK</c> of a descriptor both sides share (the
+/// eventfds this replaced: a peer that cleared it, and refilled the counter between our poll and our write, blocked our
+/// <c>Commit</c> for ever). Each side writes only into the other's end, so neither can make the other's calls wait: a
+/// full buffer means the peer has wakes pending already, and the byte is dropped.
+/// </para>
 /// </summary>
 internal sealed class UntrustedLink : Parking, IDisposable
 {
-    private const string EventFdTarget = "anon_inode:[eventfd]";
+    private const string SocketTargetPrefix = "socket:";
+    private const int DrainRounds = 16; // a peer that floods us is drained this much a wake, then looked at again later
 
-    private readonly nint _tailWord;
-    private readonly SafeFileDescriptor _consumerWake;  // signalled when the tail moves; the consumer parks on it
-    private readonly SafeFileDescriptor _producerWake;  // signalled when the head moves; the producer parks on it
+    private readonly SafeFileDescriptor _wake;      // our end: what arrives wakes us, what we send wakes the peer
+    private readonly SafeFileDescriptor? _peerEnd;  // the peer's end, held only until it is sent (the side that made the pair)
     private readonly Socket _peer;
 
-    private unsafe UntrustedLink(byte* payload, SafeFileDescriptor consumerWake, SafeFileDescriptor producerWake, Socket peer)
+    private UntrustedLink(SafeFileDescriptor wake, SafeFileDescriptor? peerEnd, Socket peer)
     {
-        _tailWord = (nint)(payload + L.TailOffset);
-        _consumerWake = consumerWake;
-        _producerWake = producerWake;
+        _wake = wake;
+        _peerEnd = peerEnd;
         _peer = peer;
     }
 
-    internal SafeFileDescriptor[] Descriptors => [_consumerWake, _producerWake];
+    /// <summary>What goes to the peer with the ring's memfd: its end of the pair.</summary>
+    internal SafeFileDescriptor PeerEnd => _peerEnd ?? throw new InvalidOperationException("An adopted ring has no end to send.");
 
-    internal static unsafe UntrustedLink Create(string label, byte* payload, Socket peer)
+    internal static unsafe UntrustedLink Create(string label, Socket peer)
     {
-        SafeFileDescriptor consumerWake = NewEventFd(label);
-        try
+        int* ends = stackalloc int[2];
+        if (Interop.SocketPair(Interop.AF_UNIX, Interop.SOCK_STREAM | Interop.SOCK_NONBLOCK | Interop.SOCK_CLOEXEC, 0, ends) != 0)
         {
-            return new UntrustedLink(payload, consumerWake, NewEventFd(label), peer);
+            NativeError.Throw("socketpair", Interop.LastErrno, label);
         }
-        catch
-        {
-            consumerWake.Dispose();
-            throw;
-        }
+        return new UntrustedLink(new SafeFileDescriptor(ends[0], ownsHandle: true), new SafeFileDescriptor(ends[1], ownsHandle: true), peer);
     }
 
-    /// <summary>Takes the peer's eventfds after checking that they are eventfds (a pipe or a file could block or fill).</summary>
-    internal static unsafe UntrustedLink Adopt(string label, byte* payload, SafeFileDescriptor consumerWake, SafeFileDescriptor producerWake, Socket peer)
+    /// <summary>Takes the end the peer sent, after checking that it is a socket (a pipe or a file could fill or block a read).</summary>
+    internal static UntrustedLink Adopt(string label, SafeFileDescriptor wake, Socket peer)
     {
-        foreach (SafeFileDescriptor fd in (ReadOnlySpan<SafeFileDescriptor>)[consumerWake, producerWake])
+        string target = wake.Describe();
+        if (!target.StartsWith(SocketTargetPrefix, StringComparison.Ordinal))
         {
-            if (fd.Describe() is var target && target != EventFdTarget)
-            {
-                throw new PeerViolationException("The peer sent a wake-up descriptor that is not an eventfd.", label, expected: EventFdTarget, found: target);
-            }
+            throw new PeerViolationException("The peer sent a wake-up descriptor that is not a socket.", label, expected: "a socket", found: target);
         }
-        return new UntrustedLink(payload, consumerWake, producerWake, peer);
+        return new UntrustedLink(wake, peerEnd: null, peer);
     }
 
     /// <summary>True when the peer's socket hung up: its process ended, or it closed the channel.</summary>
@@ -63,56 +61,40 @@ internal sealed class UntrustedLink : Parking, IDisposable
 
     internal override unsafe void Park(int* word, int observed, TimeSpan timeout)
     {
-        SafeFileDescriptor wake = EventFdFor((nint)word);
         bool added = false;
-        wake.DangerousAddRef(ref added);
+        _wake.DangerousAddRef(ref added);
         try
         {
             Interop.PollFd* fds = stackalloc Interop.PollFd[2];
-            fds[0] = new Interop.PollFd { Fd = wake.Number, Events = Interop.POLLIN };
+            fds[0] = new Interop.PollFd { Fd = _wake.Number, Events = Interop.POLLIN };
             fds[1] = new Interop.PollFd { Fd = (int)_peer.Handle, Events = Interop.POLLRDHUP };
             int milliseconds = timeout == Timeout.InfiniteTimeSpan ? -1 : (int)Math.Ceiling(Math.Min(timeout.TotalMilliseconds, int.MaxValue));
             if (Interop.Poll(fds, 2, milliseconds) > 0 && (fds[0].Returned & Interop.POLLIN) != 0)
             {
-                Drain(wake);
+                Drain();
             }
         }
         finally
         {
-            wake.DangerousRelease();
+            _wake.DangerousRelease();
         }
     }
 
     internal override unsafe void Wake(int* word)
     {
-        SafeFileDescriptor wake = EventFdFor((nint)word);
-        bool added = false;
-        wake.DangerousAddRef(ref added);
-        try
-        {
-            // A full counter means the waiter has a wake pending already, and writing would block: skip it.
-            var poll = new Interop.PollFd { Fd = wake.Number, Events = Interop.POLLOUT };
-            if (Interop.Poll(&poll, 1, 0) > 0 && (poll.Returned & Interop.POLLOUT) != 0)
-            {
-                ulong one = 1;
-                _ = Interop.Write(wake, &one, sizeof(ulong));
-            }
-        }
-        finally
-        {
-            wake.DangerousRelease();
-        }
+        byte lookAgain = 1;
+        // Never blocks, whatever the peer did to its end; EAGAIN (its buffer is full of wakes already) is as good as sent.
+        _ = Interop.Send(_wake, &lookAgain, 1, Interop.MSG_DONTWAIT | Interop.MSG_NOSIGNAL);
     }
 
     internal override async Task ParkAsync(nint word, int observed, TimeSpan timeout, CancellationToken cancellation)
     {
-        SafeFileDescriptor wake = EventFdFor(word);
         using var slice = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
         slice.CancelAfter(timeout);
         try
         {
-            await PollReactor.Shared.WhenReady(wake, Interop.POLLIN, _peer.SafeHandle, Interop.POLLRDHUP, slice.Token).ConfigureAwait(false);
-            Drain(wake);
+            await PollReactor.Shared.WhenReady(_wake, Interop.POLLIN, _peer.SafeHandle, Interop.POLLRDHUP, slice.Token).ConfigureAwait(false);
+            Drain();
         }
         catch (OperationCanceledException) when (!cancellation.IsCancellationRequested)
         {
@@ -120,35 +102,21 @@ internal sealed class UntrustedLink : Parking, IDisposable
         }
     }
 
+    /// <summary>Closes the peer's end once it has been sent: only the peer should hold it from then on.</summary>
+    internal void ForgetPeerEnd() => _peerEnd?.Dispose();
+
     public void Dispose()
     {
-        _consumerWake.Dispose();
-        _producerWake.Dispose();
+        _wake.Dispose();
+        _peerEnd?.Dispose();
     }
 
-    private static SafeFileDescriptor NewEventFd(string label)
+    /// <summary>Takes the wakes that arrived, without ever blocking (a bounded amount: a flooding peer cannot keep us here).</summary>
+    private unsafe void Drain()
     {
-        SafeFileDescriptor fd = Interop.EventFd(0, Interop.EFD_CLOEXEC | Interop.EFD_NONBLOCK);
-        if (fd.IsInvalid)
+        byte* bytes = stackalloc byte[64];
+        for (int round = 0; round < DrainRounds && Interop.Recv(_wake, bytes, 64, Interop.MSG_DONTWAIT) == 64; round++)
         {
-            int errno = Interop.LastErrno;
-            fd.Dispose();
-            NativeError.Throw("eventfd", errno, label);
         }
-        return fd;
     }
-
-    /// <summary>Resets the eventfd's counter without ever blocking, whatever the peer did to it.</summary>
-    private static unsafe void Drain(SafeFileDescriptor wake)
-    {
-        ulong value;
-        var vector = new Interop.IoVec { Base = &value, Length = sizeof(ulong) };
-        _ = Interop.PReadV2(wake, &vector, 1, -1, Interop.RWF_NOWAIT);
-    }
-
-    /// <summary>
-    /// The eventfd of the waiter on <paramref name="word"/>, which it parks on and its publisher signals: the consumer
-    /// waits on the tail, the producer on the head.
-    /// </summary>
-    private SafeFileDescriptor EventFdFor(nint word) => word == _tailWord ? _consumerWake : _producerWake;
 }

@@ -5,7 +5,7 @@ namespace Membrane.Sync;
 
 /// <summary>
 /// One background thread per process that waits in poll(2) on every descriptor an asynchronous wait is parked on and
-/// completes the wait's task when one turns ready: asynchronous waits on eventfds cost no thread each.
+/// completes the wait's task when one turns ready: asynchronous waits on descriptors cost no thread each.
 /// </summary>
 internal sealed unsafe class PollReactor
 {

@@ -71,7 +71,7 @@ internal static class SpinThenPark
     /// <param name="position">The position the publisher publishes; the waiter parks on its low half.</param>
     /// <param name="timeout">How long to wait at most (infinite allowed).</param>
     /// <param name="cancellation">Ends the wait with <see cref="OperationCanceledException"/>.</param>
-    /// <param name="parking">How to sleep and be woken: futex, or the eventfds of an untrusted ring.</param>
+    /// <param name="parking">How to sleep and be woken: futex, or the wake-up socket pair of an untrusted ring.</param>
     /// <param name="spin">How long to spin before parking.</param>
     /// <param name="metricTag">Tags the parks counted in <see cref="MembraneMetrics.Parks"/>.</param>
     /// <param name="beforeParking">
