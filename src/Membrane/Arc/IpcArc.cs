@@ -50,6 +50,15 @@ public sealed unsafe class IpcArc<T> : IDisposable
         _segment = segment;
         _payload = segment.PayloadPointer;
         _mutex = new RobustMutex(_payload + ArcLayout.MutexOffset, segment.Name);
+        try
+        {
+            _mutex.Validate();
+        }
+        catch
+        {
+            segment.Dispose();
+            throw;
+        }
     }
 
     /// <summary>The segment's name.</summary>
@@ -224,6 +233,13 @@ public sealed unsafe class IpcArc<T> : IDisposable
             throw new InvalidOperationException($"IpcArc '{Name}': Read() while this thread holds the lock would wait for itself; use the guard's Value.");
         }
         ulong holder = Volatile.Read(ref Holder);
+        if (holder == 0 && (Volatile.Read(ref Sequence) & 1) != 0)
+        {
+            // A holder is recorded before the sequence turns odd and cleared after it turns even: an odd sequence with
+            // nobody holding the lock is damage, and waiting for it to change would wait for ever.
+            throw new SegmentCorruptException("The value is marked as being changed, but nobody holds the lock.", Name,
+                expected: "an even sequence, or a lock holder", found: $"sequence {Volatile.Read(ref Sequence)} and no holder");
+        }
         if (holder != 0 && !_segment.Processes.IsAlive(holder))
         {
             throw new LockHolderDiedException(

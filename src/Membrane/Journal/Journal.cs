@@ -364,6 +364,13 @@ public sealed unsafe class Journal : IDisposable
     /// <summary>The cursor table, checked once at open, after the layout: no cursor may be past what was written.</summary>
     private void ValidateCursors()
     {
+        long published = PublishedWritePosition;
+        if (published is < 0 or > L.MaxSequence)
+        {
+            _segment.Dispose();
+            throw new SegmentCorruptException("Its write position is damaged.", _segment.Name,
+                expected: $"a write position from 0 to {L.MaxSequence}", found: published.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        }
         // A reader may have committed an entry its writer stamped complete and died before publishing.
         long write = CurrentWritePosition;
         for (int id = 0; id < CursorCount; id++)

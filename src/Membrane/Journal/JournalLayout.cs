@@ -55,6 +55,12 @@ internal static class JournalLayout
     internal const int MaxCursors = 1024;
     internal const int MaxSlotSize = 1 << 20;
 
+    /// <summary>
+    /// The largest sequence a journal holds: its stamps, 2(s+1), must fit a signed 64-bit word. At a billion entries a
+    /// second a journal reaches it in 146 years; a write position beyond it is damage.
+    /// </summary>
+    internal const long MaxSequence = (1L << 62) - 2;
+
     /// <summary>The most slots a journal has: 2^34, so that even 64-byte slots stay within a segment's 1 TiB.</summary>
     internal const long MaxCapacity = 1L << 34;
 

@@ -146,6 +146,12 @@ public sealed unsafe class JournalReader : IDisposable
             }
             // Lapped: the slot holds (or is taking) a later entry, so this one is lost.
             long write = Volatile.Read(ref _journal.WritePositionRef);
+            if (position >= write)
+            {
+                // A later lap's entry in a slot the writer has not even reached: no writer does that. (Taken for loss,
+                // it would walk the reader past the write position for ever.)
+                ThrowCorrupt(position, $"slot stamp {before} at or beyond the write position {write}");
+            }
             if (write - position > _journal.Capacity)
             {
                 // Everything before write - capacity has been overwritten for certain.

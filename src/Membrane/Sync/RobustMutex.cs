@@ -12,6 +12,17 @@ namespace Membrane.Sync;
 /// </summary>
 internal readonly unsafe struct RobustMutex
 {
+    /// <summary>
+    /// Where glibc's pthread_mutex_t (64-bit ABIs) keeps its type: the attributes it was initialised with. Any process
+    /// that can write the segment can change it, and glibc trusts it: a "priority protect" type with a garbage ceiling
+    /// trips an assertion that aborts the process. So the word is checked against a mutex initialised here with the
+    /// same attributes before every call that hands the mutex to glibc.
+    /// </summary>
+    private const int KindOffset = 16;
+
+    /// <summary>The type word of a mutex initialised with our attributes, as this glibc writes it.</summary>
+    private static readonly int s_expectedKind = ExpectedKind();
+
     private readonly void* _mutex;
     private readonly string _segmentName;
 
@@ -22,26 +33,26 @@ internal readonly unsafe struct RobustMutex
     }
 
     /// <summary>Initialises the mutex in place; only the segment's creator, during initialisation.</summary>
-    internal void Initialise()
+    internal void Initialise() => Check(InitialiseAt(_mutex), "pthread_mutex_init");
+
+    /// <summary>
+    /// Throws <see cref="SegmentCorruptException"/> unless the mutex's type word is the one our attributes give: a
+    /// damaged one must never reach glibc (see <see cref="KindOffset"/>).
+    /// </summary>
+    internal void Validate()
     {
-        byte* attr = stackalloc byte[Interop.PThreadMutexAttrSize];
-        Check(Interop.PThreadMutexAttrInit(attr), "pthread_mutexattr_init");
-        try
+        int kind = Volatile.Read(ref *(int*)((byte*)_mutex + KindOffset));
+        if (kind != s_expectedKind)
         {
-            Check(Interop.PThreadMutexAttrSetPShared(attr, Interop.PTHREAD_PROCESS_SHARED), "pthread_mutexattr_setpshared");
-            Check(Interop.PThreadMutexAttrSetRobust(attr, Interop.PTHREAD_MUTEX_ROBUST), "pthread_mutexattr_setrobust");
-            Check(Interop.PThreadMutexAttrSetType(attr, Interop.PTHREAD_MUTEX_ERRORCHECK), "pthread_mutexattr_settype");
-            Check(Interop.PThreadMutexInit(_mutex, attr), "pthread_mutex_init");
-        }
-        finally
-        {
-            _ = Interop.PThreadMutexAttrDestroy(attr);
+            throw new SegmentCorruptException("Its lock is damaged: the mutex's type is not the one Membrane creates.", _segmentName,
+                expected: $"type word 0x{s_expectedKind:x} (process-shared, robust, error-checking)", found: $"type word 0x{kind:x}");
         }
     }
 
     /// <summary>Blocks until held. Tries first without the GC transition a blocking call needs.</summary>
     internal LockOutcome Lock()
     {
+        Validate();
         LockOutcome outcome = Outcome(Interop.PThreadMutexTryLock(_mutex), "pthread_mutex_trylock");
         return outcome != LockOutcome.TimedOut ? outcome : Outcome(Interop.PThreadMutexLock(_mutex), "pthread_mutex_lock");
     }
@@ -52,6 +63,7 @@ internal readonly unsafe struct RobustMutex
     /// </summary>
     internal LockOutcome TryLock(TimeSpan timeout, CancellationToken cancellation)
     {
+        Validate();
         if (timeout == TimeSpan.Zero)
         {
             return Outcome(Interop.PThreadMutexTryLock(_mutex), "pthread_mutex_trylock");
@@ -79,6 +91,36 @@ internal readonly unsafe struct RobustMutex
     }
 
     internal void Unlock() => Check(Interop.PThreadMutexUnlock(_mutex), "pthread_mutex_unlock");
+
+    /// <summary>pthread_mutex_init with our attributes (process-shared, robust, error-checking); 0 or the error.</summary>
+    private static int InitialiseAt(void* mutex)
+    {
+        byte* attr = stackalloc byte[Interop.PThreadMutexAttrSize];
+        int error = Interop.PThreadMutexAttrInit(attr);
+        if (error != 0)
+        {
+            return error;
+        }
+        try
+        {
+            return Interop.PThreadMutexAttrSetPShared(attr, Interop.PTHREAD_PROCESS_SHARED) is var shared and not 0 ? shared
+                : Interop.PThreadMutexAttrSetRobust(attr, Interop.PTHREAD_MUTEX_ROBUST) is var robust and not 0 ? robust
+                : Interop.PThreadMutexAttrSetType(attr, Interop.PTHREAD_MUTEX_ERRORCHECK) is var type and not 0 ? type
+                : Interop.PThreadMutexInit(mutex, attr);
+        }
+        finally
+        {
+            _ = Interop.PThreadMutexAttrDestroy(attr);
+        }
+    }
+
+    private static int ExpectedKind()
+    {
+        byte* probe = stackalloc byte[Interop.PThreadMutexReservedSize];
+        new Span<byte>(probe, Interop.PThreadMutexReservedSize).Clear();
+        int error = InitialiseAt(probe);
+        return error == 0 ? *(int*)(probe + KindOffset) : throw new NativeCallException("pthread_mutex_init failed for a probe mutex.", errno: error);
+    }
 
     private int ClockLock(TimeSpan relative)
     {
