@@ -69,6 +69,7 @@ public sealed unsafe class IpcArc<T> : IDisposable
     {
         get
         {
+            _segment.ThrowIfDisposed();
             _segment.CountAttached(out int references);
             return references;
         }
@@ -99,13 +100,18 @@ public sealed unsafe class IpcArc<T> : IDisposable
     /// <summary>Blocks until the lock is held.</summary>
     public IpcArcGuard<T> Lock()
     {
+        _segment.ThrowIfDisposed();
         ThrowIfLockedByThisThread();
         return Acquired(_mutex.Lock());
     }
 
     /// <summary>Blocks until the lock is held or <paramref name="cancellation"/> fires (<see cref="OperationCanceledException"/>).</summary>
-    public IpcArcGuard<T> Lock(CancellationToken cancellation) =>
-        Acquired(_mutex.TryLock(Timeout.InfiniteTimeSpan, cancellation));
+    public IpcArcGuard<T> Lock(CancellationToken cancellation)
+    {
+        _segment.ThrowIfDisposed();
+        ThrowIfLockedByThisThread();
+        return Acquired(_mutex.TryLock(Timeout.InfiniteTimeSpan, cancellation));
+    }
 
     /// <summary>Takes the lock if that is possible within <paramref name="timeout"/>; false when the time ran out.</summary>
     public bool TryLock(TimeSpan timeout, out IpcArcGuard<T> guard) => TryLock(timeout, CancellationToken.None, out guard);
@@ -113,6 +119,7 @@ public sealed unsafe class IpcArc<T> : IDisposable
     /// <summary>As <see cref="TryLock(TimeSpan, out IpcArcGuard{T})"/>, also giving up when <paramref name="cancellation"/> fires.</summary>
     public bool TryLock(TimeSpan timeout, CancellationToken cancellation, out IpcArcGuard<T> guard)
     {
+        _segment.ThrowIfDisposed();
         ThrowIfLockedByThisThread();
         LockOutcome outcome = _mutex.TryLock(timeout, cancellation);
         guard = outcome == LockOutcome.TimedOut ? default : Acquired(outcome);

@@ -112,6 +112,22 @@ public sealed class DisposalTests : IDisposable
     }
 
     [Fact]
+    public void A_disposed_arc_refuses_every_call()
+    {
+        var arc = IpcArc<long>.Create(_segments.NewName("disposal-arc"), 7);
+        arc.Dispose();
+        arc.Dispose();
+
+        Assert.Throws<ObjectDisposedException>(() => arc.Read());
+        Assert.Throws<ObjectDisposedException>(() => arc.Write(8));
+        Assert.Throws<ObjectDisposedException>(() => arc.Lock());
+        Assert.Throws<ObjectDisposedException>(() => arc.Lock(CancellationToken.None));
+        Assert.Throws<ObjectDisposedException>(() => arc.TryLock(TimeSpan.Zero, out _));
+        Assert.Throws<ObjectDisposedException>(() => arc.ReferenceCount);
+        Assert.Throws<ObjectDisposedException>(() => arc.Clone());
+    }
+
+    [Fact]
     public void The_lag_gauge_never_reads_a_journal_its_readers_have_let_go()
     {
         const int Rounds = 200;
