@@ -15,7 +15,7 @@ internal static class RingVerbs
         "ring-write-parts" => WriteInParts(name, long.Parse(rest[0], CultureInfo.InvariantCulture), int.Parse(rest[1], CultureInfo.InvariantCulture),
             int.Parse(rest[2], CultureInfo.InvariantCulture), int.Parse(rest[3], CultureInfo.InvariantCulture)),
         "ring-half-parts" => WriteHalfInParts(name),
-        "ring-vandal" => Vandalise(name, double.Parse(rest[0], CultureInfo.InvariantCulture)),
+        "ring-vandal" => Vandalise(name, int.Parse(rest[0], CultureInfo.InvariantCulture), int.Parse(rest[1], CultureInfo.InvariantCulture)),
         _ => -1,
     };
 
@@ -101,18 +101,22 @@ internal static class RingVerbs
     }
 
     /// <summary>
-    /// A hostile producer: for <paramref name="seconds"/>, writes random and plausible-but-wrong values into the ring's
-    /// indices, flags, record headers and lengths. Says "started", then "done".
+    /// A hostile producer: <paramref name="acts"/> times, writes a random and plausible-but-wrong value (drawn from
+    /// <paramref name="seed"/>) into the ring's indices, flags, record headers and lengths. Says "started", waits for
+    /// "go" (the victim is at work by then), and says "done" after the last act.
     /// </summary>
-    private static unsafe int Vandalise(string name, double seconds)
+    private static unsafe int Vandalise(string name, int acts, int seed)
     {
         using var segment = SharedSegment.Open(name, new PayloadSpec(SegmentKind.Ring, TypeFingerprint.None), SegmentOptions.Default);
         byte* payload = segment.PayloadPointer;
         long capacity = *(long*)(payload + RingLayout.CapacityOffset);
-        var random = new Random();
-        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var random = new Random(seed);
         Verbs.Say("started");
-        while (clock.Elapsed.TotalSeconds < seconds)
+        if (Console.In.ReadLine() != "go")
+        {
+            return 3;
+        }
+        for (int act = 0; act < acts; act++)
         {
             Scribble(payload, capacity, random);
         }
