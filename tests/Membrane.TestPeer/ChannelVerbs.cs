@@ -143,10 +143,7 @@ internal static class ChannelVerbs
         {
             using SharedRing requests = SharedRing.CreateUntrusted("vandal requests", 4096, client);
             using SharedRing responses = SharedRing.CreateUntrusted("vandal responses", 4096, client);
-            Span<byte> handshake = stackalloc byte[ChannelHandshake.Size];
-            new ChannelHandshake(4096, 4096).Write(handshake);
-            SafeFileDescriptor[] descriptors = [.. requests.SharedDescriptors, .. responses.SharedDescriptors];
-            if (DescriptorPassing.Send(client, handshake, descriptors) != 0)
+            if (HandOver(client, requests, responses) is null)
             {
                 return;
             }
@@ -170,10 +167,7 @@ internal static class ChannelVerbs
         using Socket client = listener.Accept();
         using SharedRing requests = SharedRing.CreateUntrusted("deaf requests", 4096, client);
         using SharedRing responses = SharedRing.CreateUntrusted("deaf responses", 4096, client);
-        Span<byte> handshake = stackalloc byte[ChannelHandshake.Size];
-        new ChannelHandshake(4096, 4096).Write(handshake);
-        SafeFileDescriptor[] descriptors = [.. requests.SharedDescriptors, .. responses.SharedDescriptors];
-        if (DescriptorPassing.Send(client, handshake, descriptors) != 0)
+        if (HandOver(client, requests, responses) is not { } descriptors)
         {
             return 1;
         }
@@ -193,6 +187,15 @@ internal static class ChannelVerbs
         }
         Verbs.Say("done");
         return 0;
+    }
+
+    /// <summary>Sends the client two real rings of 4 KiB as a listener would; the descriptors sent, or null if sending failed.</summary>
+    private static SafeFileDescriptor[]? HandOver(Socket client, SharedRing requests, SharedRing responses)
+    {
+        Span<byte> handshake = stackalloc byte[ChannelHandshake.Size];
+        new ChannelHandshake(4096, 4096).Write(handshake);
+        SafeFileDescriptor[] descriptors = [.. requests.SharedDescriptors, .. responses.SharedDescriptors];
+        return DescriptorPassing.Send(client, handshake, descriptors) == 0 ? descriptors : null;
     }
 
     private static unsafe SafeFileDescriptor SocketEnd()

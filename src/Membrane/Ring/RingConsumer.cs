@@ -54,16 +54,7 @@ public sealed unsafe class RingConsumer : IDisposable
         _mask = _capacity - 1;
         _maxMessage = ring.MaxMessageSize;
         _data = ring.Data;
-        ring.Users.Add(ring);
-        try
-        {
-            ring.ClaimRole(L.ConsumerIdentityOffset, L.ConsumerBootTagOffset, L.ConsumerClosedOffset, L.ConsumerWaitingOffset, "consumer");
-        }
-        catch
-        {
-            ring.Users.Remove();
-            throw;
-        }
+        ring.ClaimRole(L.ConsumerIdentityOffset, L.ConsumerBootTagOffset, L.ConsumerClosedOffset, L.ConsumerWaitingOffset, "consumer");
         // A replaced consumer resumes at the published head: a message the dead one had read but not released comes again.
         _head = Volatile.Read(ref ring.Field64(L.HeadOffset));
         _tailSeen = _head;
@@ -235,7 +226,6 @@ public sealed unsafe class RingConsumer : IDisposable
         _fault = new ObjectDisposedException(nameof(RingConsumer), $"Ring '{_ring.Name}': this consumer was disposed.");
         _leaseSize = -1;
         _ring.ReleaseRole(L.ConsumerIdentityOffset, L.ConsumerClosedOffset, L.ProducerWaitingOffset, L.HeadOffset);
-        _ring.Users.Remove();
     }
 
     /// <summary>Called by the lease: the message's room goes back to the producer.</summary>

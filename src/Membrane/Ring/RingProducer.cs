@@ -46,16 +46,7 @@ public sealed unsafe class RingProducer : IDisposable
         _mask = _capacity - 1;
         _data = ring.Data;
         _maxMessage = ring.MaxMessageSize;
-        ring.Users.Add(ring);
-        try
-        {
-            ring.ClaimRole(L.ProducerIdentityOffset, L.ProducerBootTagOffset, L.ProducerClosedOffset, L.ProducerWaitingOffset, "producer");
-        }
-        catch
-        {
-            ring.Users.Remove();
-            throw;
-        }
+        ring.ClaimRole(L.ProducerIdentityOffset, L.ProducerBootTagOffset, L.ProducerClosedOffset, L.ProducerWaitingOffset, "producer");
         // A replaced producer resumes at the published tail; whatever the dead one had not published is gone.
         _tail = Volatile.Read(ref ring.Field64(L.TailOffset));
         _published = _tail;
@@ -310,7 +301,6 @@ public sealed unsafe class RingProducer : IDisposable
         _maxMessage = -1;
         PublishTail();
         _ring.ReleaseRole(L.ProducerIdentityOffset, L.ProducerClosedOffset, L.ConsumerWaitingOffset, L.TailOffset);
-        _ring.Users.Remove();
     }
 
     private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);

@@ -122,9 +122,6 @@ public sealed unsafe class SharedRing : IDisposable
         }
     }
 
-    /// <summary>The handles that keep this ring mapped: this one, its producer, its consumer.</summary>
-    internal MappingUsers Users => _users;
-
     internal byte* Payload { get; }
 
     internal byte* Data { get; }
@@ -207,8 +204,10 @@ public sealed unsafe class SharedRing : IDisposable
     /// </summary>
     internal void ClaimRole(int identityOffset, int bootTagOffset, int closedOffset, int waitingOffset, string role)
     {
+        _users.Add(this); // the end keeps the ring mapped from now until ReleaseRole
         if (_link is null && ProcessClaim.TryClaim(ref Identity(identityOffset), ref BootTag(bootTagOffset), NamedSegment.Processes) is { } holder)
         {
+            _users.Remove();
             throw new SegmentInUseException($"The ring has a live {role} already; it takes one at a time.", Name,
                 expected: $"no live {role}", found: $"{role} pid {holder.Pid}");
         }
@@ -216,7 +215,7 @@ public sealed unsafe class SharedRing : IDisposable
         Volatile.Write(ref Field32(closedOffset), 0);
     }
 
-    /// <summary>Gives a role up: marks the end closed, wakes the other side if it waits, frees the role.</summary>
+    /// <summary>Gives a role up: marks the end closed, wakes the other side if it waits, frees the role, lets the mapping go.</summary>
     internal void ReleaseRole(int identityOffset, int closedOffset, int otherWaitingOffset, int otherFutexOffset)
     {
         Interlocked.Exchange(ref Field32(closedOffset), 1);
@@ -225,6 +224,7 @@ public sealed unsafe class SharedRing : IDisposable
         {
             ProcessClaim.Release(ref Identity(identityOffset));
         }
+        _users.Remove();
     }
 
     /// <summary>Throws <see cref="PeerGoneException"/> if the other end closed or its process died.</summary>
