@@ -14,7 +14,8 @@ internal static class ChannelVerbs
         "channel-echo-client" => EchoClient(socketPath, int.Parse(rest[0], CultureInfo.InvariantCulture), int.Parse(rest[1], CultureInfo.InvariantCulture),
             int.Parse(rest[2], CultureInfo.InvariantCulture)),
         "channel-connect-and-hang" => ConnectAndHang(socketPath),
-        "channel-hostile" => Hostile(socketPath, rest[0], rest.Length > 1 ? double.Parse(rest[1], CultureInfo.InvariantCulture) : 0),
+        "channel-hostile" => Hostile(socketPath, rest[0], rest.Length > 2 ? int.Parse(rest[1], CultureInfo.InvariantCulture) : 0,
+            rest.Length > 2 ? int.Parse(rest[2], CultureInfo.InvariantCulture) : 0),
         "channel-blob-read" => ReadBlob(socketPath),
         _ => -1,
     };
@@ -53,10 +54,10 @@ internal static class ChannelVerbs
     /// <summary>
     /// A server that breaks the channel protocol in the way <paramref name="mode"/> names. Says "listening"; for the
     /// handshake modes, "sent" once the lie is sent (then it waits for stdin to close, keeping the socket open); for
-    /// "scribble", it hands out real channels to every client and vandalises them for <paramref name="seconds"/>,
-    /// then says "done".
+    /// "scribble", it hands out real channels to <paramref name="clients"/> clients in turn and vandalises each (from
+    /// <paramref name="seed"/>) until it hangs up, then says "done".
     /// </summary>
-    private static int Hostile(string socketPath, string mode, double seconds)
+    private static int Hostile(string socketPath, string mode, int clients, int seed)
     {
         using var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         listener.Bind(new UnixDomainSocketEndPoint(socketPath));
@@ -66,7 +67,7 @@ internal static class ChannelVerbs
         {
             if (mode == "scribble")
             {
-                return ScribbleOverEveryChannel(listener, seconds);
+                return ScribbleOverEveryChannel(listener, clients, seed);
             }
             if (mode == "deaf")
             {
@@ -117,27 +118,18 @@ internal static class ChannelVerbs
     }
 
     /// <summary>Accepts clients until <paramref name="seconds"/> pass; each gets a real channel that a thread vandalises while it lasts.</summary>
-    private static unsafe int ScribbleOverEveryChannel(Socket listener, double seconds)
+    /// <summary>Serves <paramref name="clients"/> clients one after another, each vandalised from seed + its number until it hangs up; says "done".</summary>
+    private static int ScribbleOverEveryChannel(Socket listener, int clients, int seed)
     {
-        var clock = System.Diagnostics.Stopwatch.StartNew();
-        var vandals = new List<Thread>();
-        while (clock.Elapsed.TotalSeconds < seconds)
+        for (int client = 0; client < clients; client++)
         {
-            if (!listener.Poll(TimeSpan.FromMilliseconds(50), SelectMode.SelectRead))
-            {
-                continue;
-            }
-            Socket client = listener.Accept();
-            var thread = new Thread(() => Vandalise(client, clock, seconds)) { IsBackground = true };
-            thread.Start();
-            vandals.Add(thread);
+            Vandalise(listener.Accept(), new Random(seed + client));
         }
-        vandals.ForEach(t => t.Join());
         Verbs.Say("done");
         return 0;
     }
 
-    private static unsafe void Vandalise(Socket client, System.Diagnostics.Stopwatch clock, double seconds)
+    private static unsafe void Vandalise(Socket client, Random random)
     {
         using (client)
         {
@@ -148,8 +140,7 @@ internal static class ChannelVerbs
                 return;
             }
             // Its own wake-up ends are never read: the client's wakes fill them, and the client must never wait on that.
-            var random = new Random();
-            while (clock.Elapsed.TotalSeconds < seconds && !DescriptorPassing.PeerHungUp(client))
+            while (!DescriptorPassing.PeerHungUp(client))
             {
                 RingVerbs.Scribble(random.Next(2) == 0 ? requests.Payload : responses.Payload, 4096, random);
             }
