@@ -35,7 +35,7 @@ public sealed class DamagedJournalTests : IDisposable
             for (int copy = 0; copy < Copies; copy++)
             {
                 string name = _segments.NewName("damaged-journal");
-                File.WriteAllBytes(TestSegments.ShmPath(name), Damage(image, random));
+                File.WriteAllBytes(TestSegments.ShmPath(name), SegmentDamage.Damage(image, random));
                 string outcome = $"inspect: {Outcome(() => SegmentCatalog.Inspect(name))}; read: {Outcome(() => ReadWhatIsValid(name))}";
                 outcomes[outcome] = outcomes.GetValueOrDefault(outcome) + 1;
                 if (copy % (Copies / CopiesThroughTheCli) == 0)
@@ -83,17 +83,6 @@ public sealed class DamagedJournalTests : IDisposable
             numbered.Commit();
         }
         return File.ReadAllBytes(TestSegments.ShmPath(name));
-    }
-
-    /// <summary>1 to 16 random bytes in the first 8 KiB; one copy in five also cut to a random length.</summary>
-    private static byte[] Damage(byte[] image, Random random)
-    {
-        byte[] copy = (byte[])image.Clone();
-        for (int changes = random.Next(1, 17); changes > 0; changes--)
-        {
-            copy[random.Next(8192)] = (byte)random.Next(256);
-        }
-        return random.Next(5) == 0 ? copy[..random.Next(copy.Length)] : copy;
     }
 
     /// <summary>Opens the journal and reads from each cursor until nothing is left (at most two rings' worth): "read", or the error.</summary>

@@ -62,7 +62,7 @@ public sealed class HeaderFuzzTests : IDisposable
                 Assert.True(whole.Contains($"{kind}: ok", StringComparison.Ordinal), $"seed {seed}: a whole {kind} segment did not open as one: {whole}");
                 for (int mutation = 0; mutation < MutationsPerKind; mutation++)
                 {
-                    string outcome = $"{kind} damaged → {HeaderTarget.Run(_segments.NewName("header-fuzz"), Damage(image, random))}";
+                    string outcome = $"{kind} damaged → {HeaderTarget.Run(_segments.NewName("header-fuzz"), SegmentDamage.Damage(image, random))}";
                     outcomes[outcome] = outcomes.GetValueOrDefault(outcome) + 1;
                 }
             }
@@ -120,16 +120,5 @@ public sealed class HeaderFuzzTests : IDisposable
         string name = _segments.NewName("header-image-" + purpose);
         using IDisposable handle = make(name);
         return File.ReadAllBytes(TestSegments.ShmPath(name));
-    }
-
-    /// <summary>1 to 16 random bytes in the first 8 KiB; one copy in five also cut to a random length.</summary>
-    private static byte[] Damage(byte[] image, Random random)
-    {
-        byte[] copy = (byte[])image.Clone();
-        for (int changes = random.Next(1, 17); changes > 0; changes--)
-        {
-            copy[random.Next(Math.Min(8192, copy.Length))] = (byte)random.Next(256);
-        }
-        return random.Next(5) == 0 ? copy[..random.Next(copy.Length)] : copy;
     }
 }
