@@ -32,6 +32,8 @@ public sealed unsafe class IpcArc<T> : IDisposable
 
 
     private readonly SharedSegment _segment;
+    private readonly MappingUsers _users; // this handle, and a guard while it holds the lock: the value stays mapped for it
+    private int _disposed;
     private readonly RobustMutex _mutex;
     private readonly byte* _payload;
     private readonly ulong _me = ProcessIdentity.Current.Packed;
@@ -48,6 +50,7 @@ public sealed unsafe class IpcArc<T> : IDisposable
     private IpcArc(SharedSegment segment)
     {
         _segment = segment;
+        _users = new MappingUsers(segment.Dispose);
         _payload = segment.PayloadPointer;
         _mutex = new RobustMutex(_payload + ArcLayout.MutexOffset, segment.Name);
         try
@@ -69,7 +72,7 @@ public sealed unsafe class IpcArc<T> : IDisposable
     {
         get
         {
-            _segment.ThrowIfDisposed();
+            ThrowIfDisposed();
             _segment.CountAttached(out int references);
             return references;
         }
@@ -93,14 +96,14 @@ public sealed unsafe class IpcArc<T> : IDisposable
     /// <summary>Another reference to the same value (like <c>Arc::clone</c>); dispose it separately.</summary>
     public IpcArc<T> Clone()
     {
-        _segment.ThrowIfDisposed();
+        ThrowIfDisposed();
         return Open(Name);
     }
 
     /// <summary>Blocks until the lock is held.</summary>
     public IpcArcGuard<T> Lock()
     {
-        _segment.ThrowIfDisposed();
+        ThrowIfDisposed();
         ThrowIfLockedByThisThread();
         return Acquired(_mutex.Lock());
     }
@@ -108,7 +111,7 @@ public sealed unsafe class IpcArc<T> : IDisposable
     /// <summary>Blocks until the lock is held or <paramref name="cancellation"/> fires (<see cref="OperationCanceledException"/>).</summary>
     public IpcArcGuard<T> Lock(CancellationToken cancellation)
     {
-        _segment.ThrowIfDisposed();
+        ThrowIfDisposed();
         ThrowIfLockedByThisThread();
         return Acquired(_mutex.TryLock(Timeout.InfiniteTimeSpan, cancellation));
     }
@@ -119,7 +122,7 @@ public sealed unsafe class IpcArc<T> : IDisposable
     /// <summary>As <see cref="TryLock(TimeSpan, out IpcArcGuard{T})"/>, also giving up when <paramref name="cancellation"/> fires.</summary>
     public bool TryLock(TimeSpan timeout, CancellationToken cancellation, out IpcArcGuard<T> guard)
     {
-        _segment.ThrowIfDisposed();
+        ThrowIfDisposed();
         ThrowIfLockedByThisThread();
         LockOutcome outcome = _mutex.TryLock(timeout, cancellation);
         guard = outcome == LockOutcome.TimedOut ? default : Acquired(outcome);
@@ -149,7 +152,7 @@ public sealed unsafe class IpcArc<T> : IDisposable
     /// </summary>
     public T Read()
     {
-        _segment.ThrowIfDisposed();
+        ThrowIfDisposed();
         ref long sequence = ref Sequence;
         var spinner = default(SpinWait);
         for (int spins = 1; ; spins++)
@@ -175,15 +178,19 @@ public sealed unsafe class IpcArc<T> : IDisposable
         }
     }
 
-    /// <summary>Drops this reference; the last live reference removes the segment. Fails while this handle's lock is held.</summary>
+    /// <summary>
+    /// Drops this reference; the last live reference removes the segment. A guard still holding the lock keeps the value
+    /// mapped until it is disposed (then the reference goes). Idempotent, thread-safe, never throws.
+    /// </summary>
     public void Dispose()
     {
-        if (Volatile.Read(ref _lockingThread) != 0)
+        if (Interlocked.Exchange(ref _disposed, 1) == 0)
         {
-            throw new InvalidOperationException($"IpcArc '{Name}' is disposed while a guard from it still holds the lock; dispose the guard first.");
+            _users.Remove();
         }
-        _segment.Dispose();
     }
+
+    private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
 
     /// <summary>
     /// Called by the guard of <paramref name="acquisition"/>: publish the value (even sequence), then release. A guard
@@ -208,11 +215,13 @@ public sealed unsafe class IpcArc<T> : IDisposable
         Volatile.Write(ref Holder, 0UL);
         Volatile.Write(ref _lockingThread, 0);
         _mutex.Unlock();
+        _users.Remove(); // the guard's hold on the mapping (taken in Acquired)
     }
 
     private IpcArcGuard<T> Acquired(LockOutcome outcome)
     {
         Debug.Assert(outcome != LockOutcome.TimedOut, "not held");
+        _users.Add(this); // the guard keeps the value mapped, even if this handle is disposed before it
         Volatile.Write(ref _lockingThread, Environment.CurrentManagedThreadId);
         long acquisition = ++_acquisition;
         // Holder first, then the odd sequence: a reader that sees odd also sees whom to check on.

@@ -10,7 +10,7 @@ internal static unsafe class IpcArcInspector
     internal static (ProcessIdentity? Holder, bool HolderAlive, bool Changing, long Sequence) ReadLockState(string name)
     {
         using SafeFileDescriptor fd = SegmentFiles.Open(name, SegmentBacking.SharedMemory, create: false, writable: false, default);
-        long size = (long)SegmentFiles.Stat(fd, name).Size;
+        long size = SegmentFiles.SegmentSize(fd, name);
         if (size < SegmentHeaderLayout.Size + ArcLayout.ValueOffset)
         {
             throw new SegmentCorruptException("It is too small to be an arc.", name,

@@ -49,12 +49,7 @@ public static unsafe class SegmentCatalog
         string canonical = Canonical(name, backing);
         using SafeFileDescriptor fd = SegmentFiles.Open(canonical, backing, create: false, writable: false, default);
         Interop.StatX stat = SegmentFiles.Stat(fd, canonical);
-        long size = (long)stat.Size;
-        if (size < L.Size)
-        {
-            throw new ForeignSegmentException("It is not a Membrane segment.", canonical,
-                expected: $"a Membrane header of {L.Size} bytes", found: $"a file of {size} bytes");
-        }
+        long size = SegmentFiles.SegmentSize(fd, canonical);
         using MappedMemory mapping = MappedMemory.Map(fd, size, writable: false, out int errno);
         if (errno != 0)
         {
@@ -193,11 +188,7 @@ public static unsafe class SegmentCatalog
             bool creatorAlive = OfdLocks.IsLockedByOther(fd, SharedSegment.CreatorLockOffset, info.Name);
             return (force || !creatorAlive) && SegmentFiles.UnlinkIfSame(info.Name, info.Backing, fd);
         }
-        long size = (long)SegmentFiles.Stat(fd, info.Name).Size;
-        if (size < L.Size)
-        {
-            return false; // not the file that was inspected
-        }
+        long size = SegmentFiles.SegmentSize(fd, info.Name);
         using MappedMemory mapping = MappedMemory.Map(fd, size, writable: true, out int errno);
         if (errno != 0)
         {

@@ -42,6 +42,21 @@ internal static class SegmentFiles
         return fd;
     }
 
+    /// <summary>
+    /// The size of a segment's file, if it is plausible: at least a header, at most a header and the largest payload.
+    /// Anything else is a <see cref="ForeignSegmentException"/>, before anything is mapped. (Under its name, a short
+    /// file is never a segment in the making: segments are renamed into place only once whole.)
+    /// </summary>
+    internal static long SegmentSize(SafeFileDescriptor fd, string name)
+    {
+        long size = (long)Stat(fd, name).Size;
+        long largest = SegmentHeaderLayout.Size + SegmentHeaderLayout.MaxPayloadSize;
+        return size is >= SegmentHeaderLayout.Size and <= SegmentHeaderLayout.Size + SegmentHeaderLayout.MaxPayloadSize
+            ? size
+            : throw new ForeignSegmentException("It is not a Membrane segment.", name,
+                expected: $"a file of {SegmentHeaderLayout.Size:N0} to {largest:N0} bytes", found: $"a file of {size:N0} bytes");
+    }
+
     private static string FileType(int type) => type switch
     {
         Interop.S_IFIFO => "a FIFO",

@@ -121,13 +121,7 @@ public sealed unsafe partial class SharedSegment
     private static string? TryOpenReady(string name, SegmentBacking backing, SafeFileDescriptor fd, PayloadSpec spec, out SharedSegment? opened)
     {
         opened = null;
-        long size = (long)SegmentFiles.Stat(fd, name).Size;
-        // A segment is renamed into place only once whole (see Create): under its name, a short file is never one in the making.
-        if (size < L.Size)
-        {
-            throw new ForeignSegmentException("It is not a Membrane segment.", name,
-                expected: $"a Membrane header of {L.Size} bytes", found: $"a file of {size} bytes");
-        }
+        long size = SegmentFiles.SegmentSize(fd, name);
         MappedMemory mapping = MappedMemory.Map(fd, size, writable: true, out int errno);
         if (errno != 0)
         {

@@ -128,6 +128,21 @@ public sealed class DisposalTests : IDisposable
     }
 
     [Fact]
+    public void An_arc_disposed_while_its_guard_holds_the_lock_stays_mapped_for_the_guard_and_goes_with_it()
+    {
+        string name = _segments.NewName("disposal-arc-guard");
+        var arc = IpcArc<long>.Create(name, 7);
+        IpcArcGuard<long> guard = arc.Lock();
+
+        arc.Dispose(); // no exception: the guard still holds the value
+        guard.Value = 8; // and may still write it
+        Assert.True(File.Exists(TestSegments.ShmPath(name)));
+        guard.Dispose();
+
+        Assert.False(File.Exists(TestSegments.ShmPath(name)), "the last reference went with the guard");
+    }
+
+    [Fact]
     public void The_lag_gauge_never_reads_a_journal_its_readers_have_let_go()
     {
         const int Rounds = 200;

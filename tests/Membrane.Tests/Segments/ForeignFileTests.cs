@@ -36,6 +36,7 @@ public sealed class ForeignFileTests : IDisposable
             (MakeSocket(_segments.NewName("foreign-socket")), "a socket"),
             (MakeLink(_segments.NewName("foreign-link"), target.Name), "a symbolic link"),
             (MakeEmpty(_segments.NewName("foreign-empty")), "a file of 0 bytes"),
+            (MakeHuge(_segments.NewName("foreign-huge")), "a file of 1,099,511,635,968 bytes"), // a header, 1 TiB and a page: sparse
         ];
 
         IReadOnlyList<SegmentInfo> listed = Unblocked.Run(SegmentCatalog.List, TimeSpan.FromSeconds(30), "listing /dev/shm");
@@ -80,6 +81,13 @@ public sealed class ForeignFileTests : IDisposable
     private static string MakeLink(string name, string target)
     {
         File.CreateSymbolicLink(TestSegments.ShmPath(name), TestSegments.ShmPath(target));
+        return name;
+    }
+
+    private static string MakeHuge(string name)
+    {
+        using var file = new FileStream(TestSegments.ShmPath(name), FileMode.CreateNew);
+        file.SetLength(4096 + (1L << 40) + 4096);
         return name;
     }
 
