@@ -1,14 +1,15 @@
 using System.Diagnostics;
 using System.Net.Sockets;
 using Membrane.Native;
+using Membrane.Segments;
 
 namespace Membrane;
 
 /// <summary>
 /// The server side of untrusted ring channels: listens on a Unix socket and, for each client it accepts, creates a
 /// <see cref="RingChannel"/> in sealed memfds and hands it over (see <see cref="RingChannel.Connect"/>). The socket
-/// file gets the mode of <see cref="RingOptions.Mode"/> (0600 by default: only this user may connect) and is removed
-/// on <see cref="Dispose"/>.
+/// file appears at its path already with the mode of <see cref="RingOptions.Mode"/> (0600 by default: only this user
+/// may connect) and already listening, and is removed on <see cref="Dispose"/>.
 /// </summary>
 [DebuggerDisplay("RingListener {SocketPath}")]
 public sealed class RingListener : IDisposable
@@ -47,29 +48,29 @@ public sealed class RingListener : IDisposable
     {
         options ??= new RingOptions();
         options.Validate(socketPath);
+        string fullPath = Path.GetFullPath(socketPath);
+        // Built where nobody else can look (a fresh 0700 directory beside it), given its mode, listening, and only then
+        // renamed to its path: the path never shows a socket with the umask's mode, nor one that refuses connections.
+        string building = Path.Combine(Path.GetDirectoryName(fullPath) ?? "/", $".membrane-listen-{Environment.ProcessId}-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(building, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         try
         {
-            var endpoint = new UnixDomainSocketEndPoint(socketPath);
-            try
-            {
-                socket.Bind(endpoint);
-            }
-            catch (SocketException e) when (e.SocketErrorCode == SocketError.AddressAlreadyInUse)
-            {
-                RemoveIfStale(socketPath, endpoint, e);
-                socket.Bind(endpoint);
-            }
-            // The mode is set before listen(): until then a connect() is refused whatever the file's mode, so no client
-            // ever gets in under the wider mode the file had from bind().
-            File.SetUnixFileMode(socketPath, options.Mode);
+            string bound = Path.Combine(building, "s");
+            socket.Bind(new UnixDomainSocketEndPoint(bound));
+            File.SetUnixFileMode(bound, options.Mode);
             socket.Listen(16);
+            PublishSocket(bound, fullPath);
             return new RingListener(socketPath, socket, options, admit);
         }
         catch
         {
             socket.Dispose();
             throw;
+        }
+        finally
+        {
+            Directory.Delete(building, recursive: true);
         }
     }
 
@@ -108,12 +109,26 @@ public sealed class RingListener : IDisposable
         File.Delete(SocketPath);
     }
 
-    private static void RemoveIfStale(string socketPath, UnixDomainSocketEndPoint endpoint, SocketException inUse)
+    /// <summary>Renames the listening socket to its path, never over a live listener's (a dead one's leftover is replaced).</summary>
+    private static void PublishSocket(string bound, string socketPath)
+    {
+        try
+        {
+            SegmentFiles.RenameNoReplace(bound, socketPath);
+        }
+        catch (SegmentAlreadyExistsException inUse)
+        {
+            RemoveIfStale(socketPath, inUse);
+            SegmentFiles.RenameNoReplace(bound, socketPath);
+        }
+    }
+
+    private static void RemoveIfStale(string socketPath, MembraneException inUse)
     {
         using var probe = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         try
         {
-            probe.Connect(endpoint);
+            probe.Connect(new UnixDomainSocketEndPoint(socketPath));
         }
         catch (SocketException e) when (e.SocketErrorCode == SocketError.ConnectionRefused)
         {

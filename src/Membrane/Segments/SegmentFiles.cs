@@ -104,11 +104,15 @@ internal static class SegmentFiles
     /// Gives the segment built under <paramref name="building"/> its name, atomically and only if the name is free:
     /// nobody ever opens a segment under its name before it is whole. <see cref="SegmentAlreadyExistsException"/> if taken.
     /// </summary>
-    internal static void Publish(string building, string name, SegmentBacking backing)
+    internal static void Publish(string building, string name, SegmentBacking backing) =>
+        RenameNoReplace(PathOf(building, backing), PathOf(name, backing), name);
+
+    /// <summary>rename(2) that fails (<see cref="SegmentAlreadyExistsException"/>) rather than replace what is at <paramref name="to"/>.</summary>
+    internal static void RenameNoReplace(string from, string to, string? label = null)
     {
-        if (Interop.RenameAt2(Interop.AT_FDCWD, PathOf(building, backing), Interop.AT_FDCWD, PathOf(name, backing), Interop.RENAME_NOREPLACE) != 0)
+        if (Interop.RenameAt2(Interop.AT_FDCWD, from, Interop.AT_FDCWD, to, Interop.RENAME_NOREPLACE) != 0)
         {
-            NativeError.Throw("Publishing the segment under its name", Interop.LastErrno, name);
+            NativeError.Throw("Publishing under its name", Interop.LastErrno, label ?? to);
         }
     }
 

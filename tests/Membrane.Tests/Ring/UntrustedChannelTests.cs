@@ -240,6 +240,22 @@ public sealed class UntrustedChannelTests : IDisposable
     }
 
     [Fact]
+    public void A_listeners_socket_appears_with_its_mode_and_leaves_nothing_else_behind()
+    {
+        string socketPath = NewSocketPath("channel-mode");
+        var groupToo = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.GroupWrite;
+
+        using (RingListener.Listen(socketPath, new RingOptions { Capacity = 4096, Mode = groupToo }))
+        {
+            Assert.Equal(groupToo, File.GetUnixFileMode(socketPath));
+            // Built in a private directory beside it and renamed into place: only the socket remains.
+            Assert.Equal([socketPath], Directory.GetFileSystemEntries(Path.GetDirectoryName(socketPath)!));
+        }
+
+        Assert.Empty(Directory.GetFileSystemEntries(Path.GetDirectoryName(socketPath)!));
+    }
+
+    [Fact]
     public async Task A_named_channel_serves_requests_and_both_rings_go_when_both_sides_leave()
     {
         string name = _segments.NewName("channel-named");
