@@ -18,6 +18,7 @@ public sealed class RingListener : IDisposable
     private readonly RingOptions _options;
     private readonly Func<PeerCredentials, bool>? _admit;
     private int _accepted;
+    private int _disposed;
 
     private RingListener(string socketPath, Socket socket, RingOptions options, Func<PeerCredentials, bool>? admit)
     {
@@ -102,11 +103,22 @@ public sealed class RingListener : IDisposable
         }
     }
 
-    /// <summary>Stops listening and removes the socket file; channels already handed out go on.</summary>
+    /// <summary>Stops listening and removes the socket file; channels already handed out go on. Idempotent, never throws.</summary>
     public void Dispose()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
         _socket.Dispose();
-        File.Delete(SocketPath);
+        try
+        {
+            File.Delete(SocketPath);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Its directory went, or was made unwritable: nothing left to remove that we may remove.
+        }
     }
 
     /// <summary>Renames the listening socket to its path, never over a live listener's (a dead one's leftover is replaced).</summary>
