@@ -37,16 +37,7 @@ public sealed unsafe class JournalReader : IDisposable
         _journal = journal;
         CursorId = cursorId;
         _tag = MembraneMetrics.Tag(journal.Name);
-        journal.Users.Add(journal);
-        try
-        {
-            ClaimCursor(name);
-        }
-        catch
-        {
-            journal.Users.Remove();
-            throw;
-        }
+        journal.Users.Add(journal, () => ClaimCursor(name));
         _position = StartingPosition(start);
         journal.RepairParkedReaders();
         lock (s_open)

@@ -35,16 +35,7 @@ public sealed unsafe class JournalWriter : IDisposable
         _blockTimeout = blockTimeout;
         _tag = MembraneMetrics.Tag(journal.Name);
         _entryLimit = journal.SlotSize;
-        journal.Users.Add(journal);
-        try
-        {
-            ClaimWriterRole();
-        }
-        catch
-        {
-            journal.Users.Remove();
-            throw;
-        }
+        journal.Users.Add(journal, ClaimWriterRole);
         journal.RepairParkedReaders();
         _next = journal.CurrentWritePosition;
         if (_next != journal.PublishedWritePosition)

@@ -204,13 +204,15 @@ public sealed unsafe class SharedRing : IDisposable
     /// </summary>
     internal void ClaimRole(int identityOffset, int bootTagOffset, int closedOffset, int waitingOffset, string role)
     {
-        _users.Add(this); // the end keeps the ring mapped from now until ReleaseRole
-        if (_link is null && ProcessClaim.TryClaim(ref Identity(identityOffset), ref BootTag(bootTagOffset), NamedSegment.Processes) is { } holder)
+        // The end keeps the ring mapped from now until ReleaseRole.
+        _users.Add(this, () =>
         {
-            _users.Remove();
-            throw new SegmentInUseException($"The ring has a live {role} already; it takes one at a time.", Name,
-                expected: $"no live {role}", found: $"{role} pid {holder.Pid}");
-        }
+            if (_link is null && ProcessClaim.TryClaim(ref Identity(identityOffset), ref BootTag(bootTagOffset), NamedSegment.Processes) is { } holder)
+            {
+                throw new SegmentInUseException($"The ring has a live {role} already; it takes one at a time.", Name,
+                    expected: $"no live {role}", found: $"{role} pid {holder.Pid}");
+            }
+        });
         Volatile.Write(ref Field32(waitingOffset), 0);
         Volatile.Write(ref Field32(closedOffset), 0);
     }

@@ -27,6 +27,24 @@ internal sealed class MappingUsers(Action release)
         }
     }
 
+    /// <summary>
+    /// Counts one more user for as long as <paramref name="claim"/> (taking its role) succeeds: if it throws, the
+    /// count is taken back and the exception goes on.
+    /// </summary>
+    internal void Add(object owner, Action claim)
+    {
+        Add(owner);
+        try
+        {
+            claim();
+        }
+        catch
+        {
+            Remove();
+            throw;
+        }
+    }
+
     /// <summary>One user is done; the last one releases the mapping.</summary>
     internal void Remove()
     {
