@@ -8,8 +8,9 @@ namespace Membrane.Cli.Bench;
 
 /// <summary>
 /// <c>membrane bench</c>: every transport side by side, each scenario between this process and a peer process it
-/// starts, latency (ping-pong round trips) and throughput (one way), for each message size; a table at the end and
-/// results.md, results.csv, results.json and charts in <c>--out</c>.
+/// starts, latency (ping-pong round trips) and throughput (one way), for each message size; with <c>--repeat N</c> the
+/// whole matrix N times, interleaved, reported as medians and spreads; a table at the end and results.md, results.csv,
+/// results.json, runs.csv and charts in <c>--out</c>.
 /// </summary>
 internal static class BenchCommand
 {
@@ -23,31 +24,41 @@ internal static class BenchCommand
         var transports = new Option<string?>("--transports") { Description = $"Transports, comma-separated, from: {string.Join(", ", BenchTransport.All.Select(t => t.Name))}. Default: all." };
         var output = new Option<string>("--out") { Description = "Directory for results.md, results.csv, results.json and the charts.", DefaultValueFactory = _ => "bench-results" };
         var seconds = new Option<double?>("--seconds") { Description = "Seconds each measurement runs (default 1.5, or 0.25 with --quick)." };
+        var repeat = new Option<int>("--repeat")
+        {
+            Description = "Runs of the whole matrix, one after the other (so that each scenario's runs are minutes apart); the report gives each figure's median and spread.",
+            DefaultValueFactory = _ => 1,
+        };
         var command = new Command("bench", "Measure every transport (Membrane's rings and journal; Unix socket, pipes, TCP) between two processes, side by side.")
         {
-            quick, sizes, transports, output, seconds,
+            quick, sizes, transports, output, seconds, repeat,
         };
         command.SetAction(parse =>
         {
             bool isQuick = parse.GetValue(quick);
             int[] chosenSizes;
             IReadOnlyList<BenchTransport> chosenTransports;
+            int runs = parse.GetValue(repeat);
             try
             {
                 chosenSizes = ParseSizes(parse.GetValue(sizes)) ?? (isQuick ? s_quickSizes : s_fullSizes);
                 chosenTransports = ParseTransports(parse.GetValue(transports));
+                if (runs is < 1 or > 100)
+                {
+                    throw new ArgumentException($"--repeat is 1 to 100 runs, not {runs}.");
+                }
             }
             catch (ArgumentException e)
             {
                 Console.Error.WriteLine(e.Message);
                 return ExitCodes.Usage;
             }
-            return Run(chosenSizes, chosenTransports, parse.GetRequiredValue(output), TimeSpan.FromSeconds(parse.GetValue(seconds) ?? (isQuick ? 0.25 : 1.5)));
+            return Run(chosenSizes, chosenTransports, runs, parse.GetRequiredValue(output), TimeSpan.FromSeconds(parse.GetValue(seconds) ?? (isQuick ? 0.25 : 1.5)));
         });
         return command;
     }
 
-    private static int Run(IReadOnlyList<int> sizes, IReadOnlyList<BenchTransport> transports, string outputDirectory, TimeSpan budget)
+    private static int Run(IReadOnlyList<int> sizes, IReadOnlyList<BenchTransport> transports, int runs, string outputDirectory, TimeSpan budget)
     {
         MachineInfo machine = MachineInfo.Current();
         AnsiConsole.MarkupLine($"[bold]membrane bench[/] on {Markup.Escape(machine.OneLine)}");
@@ -62,12 +73,15 @@ internal static class BenchCommand
         {
             AnsiConsole.Progress().AutoClear(false).Start(context =>
             {
-                ProgressTask progress = context.AddTask("scenarios", maxValue: plan.Count);
-                foreach ((BenchTransport transport, string mode, int size) in plan)
+                ProgressTask progress = context.AddTask("scenarios", maxValue: plan.Count * runs);
+                for (int run = 1; run <= runs; run++)
                 {
-                    progress.Description = $"{transport.Name} {mode} {Format.Size(size)}";
-                    results.Add(RunScenario(transport, mode, size, budget, scratch));
-                    progress.Increment(1);
+                    foreach ((BenchTransport transport, string mode, int size) in plan)
+                    {
+                        progress.Description = runs == 1 ? $"{transport.Name} {mode} {Format.Size(size)}" : $"run {run}/{runs}: {transport.Name} {mode} {Format.Size(size)}";
+                        results.Add(RunScenario(transport, mode, size, budget, scratch) with { Run = run });
+                        progress.Increment(1);
+                    }
                 }
                 progress.Description = "scenarios";
             });
@@ -76,13 +90,13 @@ internal static class BenchCommand
         {
             Directory.Delete(scratch, recursive: true);
         }
-        var compared = results.Select(r => r.ComparedTo(results.FirstOrDefault(b =>
-            b.Transport == BenchTransport.BaselineName && b.Mode == r.Mode && b.Size == r.Size && b.Succeeded))).ToList();
+        IReadOnlyList<BenchResult> compared = BenchResult.Compared(results);
+        IReadOnlyList<BenchSummary> summaries = BenchSummary.Of(compared);
         string method = string.Create(CultureInfo.InvariantCulture,
-            $"each row runs between this process and a peer process; {budget.TotalSeconds:0.##} s a measurement after a warm-up of a fifth of that. Latency: round trips of one message (echoed), p50/p99/p99.9/max from an HdrHistogram. Throughput: one-way messages until the time is up, timed until the peer acknowledges all of them in order. Every message carries its sequence number and both sides check it: a run that lost or reordered one reports an error, no figures. Ratios compare with the Unix socket of the same run and size (above 1 is better).");
-        IReadOnlyList<string> files = BenchReport.Write(outputDirectory, compared, machine, method);
-        AnsiConsole.Write(LatencyTable(compared));
-        AnsiConsole.Write(ThroughputTable(compared));
+            $"each row runs between this process and a peer process; {budget.TotalSeconds:0.##} s a measurement after a warm-up of a fifth of that; the whole matrix {runs} time(s), one run after the other, each figure the median of the runs, the spread the lowest and highest run (every run in runs.csv). Latency: round trips of one message (echoed), p50/p99/p99.9 from an HdrHistogram (max: the highest of the runs). Throughput: one-way messages until the time is up, timed until the peer acknowledges all of them in order. Every message carries its sequence number and both sides check it: a run that lost or reordered one reports an error, no figures. Ratios compare with the Unix socket and with the shm-floor of the same run and size (above 1 is better; the median of the runs' ratios, and the worst in brackets).");
+        IReadOnlyList<string> files = BenchReport.Write(outputDirectory, summaries, compared, machine, method);
+        AnsiConsole.Write(LatencyTable(summaries));
+        AnsiConsole.Write(ThroughputTable(summaries));
         foreach (string file in files)
         {
             AnsiConsole.MarkupLine($"wrote [blue]{Markup.Escape(file)}[/]");
@@ -90,7 +104,7 @@ internal static class BenchCommand
         int failed = compared.Count(r => !r.Succeeded);
         if (failed > 0)
         {
-            Console.Error.WriteLine($"{failed} of {compared.Count} scenarios failed; their rows carry the error and no figures.");
+            Console.Error.WriteLine($"{failed} of {compared.Count} measurements failed; their rows carry the error, and runs.csv every run's.");
             return ExitCodes.Failed;
         }
         return ExitCodes.Success;
@@ -102,7 +116,7 @@ internal static class BenchCommand
         var row = new BenchResult(transport.Name, mode, size);
         try
         {
-            using PendingLink pending = transport.Prepare(size, scratch);
+            using PendingLink pending = transport.Prepare(size, mode, scratch);
             using Process peer = Process.Start(SelfProcess.StartInfo([BenchPeerCommand.Name, transport.Name, mode, size.ToString(CultureInfo.InvariantCulture), .. pending.Endpoint]))!;
             try
             {
@@ -158,32 +172,32 @@ internal static class BenchCommand
         }
     }
 
-    private static Table LatencyTable(IReadOnlyList<BenchResult> results)
+    private static Table LatencyTable(IReadOnlyList<BenchSummary> results)
     {
-        var table = new Table().Border(TableBorder.Rounded).Title("round trip (ns)")
-            .AddColumns("transport", "size", "p50", "p99", "p99.9", "max", "vs unix");
-        foreach (BenchResult r in results.Where(r => r.Mode == BenchResult.LatencyMode))
+        var table = new Table().Border(TableBorder.Rounded).Title("round trip (ns; medians)")
+            .AddColumns("transport", "size", "p50", "p50 spread", "p99", "p99.9", "max", "vs unix", "vs floor (worst)");
+        foreach (BenchSummary r in results.Where(r => r.Mode == BenchResult.LatencyMode))
         {
-            table.AddRow(Row(r, [N(r.P50Ns), N(r.P99Ns), N(r.P999Ns), N(r.MaxNs)]));
+            table.AddRow(Row(r, [N(r.P50Ns), Format.Spread(r.P50NsMin, r.P50NsMax), N(r.P99Ns), N(r.P999Ns), N(r.MaxNs)]));
         }
         return table;
     }
 
-    private static Table ThroughputTable(IReadOnlyList<BenchResult> results)
+    private static Table ThroughputTable(IReadOnlyList<BenchSummary> results)
     {
-        var table = new Table().Border(TableBorder.Rounded).Title("one way")
-            .AddColumns("transport", "size", "messages/s", "MB/s", "vs unix");
-        foreach (BenchResult r in results.Where(r => r.Mode == BenchResult.ThroughputMode))
+        var table = new Table().Border(TableBorder.Rounded).Title("one way (medians)")
+            .AddColumns("transport", "size", "messages/s", "spread", "MB/s", "vs unix", "vs floor (worst)");
+        foreach (BenchSummary r in results.Where(r => r.Mode == BenchResult.ThroughputMode))
         {
-            table.AddRow(Row(r, [N(r.MsgsPerS), r.BytesPerS is double b ? (b / 1e6).ToString("N1", CultureInfo.InvariantCulture) : ""]));
+            table.AddRow(Row(r, [N(r.MsgsPerS), Format.Spread(r.MsgsPerSMin, r.MsgsPerSMax), r.BytesPerS is double b ? (b / 1e6).ToString("N1", CultureInfo.InvariantCulture) : ""]));
         }
         return table;
     }
 
-    /// <summary>A table row: transport, size, the figures, the ratio; or, for a failed run, the error in place of all figures.</summary>
-    private static string[] Row(BenchResult r, string[] figures) => r.Succeeded
-        ? [r.Transport, Format.Size(r.Size), .. figures, Format.Ratio(r.VsUnixSocket)]
-        : [r.Transport, Format.Size(r.Size), "[red]failed[/]", .. figures.Skip(1).Select(_ => ""), Markup.Escape(r.Error ?? "")];
+    /// <summary>A table row: transport, size, the figures, the ratios; or, for a failed run, the error in place of all figures.</summary>
+    private static string[] Row(BenchSummary r, string[] figures) => r.Succeeded
+        ? [r.Transport, Format.Size(r.Size), .. figures, Format.Ratio(r.VsUnixSocket), Format.FloorRatio(r)]
+        : [r.Transport, Format.Size(r.Size), "[red]failed[/]", .. figures.Skip(1).Select(_ => ""), "", Markup.Escape(r.Error ?? "")];
 
     private static string N(double? value) => value is double v ? v.ToString("N0", CultureInfo.InvariantCulture) : "";
 

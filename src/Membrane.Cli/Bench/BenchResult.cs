@@ -3,13 +3,16 @@ using System.Globalization;
 namespace Membrane.Cli.Bench;
 
 /// <summary>
-/// One row of the results: a transport, a mode and a message size, with either figures or the error that stopped
-/// it (a failed run reports no figure). Serialised as is to JSON (snake_case) and CSV.
+/// One measurement: a transport, a mode and a message size in one run of the matrix, with either figures or the error
+/// that stopped it (a failed measurement reports no figure). Serialised as is to runs.csv.
 /// </summary>
 internal sealed record BenchResult(string Transport, string Mode, int Size)
 {
     internal const string LatencyMode = "latency";
     internal const string ThroughputMode = "throughput";
+
+    /// <summary>Which run of the matrix (1 to <c>--repeat</c>) this measurement belongs to.</summary>
+    public int Run { get; init; } = 1;
 
     /// <summary>Round-trip percentiles in nanoseconds (latency rows).</summary>
     public long? P50Ns { get; init; }
@@ -34,20 +37,35 @@ internal sealed record BenchResult(string Transport, string Mode, int Size)
     /// </summary>
     public double? VsUnixSocket { get; init; }
 
+    /// <summary>The same ratio to the bare shared-memory floor (<c>shm-floor</c>) of the same run and size: 1 is the floor.</summary>
+    public double? VsFloor { get; init; }
+
     /// <summary>Why the run gave no figures, or null.</summary>
     public string? Error { get; init; }
 
     internal bool Succeeded => Error is null;
 
-    /// <summary>The figure the ratio compares: lower p50 or higher rate is better.</summary>
+    /// <summary>The figure the ratios compare: lower p50 or higher rate is better.</summary>
     internal double? Figure => Mode == LatencyMode ? P50Ns : MsgsPerS;
 
-    /// <summary>The ratio to <paramref name="baseline"/> (a row of the same mode and size), when both ran.</summary>
-    internal BenchResult ComparedTo(BenchResult? baseline) =>
-        this with
+    /// <summary>
+    /// Every measurement with its ratios to the Unix socket and to the floor measured in the same run, for the same mode
+    /// and size (none where that baseline did not run or failed).
+    /// </summary>
+    internal static IReadOnlyList<BenchResult> Compared(IReadOnlyList<BenchResult> results)
+    {
+        BenchResult? Baseline(BenchResult r, string transport) =>
+            results.FirstOrDefault(b => b.Transport == transport && b.Run == r.Run && b.Mode == r.Mode && b.Size == r.Size && b.Succeeded);
+        return [.. results.Select(r => r with
         {
-            VsUnixSocket = baseline?.Figure is double b && Figure is double f && f > 0 && b > 0
-                ? double.Parse((Mode == LatencyMode ? b / f : f / b).ToString("G4", CultureInfo.InvariantCulture), CultureInfo.InvariantCulture)
-                : null,
-        };
+            VsUnixSocket = r.RatioTo(Baseline(r, BenchTransport.BaselineName)),
+            VsFloor = r.RatioTo(Baseline(r, BenchTransport.FloorName)),
+        })];
+    }
+
+    /// <summary>How many times better than <paramref name="baseline"/> (a row of the same mode and size); above 1 is better.</summary>
+    private double? RatioTo(BenchResult? baseline) =>
+        baseline?.Figure is double b && Figure is double f && f > 0 && b > 0
+            ? double.Parse((Mode == LatencyMode ? b / f : f / b).ToString("G4", CultureInfo.InvariantCulture), CultureInfo.InvariantCulture)
+            : null;
 }

@@ -18,8 +18,8 @@ internal abstract class BenchTransport
     /// change within a run), Membrane's, then the baselines; the Unix socket is the one the ratios refer to.
     /// </summary>
     internal static IReadOnlyList<BenchTransport> All { get; } =
-        [new FloorTransport("shm-floor", parked: false,
-             "bare shared memory: one mailbox each way, spun on, no protocol (the floor, latency only)"),
+        [new FloorTransport(FloorName, parked: false,
+             "bare shared memory: an SPSC byte ring each way (one slot for latency), spun on, no header, no checks (the floor)"),
          new RingTransport("ring", "SharedRing, spinning", spin: TimeSpan.FromSeconds(1)),
          new FloorTransport("futex-floor", parked: true,
              "bare shared memory, parked: a futex wait and an unconditional wake a message, no protocol (the parked floor, latency only)"),
@@ -32,6 +32,9 @@ internal abstract class BenchTransport
 
     internal const string BaselineName = "unix";
 
+    /// <summary>The bare shared-memory floor, which the shared-memory transports are read against.</summary>
+    internal const string FloorName = "shm-floor";
+
     /// <summary>The name on the command line and in the results.</summary>
     internal abstract string Name { get; }
 
@@ -43,8 +46,8 @@ internal abstract class BenchTransport
     /// <summary>Whether the transport has a figure for <paramref name="mode"/> (the floor has only latency).</summary>
     internal virtual bool Measures(string mode) => true;
 
-    /// <summary>The bench's side, before the peer starts: resources made, and the peer's arguments to join them.</summary>
-    internal abstract PendingLink Prepare(int size, string scratchDirectory);
+    /// <summary>The bench's side, before the peer starts: resources made for a <paramref name="mode"/> run, and the peer's arguments to join them.</summary>
+    internal abstract PendingLink Prepare(int size, string mode, string scratchDirectory);
 
     /// <summary>The peer's side.</summary>
     internal abstract IBenchLink Join(IReadOnlyList<string> endpoint, int size);
@@ -77,7 +80,7 @@ internal sealed class RingTransport(string name, string label, TimeSpan spin) : 
 
     internal override string Label => label;
 
-    internal override PendingLink Prepare(int size, string scratchDirectory)
+    internal override PendingLink Prepare(int size, string mode, string scratchDirectory)
     {
         // The bench hosts a named channel (two rings); the peer joins it as the client.
         var channel = RingChannel.Host(UniqueName("ring"), new RingOptions { Capacity = RingCapacity(size) });
@@ -97,7 +100,7 @@ internal sealed class UntrustedRingTransport : BenchTransport
 
     internal override string Label => "SharedRing, untrusted (sealed memfd, socket wake-ups)";
 
-    internal override PendingLink Prepare(int size, string scratchDirectory)
+    internal override PendingLink Prepare(int size, string mode, string scratchDirectory)
     {
         string socketPath = Path.Combine(scratchDirectory, UniqueName("sock"));
         var listener = RingListener.Listen(socketPath, new RingOptions { Capacity = RingCapacity(size) });
@@ -122,7 +125,7 @@ internal sealed class JournalTransport : BenchTransport
 
     internal override string Label => "Journal, 1 writer -> 1 reader (two journals for replies)";
 
-    internal override PendingLink Prepare(int size, string scratchDirectory)
+    internal override PendingLink Prepare(int size, string mode, string scratchDirectory)
     {
         string toPeer = UniqueName("journal"), fromPeer = UniqueName("journal");
         var options = new JournalOptions
@@ -150,7 +153,7 @@ internal sealed class JournalTransport : BenchTransport
 /// <summary>A stream socket: the bench listens, the peer connects, each side frames messages by the scenario's size.</summary>
 internal abstract class SocketTransport : BenchTransport
 {
-    internal override PendingLink Prepare(int size, string scratchDirectory)
+    internal override PendingLink Prepare(int size, string mode, string scratchDirectory)
     {
         Socket listener = NewSocket();
         listener.Bind(ListenOn(scratchDirectory));
@@ -225,7 +228,7 @@ internal sealed class PipeTransport : BenchTransport
 
     internal override string Label => "anonymous pipes (one each way)";
 
-    internal override PendingLink Prepare(int size, string scratchDirectory)
+    internal override PendingLink Prepare(int size, string mode, string scratchDirectory)
     {
         var toPeer = new AnonymousPipeServerStream(PipeDirection.Out, HandleInheritability.Inheritable);
         var fromPeer = new AnonymousPipeServerStream(PipeDirection.In, HandleInheritability.Inheritable);
@@ -253,15 +256,20 @@ internal sealed class FloorTransport(string name, bool parked, string label) : B
 
     internal override string Label => label;
 
-    /// <summary>One message in flight at a time: a throughput figure would measure the round trip again.</summary>
-    internal override bool Measures(string mode) => mode == BenchResult.LatencyMode;
+    /// <summary>The parked floor measures latency only: what it is the floor of is a kernel wake, which a stream of messages never waits for.</summary>
+    internal override bool Measures(string mode) => !parked || mode == BenchResult.LatencyMode;
 
-    internal override PendingLink Prepare(int size, string scratchDirectory)
+    internal override PendingLink Prepare(int size, string mode, string scratchDirectory)
     {
-        var segment = SharedSegment.Create(UniqueName("floor"), FloorLink.PayloadSize(size), new SegmentOptions { RemoveWhenUnused = true });
-        return new PendingLink([segment.Name], () => new FloorLink(segment, outgoing: 0, incoming: FloorLink.MailboxSize(size), size, parked), segment.Dispose);
+        int slots = mode == BenchResult.LatencyMode ? 1 : FloorLink.Slots(size);
+        var segment = SharedSegment.Create(UniqueName("floor"), FloorLink.PayloadSize(size, slots), new SegmentOptions { RemoveWhenUnused = true });
+        return new PendingLink([segment.Name, slots.ToString(CultureInfo.InvariantCulture)],
+            () => new FloorLink(segment, outgoing: 0, incoming: FloorLink.RingSize(size, slots), size, slots, parked), segment.Dispose);
     }
 
-    internal override IBenchLink Join(IReadOnlyList<string> endpoint, int size) =>
-        new FloorLink(SharedSegment.Open(endpoint[0]), outgoing: FloorLink.MailboxSize(size), incoming: 0, size, parked);
+    internal override IBenchLink Join(IReadOnlyList<string> endpoint, int size)
+    {
+        int slots = int.Parse(endpoint[1], CultureInfo.InvariantCulture);
+        return new FloorLink(SharedSegment.Open(endpoint[0]), outgoing: FloorLink.RingSize(size, slots), incoming: 0, size, slots, parked);
+    }
 }

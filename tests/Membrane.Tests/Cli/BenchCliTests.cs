@@ -20,7 +20,7 @@ public sealed class BenchCliTests : IDisposable
         using JsonDocument json = JsonDocument.Parse(File.ReadAllText(Path.Combine(output, "results.json")));
         JsonElement[] rows = [.. json.RootElement.EnumerateArray()];
         string[] transports = ["ring", "ring-parked", "ring-untrusted", "journal", "unix", "pipe", "tcp", "shm-floor", "futex-floor"];
-        Assert.Equal((transports.Length * 2) - 2, rows.Length); // the floors have latency only
+        Assert.Equal((transports.Length * 2) - 1, rows.Length); // the parked floor has latency only
         foreach (JsonElement row in rows)
         {
             string transport = row.GetProperty("transport").GetString()!;
@@ -36,6 +36,8 @@ public sealed class BenchCliTests : IDisposable
             };
             Assert.All(figures, name => Assert.True(row.GetProperty(name).GetDouble() > 0, $"{transport} {name}"));
             Assert.True(row.GetProperty("vs_unix_socket").GetDouble() > 0, $"{transport}: {row}");
+            Assert.True(row.GetProperty("vs_floor").GetDouble() > 0, $"{transport}: {row}");
+            Assert.Equal(1, row.GetProperty("runs").GetInt32());
             Assert.False(string.IsNullOrWhiteSpace(row.GetProperty("kernel").GetString()));
         }
         string[] csv = File.ReadAllLines(Path.Combine(output, "results.csv"));
@@ -50,6 +52,41 @@ public sealed class BenchCliTests : IDisposable
             Assert.True(png.Length > 1000 && png.AsSpan(0, 8).SequenceEqual(new byte[] { 0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A }), $"{chart} is no PNG");
         }
         Assert.DoesNotContain(Directory.GetFiles("/dev/shm"), f => f.Contains("membrane-bench-", StringComparison.Ordinal)); // rings and journals removed
+    }
+
+    [Fact]
+    public void Bench_repeat_runs_the_matrix_that_many_times_and_reports_medians_within_the_spread_of_every_run()
+    {
+        string output = _segments.NewDirectory("bench-repeat");
+        (int exitCode, string stdout, string stderr) = Peer.RunCli("bench", "--transports", "shm-floor,ring", "--sizes", "64", "--seconds", "0.05", "--repeat", "3", "--out", output);
+
+        Assert.True(exitCode == 0, $"exit {exitCode}\n{stdout}\n{stderr}");
+        string[][] runs = [.. File.ReadAllLines(Path.Combine(output, "runs.csv")).Skip(1).Select(line => line.Split(','))];
+        Assert.Equal(3 * 4, runs.Length); // 3 runs of 2 transports in 2 modes
+        Assert.Equal(["1", "2", "3"], runs.Select(r => r[0]).Distinct().Order());
+        using JsonDocument json = JsonDocument.Parse(File.ReadAllText(Path.Combine(output, "results.json")));
+        foreach (JsonElement row in json.RootElement.EnumerateArray())
+        {
+            Assert.Equal(3, row.GetProperty("runs").GetInt32());
+            (string figure, int column) = row.GetProperty("mode").GetString() == "latency" ? ("p50_ns", 4) : ("msgs_per_s", 8);
+            double[] measured = [.. runs.Where(r => r[1] == row.GetProperty("transport").GetString() && r[2] == row.GetProperty("mode").GetString())
+                .Select(r => double.Parse(r[column], System.Globalization.CultureInfo.InvariantCulture)).Order()];
+            Assert.Equal(3, measured.Length);
+            Assert.Equal(measured[1], row.GetProperty(figure).GetDouble(), 0.5); // the median of three
+            Assert.Equal(measured[0], row.GetProperty(figure + "_min").GetDouble(), 0.5);
+            Assert.Equal(measured[2], row.GetProperty(figure + "_max").GetDouble(), 0.5);
+        }
+    }
+
+    [Theory]
+    [InlineData("--repeat", "0")]
+    [InlineData("--sizes", "3")]
+    public void Bench_refuses_a_bad_option_with_a_usage_error(string option, string value)
+    {
+        (int exitCode, _, string stderr) = Peer.RunCli("bench", option, value, "--out", _segments.NewDirectory("bench-bad-option"));
+
+        Assert.Equal(2, exitCode);
+        Assert.Contains(value, stderr, StringComparison.Ordinal);
     }
 
     [Fact]
