@@ -15,7 +15,8 @@ namespace Membrane.Cli.Bench;
 /// <list type="bullet">
 /// <item>For latency it has one slot (a mailbox): each message is published at once, and taken back at once.</item>
 /// <item>For throughput it has as many slots as the rings have room (<see cref="Capacity"/>), publishes the tail once a
-/// burst and the head once every <see cref="Scenarios.BurstLength"/> messages or a quarter of the ring, as the rings do.</item>
+/// burst and the head once every <see cref="Scenarios.BurstLength"/> messages, and either whenever a quarter of the ring
+/// or 64 KiB is held back, as the rings do.</item>
 /// <item>A message over <see cref="RingBenchLink.PartSize"/> is copied in and out in chunks of that size, each published
 /// as soon as it is copied, so that the copies out overlap the copies in, as the rings' messages in parts do.</item>
 /// <item><paramref name="parked"/> (latency only): a receiver sleeps on a futex for each message and a sender wakes it
@@ -41,6 +42,7 @@ internal sealed unsafe class FloorLink : IBenchLink
     private readonly int _slot;
     private readonly int _chunk;
     private readonly long _releaseEvery;
+    private readonly long _heldBackLimit;
     private readonly bool _parked;
     private long _tail;          // ours, outgoing: bytes written
     private long _tailPublished;
@@ -69,12 +71,13 @@ internal sealed unsafe class FloorLink : IBenchLink
         _ringBytes = (long)_slot * slots;
         _mask = _ringBytes - 1;
         _chunk = Math.Min(_slot, RingBenchLink.PartSize);
-        _releaseEvery = Math.Min((long)Scenarios.BurstLength * _slot, Math.Max(_ringBytes / 4, 1));
+        _heldBackLimit = Math.Clamp(_ringBytes / 4, 1, 64 * 1024); // as the rings hold back (SharedRing.HeldBackLimit)
+        _releaseEvery = Math.Min((long)Scenarios.BurstLength * _slot, _heldBackLimit);
         _parked = parked;
     }
 
-    /// <summary>Slots for throughput: room for the bytes the rings have (at least 1 MiB, four of the largest message).</summary>
-    internal static int Slots(int size) => (int)(Math.Max(1L << 20, 4L * SlotSize(size)) / SlotSize(size));
+    /// <summary>Slots for throughput: as many bytes as the rings have (<see cref="BenchTransport.RingCapacity"/>), and at least four.</summary>
+    internal static int Slots(int size) => (int)Math.Max(4, BenchTransport.RingCapacity(size) / SlotSize(size));
 
     /// <summary>Bytes of payload both rings of <paramref name="slots"/> slots take.</summary>
     internal static long PayloadSize(int size, int slots) => 2L * RingSize(size, slots);
@@ -85,42 +88,77 @@ internal sealed unsafe class FloorLink : IBenchLink
     /// <summary>A slot: the message rounded up to a power of two, so that positions wrap with a mask.</summary>
     private static int SlotSize(int size) => (int)BitOperations.RoundUpToPowerOf2((uint)Math.Max(size, 8));
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // see IBenchLink
     public void Send(ReadOnlySpan<byte> message, bool endOfBurst = true)
     {
-        long start = _tail;
-        int copied = 0;
-        do
+        if (message.Length > _chunk)
         {
-            int chunk = Math.Min(_chunk, message.Length - copied);
-            if (_ringBytes - (_tail - _headSeen) < chunk)
-            {
-                Publish();
-                _headSeen = WaitUntil(_outHead, _tail + chunk - _ringBytes, park: false);
-            }
-            message.Slice(copied, chunk).CopyTo(new Span<byte>(_outData + (_tail & _mask), chunk));
-            _tail += chunk;
-            copied += chunk;
-            if (message.Length > _chunk)
-            {
-                Publish(); // a message in chunks: each is published as soon as it is in
-            }
+            SendInChunks(message);
+            return;
         }
-        while (copied < message.Length);
-        _tail = start + _slot;
-        if (endOfBurst || _tail - _tailPublished >= _ringBytes / 4)
+        if (_ringBytes - (_tail - _headSeen) < message.Length)
+        {
+            WaitForRoom(message.Length);
+        }
+        message.CopyTo(new Span<byte>(_outData + (_tail & _mask), message.Length));
+        _tail += _slot;
+        if (endOfBurst || _tail - _tailPublished >= _heldBackLimit)
         {
             Publish();
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // see IBenchLink
     public int Receive(Span<byte> buffer)
     {
-        int size = buffer.Length;
-        long start = _head;
-        int copied = 0;
-        do
+        if (buffer.Length > _chunk)
         {
-            int chunk = Math.Min(_chunk, size - copied);
+            return ReceiveInChunks(buffer);
+        }
+        if (_tailSeen - _head < buffer.Length)
+        {
+            _tailSeen = WaitUntil(_inTail, _head + buffer.Length, park: _parked);
+        }
+        new ReadOnlySpan<byte>(_inData + (_head & _mask), buffer.Length).CopyTo(buffer);
+        _head += _slot;
+        if (_head - _headPublished >= _releaseEvery)
+        {
+            Release();
+        }
+        return buffer.Length;
+    }
+
+    public void Dispose() => _segment.Dispose();
+
+    /// <summary>A message larger than a chunk: each chunk is published as soon as it is copied in.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private void SendInChunks(ReadOnlySpan<byte> message)
+    {
+        long start = _tail;
+        for (int copied = 0; copied < message.Length;)
+        {
+            int chunk = Math.Min(_chunk, message.Length - copied);
+            if (_ringBytes - (_tail - _headSeen) < chunk)
+            {
+                WaitForRoom(chunk);
+            }
+            message.Slice(copied, chunk).CopyTo(new Span<byte>(_outData + (_tail & _mask), chunk));
+            _tail += chunk;
+            copied += chunk;
+            Publish();
+        }
+        _tail = start + _slot;
+        Publish();
+    }
+
+    /// <summary>A message larger than a chunk: each chunk is released as soon as it is copied out.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private int ReceiveInChunks(Span<byte> buffer)
+    {
+        long start = _head;
+        for (int copied = 0; copied < buffer.Length;)
+        {
+            int chunk = Math.Min(_chunk, buffer.Length - copied);
             if (_tailSeen - _head < chunk)
             {
                 _tailSeen = WaitUntil(_inTail, _head + chunk, park: _parked);
@@ -128,21 +166,20 @@ internal sealed unsafe class FloorLink : IBenchLink
             new ReadOnlySpan<byte>(_inData + (_head & _mask), chunk).CopyTo(buffer[copied..]);
             _head += chunk;
             copied += chunk;
-            if (size > _chunk)
-            {
-                Release();
-            }
-        }
-        while (copied < size);
-        _head = start + _slot;
-        if (_head - _headPublished >= _releaseEvery)
-        {
             Release();
         }
-        return size;
+        _head = start + _slot;
+        Release();
+        return buffer.Length;
     }
 
-    public void Dispose() => _segment.Dispose();
+    /// <summary>Publishes what is written (the peer cannot free room out of what it cannot see) and spins until <paramref name="bytes"/> are free.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void WaitForRoom(int bytes)
+    {
+        Publish();
+        _headSeen = WaitUntil(_outHead, _tail + bytes - _ringBytes, park: false);
+    }
 
     private void Publish()
     {

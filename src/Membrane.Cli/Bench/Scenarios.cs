@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using HdrHistogram;
 
 namespace Membrane.Cli.Bench;
@@ -24,6 +25,7 @@ internal static class Scenarios
     /// Round trips (send, wait for the echo) for <paramref name="budget"/>: the first fifth is warm-up and is not
     /// recorded. Returns the histogram of round-trip times in nanoseconds.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // see IBenchLink
     internal static LongHistogram Latency(IBenchLink link, int size, TimeSpan budget)
     {
         byte[] message = new byte[size];
@@ -55,6 +57,7 @@ internal static class Scenarios
     }
 
     /// <summary>The peer's side of <see cref="Latency"/>: echoes every message until the end.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // see IBenchLink
     internal static void Echo(IBenchLink link, int size)
     {
         byte[] message = new byte[size];
@@ -73,6 +76,7 @@ internal static class Scenarios
     /// One-way messages for <paramref name="budget"/> after a warm-up of a fifth of it, then the end; the time runs
     /// until the peer acknowledges having received every one of them in order.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // see IBenchLink
     internal static (long Messages, TimeSpan Elapsed) Throughput(IBenchLink link, int size, TimeSpan budget)
     {
         byte[] message = new byte[size];
@@ -92,6 +96,7 @@ internal static class Scenarios
     }
 
     /// <summary>The peer's side of <see cref="Throughput"/>: receives and checks every message, then acknowledges the count.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // see IBenchLink
     internal static void Drain(IBenchLink link, int size)
     {
         byte[] message = new byte[size];
@@ -110,6 +115,7 @@ internal static class Scenarios
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // see IBenchLink
     private static void Stream(IBenchLink link, byte[] message, ref long sequence, TimeSpan duration)
     {
         long ends = Stopwatch.GetTimestamp() + (long)(duration.TotalSeconds * Stopwatch.Frequency);

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using Membrane.Codegen;
 using Membrane.Diagnostics;
 using Membrane.Segments;
 using Membrane.Sync;
@@ -81,6 +82,7 @@ public sealed unsafe class JournalReader : IDisposable
     /// Copies the next entry into <paramref name="destination"/> if there is one, without waiting. A lapped reader's
     /// next record says how many entries it lost (<see cref="JournalRecord.LostBefore"/>).
     /// </summary>
+    [MethodImpl(HotPath.Optimised)]
     public bool TryRead(Span<byte> destination, out JournalRecord record)
     {
         ThrowIfDisposed();
@@ -181,6 +183,7 @@ public sealed unsafe class JournalReader : IDisposable
     /// Waits up to <paramref name="timeout"/> for the next entry: spins briefly, then parks on a futex the writer
     /// wakes (only readers that announced they are parked cost the writer a system call). False on timeout.
     /// </summary>
+    [MethodImpl(HotPath.Optimised)]
     public bool TryRead(Span<byte> destination, TimeSpan timeout, CancellationToken cancellation, out JournalRecord record)
     {
         if (TryRead(destination, out record))

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using Membrane.Codegen;
 using Membrane.Diagnostics;
 using Membrane.Segments;
 using Membrane.Sync;
@@ -50,6 +51,7 @@ public sealed unsafe class JournalWriter : IDisposable
     public long NextSequence => _next;
 
     /// <summary>Appends one entry (at most the journal's slot size) and returns its sequence number.</summary>
+    [MethodImpl(HotPath.Optimised)]
     public long Append(ReadOnlySpan<byte> entry)
     {
         if (entry.Length > _entryLimit)

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics.X86;
+using Membrane.Codegen;
 using Membrane.Diagnostics;
 using Membrane.Segments;
 using Membrane.Sync;
@@ -22,6 +23,7 @@ public sealed unsafe class RingConsumer : IDisposable
     private readonly SharedRing _ring;
     private readonly long _capacity;
     private readonly long _mask;
+    private readonly long _heldBackLimit;
     private readonly int _maxMessage;
     private readonly byte* _data;
     private long _head;       // ours: the next record to read (released or not yet published)
@@ -51,6 +53,7 @@ public sealed unsafe class RingConsumer : IDisposable
     {
         _ring = ring;
         _capacity = ring.Capacity;
+        _heldBackLimit = ring.HeldBackLimit;
         _mask = _capacity - 1;
         _maxMessage = ring.MaxMessageSize;
         _data = ring.Data;
@@ -70,7 +73,7 @@ public sealed unsafe class RingConsumer : IDisposable
     /// Lends the next message in place, without waiting; false when the ring is empty. Dispose the lease (or call
     /// <see cref="RingLease.Release(bool)"/>) before the next read.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(HotPath.Inline)]
     public bool TryRead(out RingLease lease)
     {
         if (!TryTake())
@@ -84,7 +87,7 @@ public sealed unsafe class RingConsumer : IDisposable
 
     /// <summary>Waits up to <paramref name="timeout"/> for the next message (spin, then park); false on timeout.</summary>
     /// <exception cref="PeerGoneException">The producer closed its end or died and every message it published was read.</exception>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(HotPath.Inline)]
     public bool TryRead(TimeSpan timeout, CancellationToken cancellation, out RingLease lease)
     {
         if (TryTake() || TakeWaiting(timeout, cancellation))
@@ -96,7 +99,7 @@ public sealed unsafe class RingConsumer : IDisposable
         return false;
     }
 
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(HotPath.OutOfLine)]
     private bool TakeWaiting(TimeSpan timeout, CancellationToken cancellation)
     {
         RingConsumer consumer = this;
@@ -110,6 +113,7 @@ public sealed unsafe class RingConsumer : IDisposable
 
     /// <summary>Copies the next message into <paramref name="destination"/> and releases it, without waiting.</summary>
     /// <exception cref="ArgumentException">The message is longer than the destination (it stays unread).</exception>
+    [MethodImpl(HotPath.Optimised)]
     public bool TryRead(Span<byte> destination, out int length)
     {
         if (!TryRead(out RingLease lease))
@@ -128,6 +132,7 @@ public sealed unsafe class RingConsumer : IDisposable
     /// last part leaves the whole message unread.
     /// </summary>
     /// <exception cref="ArgumentException">The message is longer than the destination (it stays unread).</exception>
+    [MethodImpl(HotPath.Optimised)]
     public bool TryRead(Span<byte> destination, TimeSpan timeout, CancellationToken cancellation, out int length)
     {
         long waitedFrom = 0; // the clock is read only if this call has to wait: most find their message at once
@@ -207,6 +212,7 @@ public sealed unsafe class RingConsumer : IDisposable
         PublishHead();
     }
 
+    [MethodImpl(HotPath.Optimised)]
     private void PublishHead()
     {
         SpinThenPark.Publish(ref _ring.Field64(L.HeadOffset), _head, ref _ring.Field32(L.ProducerWaitingOffset), _ring.Parking);
@@ -229,7 +235,7 @@ public sealed unsafe class RingConsumer : IDisposable
     }
 
     /// <summary>Called by the lease: the message's room goes back to the producer.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(HotPath.Inline)]
     internal void Release(bool publish)
     {
         if (_leaseSize < 0)
@@ -238,18 +244,18 @@ public sealed unsafe class RingConsumer : IDisposable
         }
         _head += _leaseSize;
         _leaseSize = -1;
-        if (publish || _head - _published >= _capacity / 4)
+        if (publish || _head - _published >= _heldBackLimit)
         {
             if (CrashPoints.Armed)
             {
                 CrashPoints.Reach(CrashPoints.RingReleaseBeforePublish);
             }
-            PublishHead(); // released room held back never exceeds a quarter of the ring: the producer could starve
+            PublishHead(); // see SharedRing.HeldBackLimit
         }
     }
 
     /// <summary>Finds the next message and records it as the open lease; false when there is none yet.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(HotPath.Inline)]
     private bool TryTake()
     {
         // The common case, inline: a message record already known to be published, with nothing wrong. Its header is
@@ -271,7 +277,7 @@ public sealed unsafe class RingConsumer : IDisposable
     /// Whether <paramref name="header"/> (read once, at <paramref name="position"/>) is a message record of an allowed
     /// length that lies wholly within the <paramref name="published"/> bytes and before the ring's end.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(HotPath.Inline)]
     private bool IsWholeMessage(ulong header, long position, long published)
     {
         int length = L.RecordLength(header);
@@ -314,6 +320,7 @@ public sealed unsafe class RingConsumer : IDisposable
     /// Copies a message in parts into <paramref name="destination"/>: <paramref name="first"/> (the open lease), then each
     /// later part as it is published. Nothing is released before the last part, so a timeout leaves the message unread.
     /// </summary>
+    [MethodImpl(HotPath.Optimised)]
     private PartsOutcome TryReadParts(ReadOnlySpan<byte> first, Span<byte> destination, TimeSpan timeout, CancellationToken cancellation, out int length)
     {
         int total = (int)_partsTotal;
@@ -386,7 +393,7 @@ public sealed unsafe class RingConsumer : IDisposable
     }
 
     /// <summary>Records the message of <paramref name="length"/> bytes at <paramref name="position"/> as the open lease.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(HotPath.Inline)]
     private bool Lend(long position, int length)
     {
         _leaseOffset = position + L.RecordHeaderSize;
@@ -395,7 +402,7 @@ public sealed unsafe class RingConsumer : IDisposable
         return true;
     }
 
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(HotPath.OutOfLine)]
     private bool TryTakeSlowly()
     {
         if (_fault is not null)
@@ -450,6 +457,7 @@ public sealed unsafe class RingConsumer : IDisposable
     }
 
     /// <summary>Publishes room released in a batch, if any; called as the consumer is about to park.</summary>
+    [MethodImpl(HotPath.Optimised)]
     private void PublishHeldBack()
     {
         if (CrashPoints.Armed)
@@ -462,6 +470,7 @@ public sealed unsafe class RingConsumer : IDisposable
         }
     }
 
+    [MethodImpl(HotPath.Optimised)]
     private bool HasPublished()
     {
         if (_fault is not null)
@@ -472,6 +481,7 @@ public sealed unsafe class RingConsumer : IDisposable
     }
 
     /// <summary>Reads the producer's tail once and checks it: it only moves forward, at most a ring ahead of our head.</summary>
+    [MethodImpl(HotPath.Optimised)]
     private long RefreshTail()
     {
         long tail = Volatile.Read(ref _ring.Field64(L.TailOffset)); // acquire; pairs with the producer's publication
@@ -489,6 +499,7 @@ public sealed unsafe class RingConsumer : IDisposable
     /// them one by one, each a miss on a line the producer's core holds: each record's place depends on the length
     /// read from the one before it. Published bytes stay put until released, so fetching them early is never wasted.
     /// </summary>
+    [MethodImpl(HotPath.Optimised)]
     private void Prefetch(long from, long to)
     {
         if (!Sse.IsSupported)
@@ -526,6 +537,7 @@ public sealed unsafe class RingConsumer : IDisposable
         }
     }
 
+    [MethodImpl(HotPath.Optimised)]
     private int CopyOut(ReadOnlySpan<byte> message, Span<byte> destination)
     {
         if (message.Length > destination.Length)

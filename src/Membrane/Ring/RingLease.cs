@@ -1,3 +1,6 @@
+using System.Runtime.CompilerServices;
+using Membrane.Codegen;
+
 namespace Membrane;
 
 /// <summary>
@@ -9,6 +12,7 @@ public readonly ref struct RingLease
 {
     private readonly RingConsumer? _consumer;
 
+    [MethodImpl(HotPath.Inline)]
     internal RingLease(RingConsumer consumer, ReadOnlySpan<byte> message)
     {
         _consumer = consumer;
@@ -16,14 +20,16 @@ public readonly ref struct RingLease
     }
 
     /// <summary>The message, in the ring's memory.</summary>
-    public ReadOnlySpan<byte> Message { get; }
+    public ReadOnlySpan<byte> Message { [MethodImpl(HotPath.Inline)] get; }
 
     /// <summary>
     /// Releases the message; with <paramref name="publish"/> false its room returns to the producer at the next
-    /// publication (batching), or once a quarter of the ring is held back so.
+    /// publication (batching), or once a quarter of the ring or 64 KiB is held back so.
     /// </summary>
+    [MethodImpl(HotPath.Inline)]
     public void Release(bool publish) => _consumer?.Release(publish);
 
     /// <summary>Releases the message and publishes at once.</summary>
+    [MethodImpl(HotPath.Inline)]
     public void Dispose() => _consumer?.Release(publish: true);
 }

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
+using Membrane.Codegen;
 using Membrane.Diagnostics;
 using Membrane.Sync;
 using L = Membrane.RingLayout;
@@ -24,6 +25,7 @@ public sealed unsafe class RingProducer : IDisposable
     private readonly SharedRing _ring;
     private readonly long _capacity;
     private readonly long _mask;
+    private readonly long _heldBackLimit;
     private readonly byte* _data;
     private int _maxMessage;  // -1 once disposed: every fast path then falls to its slow path, which says why
     private long _tail;        // ours: where the next record goes (published or not)
@@ -43,6 +45,7 @@ public sealed unsafe class RingProducer : IDisposable
     {
         _ring = ring;
         _capacity = ring.Capacity;
+        _heldBackLimit = ring.HeldBackLimit;
         _mask = _capacity - 1;
         _data = ring.Data;
         _maxMessage = ring.MaxMessageSize;
@@ -96,7 +99,7 @@ public sealed unsafe class RingProducer : IDisposable
     /// Reserves room for a message of up to <paramref name="length"/> bytes and gives the span to fill, without
     /// waiting; false when the ring is too full. One reservation at a time.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(HotPath.Inline)]
     public bool TryReserve(int length, out Span<byte> buffer)
     {
         // The common case, small enough to inline into the caller's loop: no call means no saved registers or spills,
@@ -118,7 +121,7 @@ public sealed unsafe class RingProducer : IDisposable
     /// Everything <see cref="TryReserve(int, out Span{byte})"/> does not do inline: the checks that throw, a stale
     /// cached head, the padding at the wrap and the heads-up for a large message.
     /// </summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(HotPath.OutOfLine)]
     private bool TryReserveSlowly(int length, out Span<byte> buffer)
     {
         ThrowIfDisposed();
@@ -161,11 +164,11 @@ public sealed unsafe class RingProducer : IDisposable
 
     /// <summary>Waits up to <paramref name="timeout"/> for room (spin, then park); false on timeout.</summary>
     /// <exception cref="PeerGoneException">The consumer closed its end or died, so room will never come.</exception>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(HotPath.Inline)]
     public bool TryReserve(int length, TimeSpan timeout, CancellationToken cancellation, out Span<byte> buffer) =>
         TryReserve(length, out buffer) || ReserveWaiting(length, timeout, cancellation, out buffer);
 
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(HotPath.OutOfLine)]
     private bool ReserveWaiting(int length, TimeSpan timeout, CancellationToken cancellation, out Span<byte> buffer)
     {
         if (_tail != _published)
@@ -184,13 +187,14 @@ public sealed unsafe class RingProducer : IDisposable
     /// <summary>
     /// Seals the reservation as a message of <paramref name="length"/> bytes (at most what was reserved). With
     /// <paramref name="publish"/> false it stays invisible until <see cref="Publish"/>, so a burst costs one publication
-    /// (a burst that reaches a quarter of the ring is published then, so that the consumer never starves).
+    /// (a burst that reaches a quarter of the ring or 64 KiB is published then: the consumer never starves, and copies
+    /// out while the rest of a large burst is copied in).
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(HotPath.Inline)]
     public void Commit(int length, bool publish = true) => Seal(length, L.MessageKind, publish);
 
     /// <summary>Writes the open reservation's header as a record of <paramref name="kind"/> and moves the tail past it.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(HotPath.Inline)]
     private void Seal(int length, int kind, bool publish)
     {
         if (_reservedLength < 0 || (uint)length > (uint)_reservedLength)
@@ -200,23 +204,25 @@ public sealed unsafe class RingProducer : IDisposable
         WriteHeader(_tail & _mask, length, kind);
         _tail += L.RecordSize(length);
         _reservedLength = -1;
-        if (publish || _tail - _published >= _capacity / 4)
+        if (publish || _tail - _published >= _heldBackLimit)
         {
             if (CrashPoints.Armed)
             {
                 CrashPoints.Reach(CrashPoints.RingCommitBeforePublish);
             }
-            PublishTail(); // a burst never holds back more than a quarter of the ring: the consumer could starve
+            PublishTail(); // see SharedRing.HeldBackLimit
         }
     }
 
     /// <summary>Makes every committed message visible to the consumer, waking it if it is parked.</summary>
+    [MethodImpl(HotPath.Optimised)]
     public void Publish()
     {
         ThrowIfDisposed();
         PublishTail();
     }
 
+    [MethodImpl(HotPath.Optimised)]
     private void PublishTail()
     {
         SpinThenPark.Publish(ref _ring.Field64(L.TailOffset), _tail, ref _ring.Field32(L.ConsumerWaitingOffset), _ring.Parking);
@@ -224,6 +230,7 @@ public sealed unsafe class RingProducer : IDisposable
     }
 
     /// <summary>Copies <paramref name="message"/> in and publishes it, without waiting; false when the ring is too full.</summary>
+    [MethodImpl(HotPath.Optimised)]
     public bool TryWrite(ReadOnlySpan<byte> message)
     {
         if (InParts(message.Length))
@@ -240,6 +247,7 @@ public sealed unsafe class RingProducer : IDisposable
     }
 
     /// <summary>Copies <paramref name="message"/> in and publishes it, waiting up to <paramref name="timeout"/> for room.</summary>
+    [MethodImpl(HotPath.Optimised)]
     public bool TryWrite(ReadOnlySpan<byte> message, TimeSpan timeout, CancellationToken cancellation = default)
     {
         if (InParts(message.Length))
@@ -350,6 +358,7 @@ public sealed unsafe class RingProducer : IDisposable
     /// Copies <paramref name="message"/> in as parts, each published at once; false, with nothing written, unless there
     /// is room for all of them now (the consumer releases a message in parts only once it has all of it).
     /// </summary>
+    [MethodImpl(HotPath.Optimised)]
     private bool TryWriteInParts(ReadOnlySpan<byte> message)
     {
         ThrowIfDisposed();
@@ -395,7 +404,7 @@ public sealed unsafe class RingProducer : IDisposable
         internal ReadOnlySpan<byte> Message;
     }
 
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(HotPath.OutOfLine)]
     private bool WriteInPartsWaiting(ReadOnlySpan<byte> message, TimeSpan timeout, CancellationToken cancellation)
     {
         if (_tail != _published)
@@ -429,9 +438,11 @@ public sealed unsafe class RingProducer : IDisposable
     private static long Needed(long size, long toEnd) => size > toEnd ? toEnd + size : size;
 
     /// <summary>Whether <paramref name="needed"/> bytes are free now (the cached head first; the shared one only if that says no).</summary>
+    [MethodImpl(HotPath.Optimised)]
     private bool HasRoom(long needed) => needed <= _capacity - (_tail - _headSeen) || needed <= _capacity - (_tail - RefreshHead());
 
     /// <summary>Reads the consumer's head once and checks it: it only moves forward, and never past our tail.</summary>
+    [MethodImpl(HotPath.Optimised)]
     private long RefreshHead()
     {
         long head = Volatile.Read(ref _ring.Field64(L.HeadOffset)); // acquire; pairs with the consumer's publication

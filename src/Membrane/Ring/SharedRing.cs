@@ -74,6 +74,15 @@ public sealed unsafe class SharedRing : IDisposable
     /// <summary>Bytes of record space (a power of two).</summary>
     public long Capacity { get; }
 
+    /// <summary>
+    /// The most either end holds back unpublished when it batches (commits or releases with <c>publish: false</c>): a
+    /// quarter of the ring, so that the other end never starves, and at most 64 KiB. Batching saves a publication (a full
+    /// fence, about 0.4 µs on a slow VM placement) per message; past 64 KiB that is under 5% of the copying, while every
+    /// byte held back is one the other end could already be copying (a burst of 64 messages of 64 KiB, published once,
+    /// measured 0.8× the throughput of the same burst published message by message).
+    /// </summary>
+    internal long HeldBackLimit => Math.Min(Capacity / 4, 64 * 1024);
+
     /// <summary>The largest message, in bytes: half the capacity less a record header, so it always fits after a wrap.</summary>
     public int MaxMessageSize { get; }
 

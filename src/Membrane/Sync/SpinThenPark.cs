@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
+using Membrane.Codegen;
 using Membrane.Diagnostics;
 
 namespace Membrane.Sync;
@@ -41,7 +42,7 @@ internal static class SpinThenPark
     /// The publisher's half: stores <paramref name="value"/> at <paramref name="position"/> with a full fence, then
     /// wakes the waiters parked on its low half, only if <paramref name="parkedCount"/> says there are any.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(HotPath.Inline)]
     internal static void Publish(ref long position, long value, ref int parkedCount, Parking parking)
     {
         // A release store: what precedes is visible before the position (pairs with the waiter's acquire of it). Then a
@@ -54,7 +55,7 @@ internal static class SpinThenPark
     }
 
     /// <summary>Wakes the waiters parked on <paramref name="position"/>'s low half, if the count says there are any.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(HotPath.Inline)]
     internal static unsafe void WakeIfParked(ref long position, ref int parkedCount, Parking parking)
     {
         if (Volatile.Read(ref parkedCount) != 0)
@@ -79,6 +80,7 @@ internal static class SpinThenPark
     /// may be waiting for); called after announcing the park and before the last re-check, so that the two sides'
     /// announce-then-look orders pair up and neither can sleep on the other.
     /// </param>
+    [MethodImpl(HotPath.Optimised)]
     internal static unsafe bool Until<TState>(ref TState state, Attempt<TState> attempt, PeerCheck<TState>? checkPeer,
         ref int parkedCount, ref long position, Parking parking, TimeSpan timeout, TimeSpan spin, KeyValuePair<string, object?> metricTag, CancellationToken cancellation,
         PeerCheck<TState>? beforeParking = null)
@@ -199,6 +201,7 @@ internal static class SpinThenPark
     /// period, and the period is how late a waiter that keeps pace notices the next message.
     /// </summary>
     /// <returns>True when an attempt succeeded; else false, with <paramref name="start"/> the moment the wait began (after the first attempt).</returns>
+    [MethodImpl(HotPath.Optimised)]
     private static bool Spin<TState>(ref TState state, Attempt<TState> attempt, TimeSpan spin, out long start)
         where TState : allows ref struct
     {
