@@ -1,6 +1,10 @@
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using BenchmarkDotNet.Attributes;
+using Membrane.Native;
+using Membrane.Segments;
+using Membrane.Sync;
 
 namespace Membrane.Benchmarks;
 
@@ -12,8 +16,9 @@ public struct Value64
 }
 
 /// <summary>
-/// Uncontended costs of IpcArc beside the baseline a .NET user would otherwise reach for: a named
-/// <see cref="Mutex"/>, which .NET on Linux also keeps in shared memory so that it works across processes.
+/// Uncontended costs of IpcArc beside its floor, the bare robust process-shared pthread mutex it is built on (locked
+/// and unlocked through the same interop, with nothing around it), and beside what a .NET user would otherwise reach
+/// for: a named <see cref="Mutex"/>, which .NET on Linux also keeps in shared memory so that it works across processes.
 /// </summary>
 [MemoryDiagnoser]
 [System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001:Types that own disposable fields should be disposable",
@@ -23,24 +28,41 @@ public class ArcBenchmarks
     private readonly string _name = string.Create(CultureInfo.InvariantCulture, $"membrane-bench-arc-{Environment.ProcessId}");
     private IpcArc<Value64>? _arc;
     private Mutex? _mutex;
+    private SharedSegment? _bareSegment;
+    private unsafe void* _bareMutex;
 
     [GlobalSetup]
-    public void Setup()
+    public unsafe void Setup()
     {
         _arc = IpcArc<Value64>.Create(_name, default);
         _mutex = new Mutex(initiallyOwned: false, _name);
+        // The bare mutex lives in a shared segment too, initialised as IpcArc's is (robust, process-shared, error-checking).
+        _bareSegment = SharedSegment.Create(_name + "-bare", Interop.PThreadMutexReservedSize, new SegmentOptions { RemoveWhenUnused = true });
+        _bareMutex = Unsafe.AsPointer(ref _bareSegment.Payload[0]);
+        new RobustMutex(_bareMutex, _bareSegment.Name).Initialise();
     }
 
     [GlobalCleanup]
-    public void Cleanup()
+    public unsafe void Cleanup()
     {
         _arc?.Dispose();
         _arc = null;
         _mutex?.Dispose();
         _mutex = null;
+        _bareSegment?.Dispose();
+        _bareSegment = null;
+        _bareMutex = null;
     }
 
-    [Benchmark(Baseline = true, Description = "named Mutex WaitOne+ReleaseMutex")]
+    /// <summary>The floor: pthread_mutex_trylock and pthread_mutex_unlock, the two calls an uncontended Lock and Dispose make.</summary>
+    [Benchmark(Baseline = true, Description = "bare robust pthread_mutex trylock+unlock")]
+    public unsafe int BareRobustMutexLockUnlock()
+    {
+        int locked = Interop.PThreadMutexTryLock(_bareMutex);
+        return locked | Interop.PThreadMutexUnlock(_bareMutex);
+    }
+
+    [Benchmark(Description = "named Mutex WaitOne+ReleaseMutex")]
     public void NamedMutexLockUnlock()
     {
         _mutex!.WaitOne();

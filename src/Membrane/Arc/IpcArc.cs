@@ -30,10 +30,9 @@ public sealed unsafe class IpcArc<T> : IDisposable
     /// <summary>Spins of a reader on an odd sequence between two checks that the holder is alive.</summary>
     private const int SpinsBetweenLivenessChecks = 4096;
 
-
     private readonly SharedSegment _segment;
-    private readonly MappingUsers _users; // this handle, and a guard while it holds the lock: the value stays mapped for it
     private int _disposed;
+    private int _unmapped; // claimed by whichever of Dispose and the last guard's Release unmaps the segment
     private readonly RobustMutex _mutex;
     private readonly byte* _payload;
     private readonly ulong _me = ProcessIdentity.Current.Packed;
@@ -50,7 +49,6 @@ public sealed unsafe class IpcArc<T> : IDisposable
     private IpcArc(SharedSegment segment)
     {
         _segment = segment;
-        _users = new MappingUsers(segment.Dispose);
         _payload = segment.PayloadPointer;
         _mutex = new RobustMutex(_payload + ArcLayout.MutexOffset, segment.Name);
         try
@@ -184,9 +182,22 @@ public sealed unsafe class IpcArc<T> : IDisposable
     /// </summary>
     public void Dispose()
     {
-        if (Interlocked.Exchange(ref _disposed, 1) == 0)
+        // A full fence between the store and the load; pairs with the one in Release (see there).
+        if (Interlocked.Exchange(ref _disposed, 1) == 0 && Volatile.Read(ref _lockingThread) == 0)
         {
-            _users.Remove();
+            Unmap(); // no guard holds the lock: nothing uses the value any more
+        }
+    }
+
+    /// <summary>
+    /// Unmaps the segment (dropping this handle's reference) once: Dispose and a guard released after it can both get
+    /// here, and only one may.
+    /// </summary>
+    private void Unmap()
+    {
+        if (Interlocked.Exchange(ref _unmapped, 1) == 0)
+        {
+            _segment.Dispose();
         }
     }
 
@@ -215,13 +226,20 @@ public sealed unsafe class IpcArc<T> : IDisposable
         Volatile.Write(ref Holder, 0UL);
         Volatile.Write(ref _lockingThread, 0);
         _mutex.Unlock();
-        _users.Remove(); // the guard's hold on the mapping (taken in Acquired)
+        // A guard keeps the value mapped after its handle is disposed; the last one out unmaps. No atomic operation of our
+        // own here (two of them cost an uncontended lock+unlock half again): pthread_mutex_unlock's atomic exchange of the
+        // lock word is the full fence between the store of _lockingThread above and this load (an xchg on x86-64; a
+        // store-release that this acquire load cannot pass on arm64). With Dispose's store-fence-load, at least one of
+        // the two sees the other, and Unmap lets only one of them act.
+        if (Volatile.Read(ref _disposed) != 0)
+        {
+            Unmap();
+        }
     }
 
     private IpcArcGuard<T> Acquired(LockOutcome outcome)
     {
         Debug.Assert(outcome != LockOutcome.TimedOut, "not held");
-        _users.Add(this); // the guard keeps the value mapped, even if this handle is disposed before it
         Volatile.Write(ref _lockingThread, Environment.CurrentManagedThreadId);
         long acquisition = ++_acquisition;
         // Holder first, then the odd sequence: a reader that sees odd also sees whom to check on.

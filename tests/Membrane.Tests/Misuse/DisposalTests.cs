@@ -143,6 +143,32 @@ public sealed class DisposalTests : IDisposable
     }
 
     [Fact]
+    public void An_arc_disposed_on_one_thread_as_its_guard_is_released_on_another_goes_exactly_once()
+    {
+        // Dispose and the guard's release race for the last reference with no lock of their own (see IpcArc.Release):
+        // each round, exactly one of them must remove the segment, and neither may use the mapping after the other unmapped it.
+        const int Rounds = 300;
+        string prefix = _segments.NewName("disposal-arc-race");
+        using var bothReady = new Barrier(2);
+        for (int round = 0; round < Rounds; round++)
+        {
+            string name = $"{prefix}-{round}";
+            var arc = IpcArc<long>.Create(name, round);
+            IpcArcGuard<long> guard = arc.Lock();
+            var disposer = new Thread(() =>
+            {
+                bothReady.SignalAndWait();
+                arc.Dispose();
+            });
+            disposer.Start();
+            bothReady.SignalAndWait();
+            guard.Dispose();
+            Assert.True(disposer.Join(TimeSpan.FromSeconds(10)), $"round {round}: Dispose did not return");
+            Assert.False(File.Exists(TestSegments.ShmPath(name)), $"round {round}: the segment outlived both its handle and its guard");
+        }
+    }
+
+    [Fact]
     public void The_lag_gauge_never_reads_a_journal_its_readers_have_let_go()
     {
         const int Rounds = 200;
