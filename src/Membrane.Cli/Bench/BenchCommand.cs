@@ -116,14 +116,21 @@ internal static class BenchCommand
         var row = new BenchResult(transport.Name, mode, size);
         try
         {
+            using var counters = new WaitCounters();
             using PendingLink pending = transport.Prepare(size, mode, scratch);
             using Process peer = Process.Start(SelfProcess.StartInfo([BenchPeerCommand.Name, transport.Name, mode, size.ToString(CultureInfo.InvariantCulture), .. pending.Endpoint]))!;
             try
             {
                 using IBenchLink link = pending.Complete();
                 Expect(peer, "ready");
-                BenchResult measured = mode == BenchResult.LatencyMode ? Latency(row, link, size, budget) : Throughput(row, link, size, budget);
-                Expect(peer, "done");
+                long exchanged;
+                BenchResult measured = mode == BenchResult.LatencyMode ? Latency(row, link, size, budget, out exchanged) : Throughput(row, link, size, budget, out exchanged);
+                (long peerParks, long peerWakes) = ExpectDone(peer);
+                measured = measured with
+                {
+                    ParksPerMessage = Math.Round((double)(counters.Parks + peerParks) / exchanged, 4),
+                    WakesPerMessage = Math.Round((double)(counters.Wakes + peerWakes) / exchanged, 4),
+                };
                 return peer.WaitForExit(TimeSpan.FromSeconds(10)) && peer.ExitCode == 0 ? measured : row with { Error = $"the peer exited with {peer.ExitCode}" };
             }
             finally
@@ -142,9 +149,9 @@ internal static class BenchCommand
         }
     }
 
-    private static BenchResult Latency(BenchResult row, IBenchLink link, int size, TimeSpan budget)
+    private static BenchResult Latency(BenchResult row, IBenchLink link, int size, TimeSpan budget, out long exchanged)
     {
-        LongHistogram histogram = Scenarios.Latency(link, size, budget);
+        LongHistogram histogram = Scenarios.Latency(link, size, budget, out exchanged);
         return row with
         {
             P50Ns = histogram.GetValueAtPercentile(50),
@@ -155,27 +162,43 @@ internal static class BenchCommand
         };
     }
 
-    private static BenchResult Throughput(BenchResult row, IBenchLink link, int size, TimeSpan budget)
+    private static BenchResult Throughput(BenchResult row, IBenchLink link, int size, TimeSpan budget, out long exchanged)
     {
-        (long messages, TimeSpan elapsed) = Scenarios.Throughput(link, size, budget);
+        (long messages, TimeSpan elapsed) = Scenarios.Throughput(link, size, budget, out exchanged);
         double rate = messages / elapsed.TotalSeconds;
         return row with { MsgsPerS = rate, BytesPerS = rate * size, Samples = messages };
     }
 
     private static void Expect(Process peer, string expected)
     {
-        Task<string?> line = peer.StandardOutput.ReadLineAsync();
-        string? said = line.Wait(TimeSpan.FromSeconds(30)) ? line.Result : "nothing within 30 s";
+        string said = NextLine(peer);
         if (said != expected)
         {
             throw new InvalidOperationException($"the peer said \"{said}\" instead of \"{expected}\"");
         }
     }
 
+    /// <summary>The peer's "done", with the parks and wakes it counted.</summary>
+    private static (long Parks, long Wakes) ExpectDone(Process peer)
+    {
+        string said = NextLine(peer);
+        return said.Split(' ') is ["done", string parks, string wakes]
+            && long.TryParse(parks, NumberStyles.None, CultureInfo.InvariantCulture, out long p)
+            && long.TryParse(wakes, NumberStyles.None, CultureInfo.InvariantCulture, out long w)
+            ? (p, w)
+            : throw new InvalidOperationException($"the peer said \"{said}\" instead of \"done <parks> <wakes>\"");
+    }
+
+    private static string NextLine(Process peer)
+    {
+        Task<string?> line = peer.StandardOutput.ReadLineAsync();
+        return line.Wait(TimeSpan.FromSeconds(30)) ? line.Result ?? "nothing (it exited)" : "nothing within 30 s";
+    }
+
     private static Table LatencyTable(IReadOnlyList<BenchSummary> results)
     {
         var table = new Table().Border(TableBorder.Rounded).Title("round trip (ns; medians)")
-            .AddColumns("transport", "size", "p50", "p50 spread", "p99", "p99.9", "max", "vs unix", "vs floor (worst)");
+            .AddColumns("transport", "size", "p50", "p50 spread", "p99", "p99.9", "max", "vs unix", "vs floor (worst)", "parks/msg");
         foreach (BenchSummary r in results.Where(r => r.Mode == BenchResult.LatencyMode))
         {
             table.AddRow(Row(r, [N(r.P50Ns), Format.Spread(r.P50NsMin, r.P50NsMax), N(r.P99Ns), N(r.P999Ns), N(r.MaxNs)]));
@@ -186,7 +209,7 @@ internal static class BenchCommand
     private static Table ThroughputTable(IReadOnlyList<BenchSummary> results)
     {
         var table = new Table().Border(TableBorder.Rounded).Title("one way (medians)")
-            .AddColumns("transport", "size", "messages/s", "spread", "MB/s", "vs unix", "vs floor (worst)");
+            .AddColumns("transport", "size", "messages/s", "spread", "MB/s", "vs unix", "vs floor (worst)", "parks/msg");
         foreach (BenchSummary r in results.Where(r => r.Mode == BenchResult.ThroughputMode))
         {
             table.AddRow(Row(r, [N(r.MsgsPerS), Format.Spread(r.MsgsPerSMin, r.MsgsPerSMax), r.BytesPerS is double b ? (b / 1e6).ToString("N1", CultureInfo.InvariantCulture) : ""]));
@@ -196,8 +219,8 @@ internal static class BenchCommand
 
     /// <summary>A table row: transport, size, the figures, the ratios; or, for a failed run, the error in place of all figures.</summary>
     private static string[] Row(BenchSummary r, string[] figures) => r.Succeeded
-        ? [r.Transport, Format.Size(r.Size), .. figures, Format.Ratio(r.VsUnixSocket), Format.FloorRatio(r)]
-        : [r.Transport, Format.Size(r.Size), "[red]failed[/]", .. figures.Skip(1).Select(_ => ""), "", Markup.Escape(r.Error ?? "")];
+        ? [r.Transport, Format.Size(r.Size), .. figures, Format.Ratio(r.VsUnixSocket), Format.FloorRatio(r), Format.Parks(r)]
+        : [r.Transport, Format.Size(r.Size), "[red]failed[/]", .. figures.Skip(1).Select(_ => ""), "", "", Markup.Escape(r.Error ?? "")];
 
     private static string N(double? value) => value is double v ? v.ToString("N0", CultureInfo.InvariantCulture) : "";
 

@@ -5,7 +5,7 @@ namespace Membrane.Cli.Bench;
 
 /// <summary>
 /// The second process of <c>membrane bench</c> (hidden): joins the transport the bench prepared, says "ready", runs
-/// its side of the scenario, says "done" (or "error ..." and exits 1).
+/// its side of the scenario, says "done" with the parks and wakes it counted (or "error ..." and exits 1).
 /// </summary>
 internal static class BenchPeerCommand
 {
@@ -28,6 +28,7 @@ internal static class BenchPeerCommand
         try
         {
             BenchTransport transport = BenchTransport.Find(transportName) ?? throw new ArgumentException($"no transport {transportName}");
+            using var counters = new WaitCounters();
             using IBenchLink link = transport.Join(endpoint, size);
             Say("ready");
             if (mode == BenchResult.LatencyMode)
@@ -38,7 +39,7 @@ internal static class BenchPeerCommand
             {
                 Scenarios.Drain(link, size);
             }
-            Say("done");
+            Say(string.Create(CultureInfo.InvariantCulture, $"done {counters.Parks} {counters.Wakes}"));
             return ExitCodes.Success;
         }
         catch (Exception e) when (e is MembraneException or IOException or InvalidDataException or TimeoutException or ArgumentException or System.Net.Sockets.SocketException)

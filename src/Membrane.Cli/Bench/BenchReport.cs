@@ -55,22 +55,22 @@ internal static class BenchReport
         text.AppendLine(CultureInfo.InvariantCulture, $"**Machine:** {machine.OneLine}").AppendLine();
         text.AppendLine(CultureInfo.InvariantCulture, $"**Method:** {method}").AppendLine();
         text.AppendLine("## Latency (round trip, ns; medians over the runs)").AppendLine();
-        text.AppendLine("| transport | size | p50 | p50 spread | p99 | p99.9 | max | runs | vs Unix socket | vs floor (worst) |");
-        text.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        text.AppendLine("| transport | size | p50 | p50 spread | p99 | p99.9 | max | runs | vs Unix socket | vs floor (worst) | parks/msg |");
+        text.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         foreach (BenchSummary r in results.Where(r => r.Mode == BenchResult.LatencyMode))
         {
             text.AppendLine(r.Succeeded
-                ? $"| {r.Transport} | {Format.Size(r.Size)} | {r.P50Ns:N0} | {Format.Spread(r.P50NsMin, r.P50NsMax)} | {r.P99Ns:N0} | {r.P999Ns:N0} | {r.MaxNs:N0} | {r.Runs} | {Format.Ratio(r.VsUnixSocket)} | {Format.FloorRatio(r)} |"
-                : $"| {r.Transport} | {Format.Size(r.Size)} | failed: {r.Error} | | | | | | | |");
+                ? $"| {r.Transport} | {Format.Size(r.Size)} | {r.P50Ns:N0} | {Format.Spread(r.P50NsMin, r.P50NsMax)} | {r.P99Ns:N0} | {r.P999Ns:N0} | {r.MaxNs:N0} | {r.Runs} | {Format.Ratio(r.VsUnixSocket)} | {Format.FloorRatio(r)} | {Format.Parks(r)} |"
+                : $"| {r.Transport} | {Format.Size(r.Size)} | failed: {r.Error} | | | | | | | | |");
         }
         text.AppendLine().AppendLine("## Throughput (one way; medians over the runs)").AppendLine();
-        text.AppendLine("| transport | size | messages/s | spread | MB/s | runs | vs Unix socket | vs floor (worst) |");
-        text.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|");
+        text.AppendLine("| transport | size | messages/s | spread | MB/s | runs | vs Unix socket | vs floor (worst) | parks/msg |");
+        text.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
         foreach (BenchSummary r in results.Where(r => r.Mode == BenchResult.ThroughputMode))
         {
             text.AppendLine(r.Succeeded
-                ? $"| {r.Transport} | {Format.Size(r.Size)} | {r.MsgsPerS:N0} | {Format.Spread(r.MsgsPerSMin, r.MsgsPerSMax)} | {r.BytesPerS / 1e6:N1} | {r.Runs} | {Format.Ratio(r.VsUnixSocket)} | {Format.FloorRatio(r)} |"
-                : $"| {r.Transport} | {Format.Size(r.Size)} | failed: {r.Error} | | | | | |");
+                ? $"| {r.Transport} | {Format.Size(r.Size)} | {r.MsgsPerS:N0} | {Format.Spread(r.MsgsPerSMin, r.MsgsPerSMax)} | {r.BytesPerS / 1e6:N1} | {r.Runs} | {Format.Ratio(r.VsUnixSocket)} | {Format.FloorRatio(r)} | {Format.Parks(r)} |"
+                : $"| {r.Transport} | {Format.Size(r.Size)} | failed: {r.Error} | | | | | | |");
         }
         text.AppendLine();
         foreach (string chart in charts)
@@ -106,6 +106,12 @@ internal static class Format
         _ => value.ToString("0.##", CultureInfo.InvariantCulture),
     };
 
+    /// <summary>Parks per message: the median of the runs and, in brackets, the most of any run.</summary>
+    internal static string Parks(BenchSummary r) =>
+        r.ParksPerMessage is double median
+            ? string.Create(CultureInfo.InvariantCulture, $"{median:0.###} ({r.ParksPerMessageMax ?? median:0.###})")
+            : "–";
+
     /// <summary>The median ratio to the floor and, in brackets, the worst run's.</summary>
     internal static string FloorRatio(BenchSummary r) =>
         r.VsFloor is double median ? $"{median.ToString("0.00", CultureInfo.InvariantCulture)}× ({Ratio(r.VsFloorMin)})" : "–";
@@ -133,6 +139,9 @@ internal sealed partial record ReportRow(
     [property: CsvColumn("vs_unix_socket_max")] double? VsUnixSocketMax,
     [property: CsvColumn("vs_floor")] double? VsFloor,
     [property: CsvColumn("vs_floor_min")] double? VsFloorMin,
+    [property: CsvColumn("parks_per_message")] double? ParksPerMessage,
+    [property: CsvColumn("parks_per_message_max")] double? ParksPerMessageMax,
+    [property: CsvColumn("wakes_per_message")] double? WakesPerMessage,
     [property: CsvColumn("error")] string? Error,
     [property: CsvColumn("cpu")] string Cpu,
     [property: CsvColumn("cores")] int Cores,
@@ -144,7 +153,7 @@ internal sealed partial record ReportRow(
     internal static ReportRow From(BenchSummary r, MachineInfo m) => new(
         r.Transport, r.Mode, r.Size, r.P50Ns, r.P99Ns, r.P999Ns, r.MaxNs, Round(r.MsgsPerS), Round(r.BytesPerS), r.Runs,
         r.P50NsMin, r.P50NsMax, Round(r.MsgsPerSMin), Round(r.MsgsPerSMax), r.VsUnixSocket, r.VsUnixSocketMin, r.VsUnixSocketMax,
-        r.VsFloor, r.VsFloorMin, r.Error, m.Cpu, m.Cores, m.Kernel, m.Dotnet, m.Build, m.When);
+        r.VsFloor, r.VsFloorMin, r.ParksPerMessage, r.ParksPerMessageMax, r.WakesPerMessage, r.Error, m.Cpu, m.Cores, m.Kernel, m.Dotnet, m.Build, m.When);
 
     internal static double? Round(double? value) => value is double v ? Math.Round(v) : null;
 }
@@ -165,9 +174,11 @@ internal sealed partial record RunRow(
     [property: CsvColumn("samples")] long? Samples,
     [property: CsvColumn("vs_unix_socket")] double? VsUnixSocket,
     [property: CsvColumn("vs_floor")] double? VsFloor,
+    [property: CsvColumn("parks_per_message")] double? ParksPerMessage,
+    [property: CsvColumn("wakes_per_message")] double? WakesPerMessage,
     [property: CsvColumn("error")] string? Error)
 {
     internal static RunRow From(BenchResult r) => new(
         r.Run, r.Transport, r.Mode, r.Size, r.P50Ns, r.P99Ns, r.P999Ns, r.MaxNs, ReportRow.Round(r.MsgsPerS), ReportRow.Round(r.BytesPerS),
-        r.Samples, r.VsUnixSocket, r.VsFloor, r.Error);
+        r.Samples, r.VsUnixSocket, r.VsFloor, r.ParksPerMessage, r.WakesPerMessage, r.Error);
 }

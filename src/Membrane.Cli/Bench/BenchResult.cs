@@ -40,6 +40,14 @@ internal sealed record BenchResult(string Transport, string Mode, int Size)
     /// <summary>The same ratio to the bare shared-memory floor (<c>shm-floor</c>) of the same run and size: 1 is the floor.</summary>
     public double? VsFloor { get; init; }
 
+    /// <summary>
+    /// Times either process parked a waiter in the kernel, and woke one, per message (per round trip for latency), over
+    /// the whole exchange, warm-up included (see <see cref="WaitCounters"/>).
+    /// </summary>
+    public double? ParksPerMessage { get; init; }
+
+    public double? WakesPerMessage { get; init; }
+
     /// <summary>Why the run gave no figures, or null.</summary>
     public string? Error { get; init; }
 

@@ -44,6 +44,13 @@ internal sealed record BenchSummary(string Transport, string Mode, int Size)
 
     public double? VsFloorMin { get; init; }
 
+    /// <summary>The median of the runs' parks and wakes per message, and the most parks per message of any run.</summary>
+    public double? ParksPerMessage { get; init; }
+
+    public double? ParksPerMessageMax { get; init; }
+
+    public double? WakesPerMessage { get; init; }
+
     /// <summary>The first error of a run that failed, or null when every run gave figures.</summary>
     public string? Error { get; init; }
 
@@ -75,6 +82,9 @@ internal sealed record BenchSummary(string Transport, string Mode, int Size)
             VsUnixSocketMax = Of(good, r => r.VsUnixSocket, Enumerable.Max),
             VsFloor = Rounded(Median(good, r => r.VsFloor)),
             VsFloorMin = Of(good, r => r.VsFloor, Enumerable.Min),
+            ParksPerMessage = Median(good, r => r.ParksPerMessage),
+            ParksPerMessageMax = Of(good, r => r.ParksPerMessage, Enumerable.Max),
+            WakesPerMessage = Median(good, r => r.WakesPerMessage),
         };
     }
 

@@ -23,10 +23,11 @@ internal static class Scenarios
 
     /// <summary>
     /// Round trips (send, wait for the echo) for <paramref name="budget"/>: the first fifth is warm-up and is not
-    /// recorded. Returns the histogram of round-trip times in nanoseconds.
+    /// recorded. Returns the histogram of round-trip times in nanoseconds, and in <paramref name="exchanged"/> the round
+    /// trips made, warm-up included.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // see IBenchLink
-    internal static LongHistogram Latency(IBenchLink link, int size, TimeSpan budget)
+    internal static LongHistogram Latency(IBenchLink link, int size, TimeSpan budget, out long exchanged)
     {
         byte[] message = new byte[size];
         byte[] reply = new byte[size];
@@ -51,6 +52,7 @@ internal static class Scenarios
                 break;
             }
         }
+        exchanged = BinaryPrimitives.ReadInt64LittleEndian(reply) + 1;
         BinaryPrimitives.WriteInt64LittleEndian(message, End);
         link.Send(message);
         return histogram;
@@ -74,10 +76,11 @@ internal static class Scenarios
 
     /// <summary>
     /// One-way messages for <paramref name="budget"/> after a warm-up of a fifth of it, then the end; the time runs
-    /// until the peer acknowledges having received every one of them in order.
+    /// until the peer acknowledges having received every one of them in order. <paramref name="exchanged"/>: the messages
+    /// sent, warm-up included.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // see IBenchLink
-    internal static (long Messages, TimeSpan Elapsed) Throughput(IBenchLink link, int size, TimeSpan budget)
+    internal static (long Messages, TimeSpan Elapsed) Throughput(IBenchLink link, int size, TimeSpan budget, out long exchanged)
     {
         byte[] message = new byte[size];
         Random.Shared.NextBytes(message);
@@ -92,6 +95,7 @@ internal static class Scenarios
         TimeSpan elapsed = Stopwatch.GetElapsedTime(start);
         long acknowledged = BinaryPrimitives.ReadInt64LittleEndian(message);
         Check(length == size && acknowledged == sequence, $"the peer received {acknowledged} of {sequence} messages in order");
+        exchanged = sequence;
         return (sequence - first, elapsed);
     }
 

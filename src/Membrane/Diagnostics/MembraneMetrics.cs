@@ -28,5 +28,11 @@ public static class MembraneMetrics
     /// <summary>Times a reader or writer parked on a futex.</summary>
     internal static readonly Counter<long> Parks = Meter.CreateCounter<long>("membrane.parks", "{park}", "Times a waiter parked in the kernel.");
 
+    /// <summary>Times a publisher woke a parked waiter (one system call each): with <see cref="Parks"/>, what waiting cost.</summary>
+    internal static readonly Counter<long> Wakes = Meter.CreateCounter<long>("membrane.wakes", "{wake}", "Times a publisher woke a parked waiter.");
+
+    /// <summary>Wakes a ring producer sent ahead of a large message, so that the consumer's core is awake by its commit.</summary>
+    internal static readonly Counter<long> HeadsUpWakes = Meter.CreateCounter<long>("membrane.ring.heads_up_wakes", "{wake}", "Wakes a ring producer sent as it reserved a large message.");
+
     internal static KeyValuePair<string, object?> Tag(string name) => new("membrane.segment", name);
 }

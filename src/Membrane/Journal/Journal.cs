@@ -314,6 +314,7 @@ public sealed unsafe class Journal : IDisposable
         {
             Interlocked.Increment(ref CommitEpoch);
             Sync.Futex.WakeAll((int*)Unsafe.AsPointer(ref CommitEpoch));
+            MembraneMetrics.Wakes.Add(1, MembraneMetrics.Tag(Name));
         }
     }
 

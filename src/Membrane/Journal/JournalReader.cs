@@ -32,6 +32,7 @@ public sealed unsafe class JournalReader : IDisposable
     private long _pendingLost;
     private int _unreportedReads;
     private int _disposed;
+    private readonly AdaptiveSpin _spin = new(); // how long a wait for the writer spins before it parks
 
     internal JournalReader(Journal journal, int cursorId, string? name, StartPosition start)
     {
@@ -207,7 +208,7 @@ public sealed unsafe class JournalReader : IDisposable
     {
         var read = new PendingRead(this, destination);
         bool got = SpinThenPark.Until(ref read, static (ref PendingRead r) => r.Reader.TryRead(r.Destination, out r.Record), checkPeer: null,
-            ref _journal.ParkedReaders, ref _journal.WritePositionRef, Parking.Futex, timeout, SpinThenPark.DefaultSpin, _tag, cancellation,
+            ref _journal.ParkedReaders, ref _journal.WritePositionRef, Parking.Futex, timeout, _spin, _tag, cancellation,
             beforeParking: CrashPoints.Armed ? static (ref PendingRead _) => CrashPoints.Reach(CrashPoints.JournalReadParked) : null);
         record = read.Record;
         return got;

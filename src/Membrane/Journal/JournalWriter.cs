@@ -43,7 +43,7 @@ public sealed unsafe class JournalWriter : IDisposable
         {
             // A writer died between stamping entries complete and publishing them. Readers deliver on the stamp alone,
             // so those entries may be read and committed already: they are published, never given to another entry.
-            SpinThenPark.Publish(ref _journal.WritePositionRef, _next, ref _journal.ParkedReaders, Parking.Futex);
+            SpinThenPark.Publish(ref _journal.WritePositionRef, _next, ref _journal.ParkedReaders, Parking.Futex, _tag);
         }
     }
 
@@ -83,7 +83,7 @@ public sealed unsafe class JournalWriter : IDisposable
         {
             CrashPoints.Reach(CrashPoints.JournalAppendBeforePublish);
         }
-        SpinThenPark.Publish(ref _journal.WritePositionRef, sequence + 1, ref _journal.ParkedReaders, Parking.Futex);
+        SpinThenPark.Publish(ref _journal.WritePositionRef, sequence + 1, ref _journal.ParkedReaders, Parking.Futex, _tag);
         if (++_unreportedAppends == MetricsBatch)
         {
             EveryBatch();

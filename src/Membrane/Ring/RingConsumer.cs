@@ -36,12 +36,19 @@ public sealed unsafe class RingConsumer : IDisposable
     private bool _takingParts;     // set while the one read that takes messages in parts looks for a message
     private Exception? _fault; // a lie the producer told (every later read throws it), or this consumer's disposal
     private int _disposed;
+    private readonly AdaptiveSpin _spin = new();
 
     /// <summary>
-    /// How long a wait spins before it parks (20 µs by default): spinning answers within a microsecond but burns a core;
-    /// zero parks at once, for a side that waits long and often and would rather give the core away.
+    /// How long a wait spins before it parks, at least (20 µs by default): spinning answers within a microsecond but burns
+    /// a core. A wait whose park ended within a millisecond spins twice as long the next time (up to 1 ms), and a longer
+    /// park halves it again, down to this: two processes answering each other learn to spin rather than wake each other
+    /// for every message. Zero parks at once, always, for a side that would rather give the core away.
     /// </summary>
-    public TimeSpan SpinBeforeParking { get; set; } = SpinThenPark.DefaultSpin;
+    public TimeSpan SpinBeforeParking
+    {
+        get => _spin.Configured;
+        set => _spin.Configured = value;
+    }
 
     /// <summary>
     /// Messages in parts this consumer skipped because their producer died before finishing them (the producer that
@@ -107,7 +114,7 @@ public sealed unsafe class RingConsumer : IDisposable
         // empty look: a consumer that keeps pace finds the ring empty after almost every message, and publishing then
         // would cost a fenced write to a line the producer reads for each of them.
         return SpinThenPark.Until(ref consumer, static (ref RingConsumer c) => c.TryTake(), static (ref RingConsumer c) => c.ThrowIfProducerGone(),
-            ref _ring.Field32(L.ConsumerWaitingOffset), ref _ring.Field64(L.TailOffset), _ring.Parking, timeout, SpinBeforeParking, _ring.MetricTag, cancellation,
+            ref _ring.Field32(L.ConsumerWaitingOffset), ref _ring.Field64(L.TailOffset), _ring.Parking, timeout, _spin, _ring.MetricTag, cancellation,
             beforeParking: static (ref RingConsumer c) => c.PublishHeldBack());
     }
 
@@ -197,7 +204,7 @@ public sealed unsafe class RingConsumer : IDisposable
             return ValueTask.FromResult(true);
         }
         return SpinThenPark.UntilAsync(HasPublished, ThrowIfProducerGone, _ring.Address(L.ConsumerWaitingOffset), _ring.Address(L.TailOffset),
-            _ring.Parking, timeout, SpinBeforeParking, _ring.MetricTag, cancellation, PublishHeldBack);
+            _ring.Parking, timeout, _spin, _ring.MetricTag, cancellation, PublishHeldBack);
     }
 
     /// <summary>Copies the next message into <paramref name="destination"/> and releases it, waiting without holding a thread.</summary>
@@ -215,7 +222,7 @@ public sealed unsafe class RingConsumer : IDisposable
     [MethodImpl(HotPath.Optimised)]
     private void PublishHead()
     {
-        SpinThenPark.Publish(ref _ring.Field64(L.HeadOffset), _head, ref _ring.Field32(L.ProducerWaitingOffset), _ring.Parking);
+        SpinThenPark.Publish(ref _ring.Field64(L.HeadOffset), _head, ref _ring.Field32(L.ProducerWaitingOffset), _ring.Parking, _ring.MetricTag);
         _published = _head;
     }
 
@@ -388,7 +395,7 @@ public sealed unsafe class RingConsumer : IDisposable
         var wait = (Consumer: this, Position: position);
         return SpinThenPark.Until(ref wait, static (ref (RingConsumer Consumer, long Position) w) => w.Consumer.RefreshTail() != w.Position,
             static (ref (RingConsumer Consumer, long Position) w) => w.Consumer.ThrowIfProducerGoneAt(w.Position),
-            ref _ring.Field32(L.ConsumerWaitingOffset), ref _ring.Field64(L.TailOffset), _ring.Parking, timeout, SpinBeforeParking, _ring.MetricTag, cancellation,
+            ref _ring.Field32(L.ConsumerWaitingOffset), ref _ring.Field64(L.TailOffset), _ring.Parking, timeout, _spin, _ring.MetricTag, cancellation,
             beforeParking: static (ref (RingConsumer Consumer, long Position) w) => w.Consumer.PublishHeldBack());
     }
 

@@ -34,12 +34,19 @@ public sealed unsafe class RingProducer : IDisposable
     private int _reservedLength = -1; // the open reservation's length (it is always at the tail), or -1 when none is open
     private int _partSize;
     private int _disposed;
+    private readonly AdaptiveSpin _spin = new();
 
     /// <summary>
-    /// How long a wait spins before it parks (20 µs by default): spinning answers within a microsecond but burns a core;
-    /// zero parks at once, for a side that waits long and often and would rather give the core away.
+    /// How long a wait spins before it parks, at least (20 µs by default): spinning answers within a microsecond but burns
+    /// a core. A wait whose park ended within a millisecond spins twice as long the next time (up to 1 ms), and a longer
+    /// park halves it again, down to this: two processes answering each other learn to spin rather than wake each other
+    /// for every message. Zero parks at once, always, for a side that would rather give the core away.
     /// </summary>
-    public TimeSpan SpinBeforeParking { get; set; } = SpinThenPark.DefaultSpin;
+    public TimeSpan SpinBeforeParking
+    {
+        get => _spin.Configured;
+        set => _spin.Configured = value;
+    }
 
     internal RingProducer(SharedRing ring)
     {
@@ -157,7 +164,10 @@ public sealed unsafe class RingProducer : IDisposable
         {
             // Filling this takes long enough for a parked consumer to wake in the meantime (it then spins for the commit),
             // rather than after the commit: a core that has slept a while can take 70 µs to wake.
-            SpinThenPark.WakeIfParked(ref _ring.Field64(L.TailOffset), ref _ring.Field32(L.ConsumerWaitingOffset), _ring.Parking);
+            if (SpinThenPark.WakeIfParked(ref _ring.Field64(L.TailOffset), ref _ring.Field32(L.ConsumerWaitingOffset), _ring.Parking, _ring.MetricTag))
+            {
+                MembraneMetrics.HeadsUpWakes.Add(1, _ring.MetricTag);
+            }
         }
         return true;
     }
@@ -178,7 +188,7 @@ public sealed unsafe class RingProducer : IDisposable
         var wait = (Producer: this, Length: length);
         bool reserved = SpinThenPark.Until(ref wait, static (ref (RingProducer Producer, int Length) w) => w.Producer.TryReserve(w.Length, out _),
             static (ref (RingProducer Producer, int Length) w) => w.Producer.ThrowIfConsumerGone(),
-            ref _ring.Field32(L.ProducerWaitingOffset), ref _ring.Field64(L.HeadOffset), _ring.Parking, timeout, SpinBeforeParking, _ring.MetricTag, cancellation,
+            ref _ring.Field32(L.ProducerWaitingOffset), ref _ring.Field64(L.HeadOffset), _ring.Parking, timeout, _spin, _ring.MetricTag, cancellation,
             beforeParking: CrashPoints.Armed ? static (ref (RingProducer, int) _) => CrashPoints.Reach(CrashPoints.RingWriteParked) : null);
         buffer = reserved ? new Span<byte>(_data + (_tail & _mask) + L.RecordHeaderSize, length) : default;
         return reserved;
@@ -225,7 +235,7 @@ public sealed unsafe class RingProducer : IDisposable
     [MethodImpl(HotPath.Optimised)]
     private void PublishTail()
     {
-        SpinThenPark.Publish(ref _ring.Field64(L.TailOffset), _tail, ref _ring.Field32(L.ConsumerWaitingOffset), _ring.Parking);
+        SpinThenPark.Publish(ref _ring.Field64(L.TailOffset), _tail, ref _ring.Field32(L.ConsumerWaitingOffset), _ring.Parking, _ring.MetricTag);
         _published = _tail;
     }
 
@@ -288,7 +298,7 @@ public sealed unsafe class RingProducer : IDisposable
             PublishTail();
         }
         return SpinThenPark.UntilAsync(() => HasRoom(RoomFor(length)), ThrowIfConsumerGone, _ring.Address(L.ProducerWaitingOffset), _ring.Address(L.HeadOffset),
-            _ring.Parking, timeout, SpinBeforeParking, _ring.MetricTag, cancellation);
+            _ring.Parking, timeout, _spin, _ring.MetricTag, cancellation);
     }
 
     /// <summary>Copies <paramref name="message"/> in and publishes it, waiting without holding a thread for room.</summary>
@@ -414,7 +424,7 @@ public sealed unsafe class RingProducer : IDisposable
         var write = new PartsToWrite { Producer = this, Message = message };
         return SpinThenPark.Until(ref write, static (ref PartsToWrite w) => w.Producer.TryWriteInParts(w.Message),
             static (ref PartsToWrite w) => w.Producer.ThrowIfConsumerGone(),
-            ref _ring.Field32(L.ProducerWaitingOffset), ref _ring.Field64(L.HeadOffset), _ring.Parking, timeout, SpinBeforeParking, _ring.MetricTag, cancellation);
+            ref _ring.Field32(L.ProducerWaitingOffset), ref _ring.Field64(L.HeadOffset), _ring.Parking, timeout, _spin, _ring.MetricTag, cancellation);
     }
 
     /// <summary>

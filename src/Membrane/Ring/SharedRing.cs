@@ -230,7 +230,7 @@ public sealed unsafe class SharedRing : IDisposable
     internal void ReleaseRole(int identityOffset, int closedOffset, int otherWaitingOffset, int otherFutexOffset)
     {
         Interlocked.Exchange(ref Field32(closedOffset), 1);
-        SpinThenPark.WakeIfParked(ref Field64(otherFutexOffset), ref Field32(otherWaitingOffset), Parking);
+        SpinThenPark.WakeIfParked(ref Field64(otherFutexOffset), ref Field32(otherWaitingOffset), Parking, MetricTag);
         if (_link is null)
         {
             ProcessClaim.Release(ref Identity(identityOffset));

@@ -43,7 +43,7 @@ internal static class SpinThenPark
     /// wakes the waiters parked on its low half, only if <paramref name="parkedCount"/> says there are any.
     /// </summary>
     [MethodImpl(HotPath.Inline)]
-    internal static void Publish(ref long position, long value, ref int parkedCount, Parking parking)
+    internal static void Publish(ref long position, long value, ref int parkedCount, Parking parking, KeyValuePair<string, object?> metricTag)
     {
         // A release store: what precedes is visible before the position (pairs with the waiter's acquire of it). Then a
         // full fence: the position before the read of the count (pairs with the waiter's announce-then-recheck). Not one
@@ -51,17 +51,26 @@ internal static class SpinThenPark
         // ahead of it has its line, while a plain store takes its line alongside them (measured: 0.2 µs a round trip).
         Volatile.Write(ref position, value);
         Interlocked.MemoryBarrier();
-        WakeIfParked(ref position, ref parkedCount, parking);
+        WakeIfParked(ref position, ref parkedCount, parking, metricTag);
     }
 
-    /// <summary>Wakes the waiters parked on <paramref name="position"/>'s low half, if the count says there are any.</summary>
+    /// <summary>Wakes the waiters parked on <paramref name="position"/>'s low half, if the count says there are any; true if it did.</summary>
     [MethodImpl(HotPath.Inline)]
-    internal static unsafe void WakeIfParked(ref long position, ref int parkedCount, Parking parking)
+    internal static bool WakeIfParked(ref long position, ref int parkedCount, Parking parking, KeyValuePair<string, object?> metricTag)
     {
-        if (Volatile.Read(ref parkedCount) != 0)
+        if (Volatile.Read(ref parkedCount) == 0)
         {
-            parking.Wake(LowHalf(ref position));
+            return false;
         }
+        Wake(ref position, parking, metricTag);
+        return true;
+    }
+
+    [MethodImpl(HotPath.OutOfLine)]
+    private static unsafe void Wake(ref long position, Parking parking, KeyValuePair<string, object?> metricTag)
+    {
+        parking.Wake(LowHalf(ref position));
+        MembraneMetrics.Wakes.Add(1, metricTag);
     }
 
     /// <summary>Waits until <paramref name="attempt"/> succeeds; false when <paramref name="timeout"/> passes first.</summary>
@@ -73,7 +82,7 @@ internal static class SpinThenPark
     /// <param name="timeout">How long to wait at most (infinite allowed).</param>
     /// <param name="cancellation">Ends the wait with <see cref="OperationCanceledException"/>.</param>
     /// <param name="parking">How to sleep and be woken: futex, or the wake-up socket pair of an untrusted ring.</param>
-    /// <param name="spin">How long to spin before parking.</param>
+    /// <param name="spin">How long to spin before parking; learns from how long the parks of this wait were.</param>
     /// <param name="metricTag">Tags the parks counted in <see cref="MembraneMetrics.Parks"/>.</param>
     /// <param name="beforeParking">
     /// Null, or what must be done before this waiter may sleep (publishing what it holds back, which the other side
@@ -82,14 +91,15 @@ internal static class SpinThenPark
     /// </param>
     [MethodImpl(HotPath.Optimised)]
     internal static unsafe bool Until<TState>(ref TState state, Attempt<TState> attempt, PeerCheck<TState>? checkPeer,
-        ref int parkedCount, ref long position, Parking parking, TimeSpan timeout, TimeSpan spin, KeyValuePair<string, object?> metricTag, CancellationToken cancellation,
+        ref int parkedCount, ref long position, Parking parking, TimeSpan timeout, AdaptiveSpin spin, KeyValuePair<string, object?> metricTag, CancellationToken cancellation,
         PeerCheck<TState>? beforeParking = null)
         where TState : allows ref struct
     {
-        if (Spin(ref state, attempt, spin, out long start))
+        if (Spin(ref state, attempt, spin.Current, out long start))
         {
             return true;
         }
+        long spunUntil = Stopwatch.GetTimestamp();
         // Sleep in slices only when something must be looked at between them; else until the deadline or a wake.
         var schedule = new ParkSchedule(start, timeout, sliced: checkPeer is not null || cancellation.CanBeCanceled);
         int* futexWord = LowHalf(ref position);
@@ -101,12 +111,12 @@ internal static class SpinThenPark
                 // Woken: most often by progress. Else by a peer that closed (look at it), or by a heads-up (spin for what it announced).
                 if (attempt(ref state))
                 {
-                    return true;
+                    return Learned(spin, spunUntil);
                 }
                 checkPeer?.Invoke(ref state);
                 if (Spin(ref state, attempt, schedule.PeerCheckedAfterWake(Stopwatch.GetTimestamp()), out _))
                 {
-                    return true;
+                    return Learned(spin, spunUntil);
                 }
             }
             // Announce, then re-check: pairs with the publisher's full-fenced publication before it reads the count.
@@ -117,7 +127,7 @@ internal static class SpinThenPark
                 int observed = Volatile.Read(ref *futexWord);
                 if (attempt(ref state))
                 {
-                    return true;
+                    return Learned(spin, spunUntil);
                 }
                 long now = Stopwatch.GetTimestamp();
                 if (checkPeer is not null && schedule.PeerCheckDue(now))
@@ -145,13 +155,14 @@ internal static class SpinThenPark
     /// never moves, and an async method cannot hold a ref.
     /// </summary>
     internal static async ValueTask<bool> UntilAsync(Func<bool> attempt, Action? checkPeer, nint parkedCount, nint position,
-        Parking parking, TimeSpan timeout, TimeSpan spin, KeyValuePair<string, object?> metricTag, CancellationToken cancellation,
+        Parking parking, TimeSpan timeout, AdaptiveSpin spin, KeyValuePair<string, object?> metricTag, CancellationToken cancellation,
         Action? beforeParking = null)
     {
-        if (Spin(ref attempt, static (ref Func<bool> tryOnce) => tryOnce(), spin, out long start))
+        if (Spin(ref attempt, static (ref Func<bool> tryOnce) => tryOnce(), spin.Current, out long start))
         {
             return true;
         }
+        long spunUntil = Stopwatch.GetTimestamp();
         var schedule = new ParkSchedule(start, timeout, sliced: true);
         while (true)
         {
@@ -160,12 +171,12 @@ internal static class SpinThenPark
             {
                 if (attempt())
                 {
-                    return true;
+                    return Learned(spin, spunUntil);
                 }
                 checkPeer?.Invoke();
                 if (Spin(ref attempt, static (ref Func<bool> tryOnce) => tryOnce(), schedule.PeerCheckedAfterWake(Stopwatch.GetTimestamp()), out _))
                 {
-                    return true;
+                    return Learned(spin, spunUntil);
                 }
             }
             int observed = Announce(parkedCount, position, beforeParking);
@@ -173,7 +184,7 @@ internal static class SpinThenPark
             {
                 if (attempt())
                 {
-                    return true;
+                    return Learned(spin, spunUntil);
                 }
                 long now = Stopwatch.GetTimestamp();
                 if (checkPeer is not null && schedule.PeerCheckDue(now))
@@ -193,6 +204,13 @@ internal static class SpinThenPark
                 Withdraw(parkedCount);
             }
         }
+    }
+
+    /// <summary>A wait that had to park ended in progress: the spin learns how long the park was (see <see cref="AdaptiveSpin"/>).</summary>
+    private static bool Learned(AdaptiveSpin spin, long spunUntil)
+    {
+        spin.Learn(Stopwatch.GetTimestamp() - spunUntil);
+        return true;
     }
 
     /// <summary>

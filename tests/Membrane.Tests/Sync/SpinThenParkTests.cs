@@ -21,10 +21,64 @@ public sealed class SpinThenParkTests : IDisposable
         var parking = new WokenAtOnce(wait, stopAtPark: 2);
 
         bool done = SpinThenPark.Until(ref wait, static (ref CountedWait w) => w.Look(), checkPeer: null, ref *(int*)_words, ref *(long*)(_words + 64),
-            parking, TimeSpan.FromSeconds(30), spin: TimeSpan.Zero, MembraneMetrics.Tag("test"), CancellationToken.None);
+            parking, TimeSpan.FromSeconds(30), spin: new AdaptiveSpin { Configured = TimeSpan.Zero }, MembraneMetrics.Tag("test"), CancellationToken.None);
 
         AssertSpunBetweenParks(done, parking);
     }
+
+    [Fact]
+    public void A_spin_doubles_after_each_short_park_up_to_a_millisecond_and_halves_after_each_long_one_down_to_the_configured()
+    {
+        var spin = new AdaptiveSpin { Configured = TimeSpan.FromMicroseconds(20) };
+        long shortPark = Ticks(TimeSpan.FromMicroseconds(60));
+        long longPark = Ticks(TimeSpan.FromMilliseconds(50));
+
+        spin.Learn(shortPark);
+        AssertAbout(TimeSpan.FromMicroseconds(40), spin.Current);
+        for (int i = 0; i < 10; i++)
+        {
+            spin.Learn(shortPark);
+        }
+        AssertAbout(AdaptiveSpin.Longest, spin.Current);
+        spin.Learn(0); // a wait that never parked teaches nothing
+        AssertAbout(AdaptiveSpin.Longest, spin.Current);
+        spin.Learn(longPark);
+        AssertAbout(AdaptiveSpin.Longest / 2, spin.Current);
+        for (int i = 0; i < 10; i++)
+        {
+            spin.Learn(longPark);
+        }
+        AssertAbout(TimeSpan.FromMicroseconds(20), spin.Current);
+    }
+
+    [Fact]
+    public void A_spin_configured_to_zero_parks_at_once_whatever_the_parks_were()
+    {
+        var spin = new AdaptiveSpin { Configured = TimeSpan.Zero };
+
+        spin.Learn(Ticks(TimeSpan.FromMicroseconds(5)));
+
+        Assert.Equal(TimeSpan.Zero, spin.Current);
+    }
+
+    [Fact]
+    public unsafe void A_wait_that_parks_and_is_answered_soon_spins_longer_the_next_time()
+    {
+        var spin = new AdaptiveSpin { Configured = TimeSpan.FromMicroseconds(1) };
+        var wait = new CountedWait();
+        var parking = new WokenAtOnce(wait, stopAtPark: 1);
+
+        bool done = SpinThenPark.Until(ref wait, static (ref CountedWait w) => w.Look(), checkPeer: null, ref *(int*)_words, ref *(long*)(_words + 64),
+            parking, TimeSpan.FromSeconds(30), spin, MembraneMetrics.Tag("test"), CancellationToken.None);
+
+        Assert.True(done);
+        Assert.True(spin.Current > TimeSpan.FromMicroseconds(1), $"the spin stayed {spin.Current}");
+    }
+
+    private static void AssertAbout(TimeSpan expected, TimeSpan actual) =>
+        Assert.InRange(actual, expected - TimeSpan.FromMicroseconds(1), expected + TimeSpan.FromMicroseconds(1));
+
+    private static long Ticks(TimeSpan span) => (long)(span.TotalSeconds * System.Diagnostics.Stopwatch.Frequency);
 
     [Fact]
     public async Task The_asynchronous_wait_spins_after_a_wake_that_brings_nothing_too()
@@ -33,7 +87,7 @@ public sealed class SpinThenParkTests : IDisposable
         var parking = new WokenAtOnce(wait, stopAtPark: 2);
 
         bool done = await SpinThenPark.UntilAsync(wait.Look, checkPeer: null, _words, _words + 64,
-            parking, TimeSpan.FromSeconds(30), spin: TimeSpan.Zero, MembraneMetrics.Tag("test"), CancellationToken.None);
+            parking, TimeSpan.FromSeconds(30), spin: new AdaptiveSpin { Configured = TimeSpan.Zero }, MembraneMetrics.Tag("test"), CancellationToken.None);
 
         AssertSpunBetweenParks(done, parking);
     }
