@@ -57,18 +57,12 @@ internal abstract class BenchTransport
         string.Create(CultureInfo.InvariantCulture, $"membrane-bench-{Environment.ProcessId}-{kind}-{Interlocked.Increment(ref s_scenario)}");
 
     /// <summary>
-    /// Ring capacity for messages of <paramref name="size"/> bytes: at least 1 MiB; room for 16 of them up to 4 MiB (a
-    /// burst in flight while the last is copied out); room for 4 however large. Measured on the 2-core VM: 64 KiB
-    /// messages moved about 10% faster in 2 MiB than in 1 MiB, and small messages and 1 MiB ones slower in more than
-    /// this (more of the ring falls out of the caches).
+    /// The bytes of room each shared-memory transport gets each way for messages of <paramref name="size"/> bytes (a
+    /// ring's capacity, the journal's slots, the floor's slots): at least 4 MiB and 16 messages, the same for all, so that
+    /// they are compared with the same slack between writer and reader. On a 2-core VM either process is preempted now
+    /// and then, and the other runs on only until the room is full.
     /// </summary>
-    internal static long RingCapacity(int size)
-    {
-        long record = size + 8L;
-        long forBursts = Math.Min((long)BitOperations.RoundUpToPowerOf2((ulong)(16 * record)), 4L << 20);
-        long forOne = (long)BitOperations.RoundUpToPowerOf2((ulong)(4 * record));
-        return Math.Max(1L << 20, Math.Max(forBursts, forOne));
-    }
+    internal static long Room(int size) => (long)BitOperations.RoundUpToPowerOf2((ulong)Math.Max(4L << 20, 16L * size));
 
     private static int s_scenario;
 }
@@ -94,7 +88,7 @@ internal sealed class RingTransport(string name, string label, TimeSpan spin) : 
     internal override PendingLink Prepare(int size, string mode, string scratchDirectory)
     {
         // The bench hosts a named channel (two rings); the peer joins it as the client.
-        var channel = RingChannel.Host(UniqueName("ring"), new RingOptions { Capacity = RingCapacity(size) });
+        var channel = RingChannel.Host(UniqueName("ring"), new RingOptions { Capacity = Room(size) });
         return new PendingLink([channel.Name], () => new RingBenchLink(channel).Waiting(spin), channel.Dispose);
     }
 
@@ -114,7 +108,7 @@ internal sealed class UntrustedRingTransport : BenchTransport
     internal override PendingLink Prepare(int size, string mode, string scratchDirectory)
     {
         string socketPath = Path.Combine(scratchDirectory, UniqueName("sock"));
-        var listener = RingListener.Listen(socketPath, new RingOptions { Capacity = RingCapacity(size) });
+        var listener = RingListener.Listen(socketPath, new RingOptions { Capacity = Room(size) });
         return new PendingLink([socketPath], () =>
         {
             using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(30));
@@ -142,7 +136,7 @@ internal sealed class JournalTransport : BenchTransport
         var options = new JournalOptions
         {
             SlotSize = size,
-            Capacity = (long)BitOperations.RoundUpToPowerOf2((ulong)Math.Clamp((4L << 20) / size, 16, 1 << 16)),
+            Capacity = (long)BitOperations.RoundUpToPowerOf2((ulong)Math.Clamp(Room(size) / size, 16, 1 << 16)),
             Cursors = 1,
             Policy = OverrunPolicy.Block,
         };

@@ -14,7 +14,7 @@ namespace Membrane.Cli.Bench;
 /// peer could lie about. What a ring costs above it is the ring's own work; the rest is the hardware's and the kernel's.
 /// <list type="bullet">
 /// <item>For latency it has one slot (a mailbox): each message is published at once, and taken back at once.</item>
-/// <item>For throughput it has as many slots as the rings have room (<see cref="Capacity"/>), publishes the tail once a
+/// <item>For throughput it has as many slots as the rings have room (<see cref="Slots"/>), publishes the tail once a
 /// burst and the head once every <see cref="Scenarios.BurstLength"/> messages, and either whenever a quarter of the ring
 /// or 64 KiB is held back, as the rings do.</item>
 /// <item>A message over <see cref="RingBenchLink.PartSize"/> is copied in and out in chunks of that size, each published
@@ -76,8 +76,8 @@ internal sealed unsafe class FloorLink : IBenchLink
         _parked = parked;
     }
 
-    /// <summary>Slots for throughput: as many bytes as the rings have (<see cref="BenchTransport.RingCapacity"/>), and at least four.</summary>
-    internal static int Slots(int size) => (int)Math.Max(4, BenchTransport.RingCapacity(size) / SlotSize(size));
+    /// <summary>Slots for throughput: the room every shared-memory transport gets (<see cref="BenchTransport.Room"/>), and at least four.</summary>
+    internal static int Slots(int size) => (int)Math.Max(4, BenchTransport.Room(size) / SlotSize(size));
 
     /// <summary>Bytes of payload both rings of <paramref name="slots"/> slots take.</summary>
     internal static long PayloadSize(int size, int slots) => 2L * RingSize(size, slots);
