@@ -21,7 +21,7 @@ internal static class JournalBench
     private const long Capacity = 1 << 16;
     private const int LatencySamples = 5_000;
     private const int LatencyWarmup = 2_500; // half a second: past tiered JIT's recompilation of the hot loop
-    private static readonly TimeSpan s_latencyPace = TimeSpan.FromMicroseconds(200); // longer than a reader's spin, so it parks
+    private static readonly TimeSpan s_latencyPace = TimeSpan.FromMicroseconds(500); // longer than a reader's spin ever grows (200 µs), so it parks
 
     internal static int Run(string[] args)
     {

@@ -40,9 +40,9 @@ public sealed unsafe class RingConsumer : IDisposable
 
     /// <summary>
     /// How long a wait spins before it parks, at least (20 µs by default): spinning answers within a microsecond but burns
-    /// a core. A wait whose park ended within a millisecond spins twice as long the next time (up to 1 ms), and a longer
-    /// park halves it again, down to this: two processes answering each other learn to spin rather than wake each other
-    /// for every message. Zero parks at once, always, for a side that would rather give the core away.
+    /// a core. A wait whose park ended within 200 µs spins twice as long the next time (up to 200 µs), and a longer park
+    /// halves it again, down to this: two processes answering each other learn to spin rather than wake each other for
+    /// every message. Zero parks at once, always, for a side that would rather give the core away.
     /// </summary>
     public TimeSpan SpinBeforeParking
     {

@@ -38,9 +38,9 @@ public sealed unsafe class RingProducer : IDisposable
 
     /// <summary>
     /// How long a wait spins before it parks, at least (20 µs by default): spinning answers within a microsecond but burns
-    /// a core. A wait whose park ended within a millisecond spins twice as long the next time (up to 1 ms), and a longer
-    /// park halves it again, down to this: two processes answering each other learn to spin rather than wake each other
-    /// for every message. Zero parks at once, always, for a side that would rather give the core away.
+    /// a core. A wait whose park ended within 200 µs spins twice as long the next time (up to 200 µs), and a longer park
+    /// halves it again, down to this: two processes answering each other learn to spin rather than wake each other for
+    /// every message. Zero parks at once, always, for a side that would rather give the core away.
     /// </summary>
     public TimeSpan SpinBeforeParking
     {
@@ -85,7 +85,7 @@ public sealed unsafe class RingProducer : IDisposable
     /// than this go into the ring in parts of at most this many bytes, each published as soon as it is copied in. A
     /// consumer reading with <see cref="RingConsumer.TryRead(Span{byte}, TimeSpan, CancellationToken, out int)"/> then
     /// copies the first parts out while the rest are still being copied in, so a large message crosses in about the time
-    /// of one copy rather than two (a 1 MiB message in 64 KiB parts: 2–4× faster on the machine in docs/PERFORMANCE.md).
+    /// of one copy rather than two.
     /// Only that consumer call takes a message in parts; any other read of one is a <see cref="PeerViolationException"/>.
     /// Zero (the default) never splits; otherwise from 64 bytes to an eighth of the capacity.
     /// </summary>

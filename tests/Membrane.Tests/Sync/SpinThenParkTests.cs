@@ -27,7 +27,7 @@ public sealed class SpinThenParkTests : IDisposable
     }
 
     [Fact]
-    public void A_spin_doubles_after_each_short_park_up_to_a_millisecond_and_halves_after_each_long_one_down_to_the_configured()
+    public void A_spin_doubles_after_each_short_park_up_to_its_longest_and_halves_after_each_long_one_down_to_the_configured()
     {
         var spin = new AdaptiveSpin { Configured = TimeSpan.FromMicroseconds(20) };
         long shortPark = Ticks(TimeSpan.FromMicroseconds(60));
@@ -62,17 +62,24 @@ public sealed class SpinThenParkTests : IDisposable
     }
 
     [Fact]
-    public unsafe void A_wait_that_parks_and_is_answered_soon_spins_longer_the_next_time()
+    public unsafe void A_wait_whose_park_lasts_longer_than_the_longest_spin_spins_less_the_next_time()
     {
-        var spin = new AdaptiveSpin { Configured = TimeSpan.FromMicroseconds(1) };
+        // Grown to its longest, as two processes answering each other would grow it; then a park that lasts 2 ms (the
+        // parking below holds the waiter that long, as a quiet peer would): the wait must teach the spin to shrink.
+        var spin = new AdaptiveSpin { Configured = TimeSpan.FromMicroseconds(20) };
+        for (int i = 0; i < 10; i++)
+        {
+            spin.Learn(1);
+        }
+        Assert.Equal(AdaptiveSpin.Longest, spin.Current);
         var wait = new CountedWait();
-        var parking = new WokenAtOnce(wait, stopAtPark: 1);
+        var parking = new WokenAfter(wait, TimeSpan.FromMilliseconds(2));
 
         bool done = SpinThenPark.Until(ref wait, static (ref CountedWait w) => w.Look(), checkPeer: null, ref *(int*)_words, ref *(long*)(_words + 64),
             parking, TimeSpan.FromSeconds(30), spin, MembraneMetrics.Tag("test"), CancellationToken.None);
 
         Assert.True(done);
-        Assert.True(spin.Current > TimeSpan.FromMicroseconds(1), $"the spin stayed {spin.Current}");
+        AssertAbout(AdaptiveSpin.Longest / 2, spin.Current);
     }
 
     private static void AssertAbout(TimeSpan expected, TimeSpan actual) =>
@@ -117,6 +124,27 @@ public sealed class SpinThenParkTests : IDisposable
             Looks++;
             return Over;
         }
+    }
+
+    /// <summary>Parking whose first park holds the waiter for <paramref name="held"/> (without sleeping: a clock, not a timer), then ends the wait.</summary>
+    private sealed unsafe class WokenAfter(CountedWait wait, TimeSpan held) : Parking
+    {
+        internal override void Park(int* word, int observed, TimeSpan timeout)
+        {
+            long until = System.Diagnostics.Stopwatch.GetTimestamp() + Ticks(held);
+            while (System.Diagnostics.Stopwatch.GetTimestamp() < until)
+            {
+                Thread.SpinWait(100);
+            }
+            wait.Over = true;
+        }
+
+        internal override void Wake(int* word)
+        {
+        }
+
+        internal override Task ParkAsync(nint word, int observed, TimeSpan timeout, CancellationToken cancellation) =>
+            throw new NotSupportedException("synchronous waits only");
     }
 
     /// <summary>Parking whose every park returns at once, as if woken; it records the looks so far, and ends the wait at a given park.</summary>
