@@ -31,10 +31,13 @@ internal static class BenchCharts
         }
         var plot = new Plot();
         int[] sizes = [.. rows.Select(r => r.Size).Distinct().Order()];
+        var palette = new ScottPlot.Palettes.Category10();
+        int series = 0;
         foreach (IGrouping<string, BenchSummary> transport in rows.GroupBy(r => r.Transport))
         {
             var points = transport.OrderBy(r => r.Size).ToList();
             var line = plot.Add.Scatter(points.Select(r => Math.Log2(r.Size)).ToArray(), points.Select(r => Math.Log10(figure(r).Median!.Value)).ToArray());
+            line.Color = palette.GetColor(series++); // set, not taken from the plot: each spread bar below would take a colour of its own
             line.LegendText = transport.Key;
             line.LineWidth = 2;
             line.MarkerSize = 7;
