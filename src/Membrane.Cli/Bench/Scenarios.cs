@@ -16,8 +16,8 @@ internal static class Scenarios
 
     /// <summary>
     /// Messages a throughput run sends as one burst (a transport that can batch publishes it once). 64 because one
-    /// publication costs a full fence, which waits for every store before it to reach the other core: about 0.4 µs on
-    /// this machine's slow vCPU placement, 6 ns a message over 64 of 64 B but 25 ns over 16 (see docs/PERFORMANCE.md).
+    /// publication costs a full fence, which waits for every store before it to reach the other core (about 0.4 µs on the
+    /// VM of an earlier issue: 6 ns a message over 64 of 64 B, but 25 ns over 16).
     /// </summary>
     internal const int BurstLength = 64;
 

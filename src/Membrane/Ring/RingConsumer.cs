@@ -44,6 +44,7 @@ public sealed unsafe class RingConsumer : IDisposable
     /// halves it again, down to this: two processes answering each other learn to spin rather than wake each other for
     /// every message. Zero parks at once, always, for a side that would rather give the core away.
     /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">Negative.</exception>
     public TimeSpan SpinBeforeParking
     {
         get => _spin.Configured;

@@ -86,6 +86,21 @@ public sealed class SharedRingTests : IDisposable
     }
 
     [Fact]
+    public void A_negative_spin_is_refused_and_zero_or_a_positive_one_is_kept_as_set()
+    {
+        using var ring = SharedRing.Create(_segments.NewName("ring-spin"), new RingOptions { Capacity = 4096 });
+        using RingProducer producer = ring.CreateProducer();
+        using RingConsumer consumer = ring.CreateConsumer();
+
+        Assert.Throws<ArgumentOutOfRangeException>(() => producer.SpinBeforeParking = TimeSpan.FromTicks(-1));
+        Assert.Throws<ArgumentOutOfRangeException>(() => consumer.SpinBeforeParking = TimeSpan.FromTicks(-1));
+        producer.SpinBeforeParking = TimeSpan.Zero;
+        consumer.SpinBeforeParking = TimeSpan.FromMilliseconds(3);
+        Assert.Equal(TimeSpan.Zero, producer.SpinBeforeParking);
+        Assert.Equal(TimeSpan.FromMilliseconds(3), consumer.SpinBeforeParking);
+    }
+
+    [Fact]
     public void A_message_in_parts_is_refused_by_every_read_but_the_one_that_takes_parts_and_waits_for_a_destination_that_fits()
     {
         using var ring = SharedRing.Create(_segments.NewName("ring-parts-refused"), new RingOptions { Capacity = 4096 });
