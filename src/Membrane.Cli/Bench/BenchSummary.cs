@@ -67,23 +67,23 @@ internal sealed record BenchSummary(string Transport, string Mode, int Size)
         {
             Runs = good.Count,
             Error = runs.FirstOrDefault(r => !r.Succeeded) is BenchResult failed ? $"run {failed.Run}: {failed.Error}" : null,
-            P50Ns = MedianLong(good, r => r.P50Ns),
-            P50NsMin = Long(good, r => r.P50Ns, Enumerable.Min),
-            P50NsMax = Long(good, r => r.P50Ns, Enumerable.Max),
-            P99Ns = MedianLong(good, r => r.P99Ns),
-            P999Ns = MedianLong(good, r => r.P999Ns),
-            MaxNs = Long(good, r => r.MaxNs, Enumerable.Max),
+            P50Ns = Whole(Median(good, r => r.P50Ns)),
+            P50NsMin = Whole(Pick(good, r => r.P50Ns, Enumerable.Min)),
+            P50NsMax = Whole(Pick(good, r => r.P50Ns, Enumerable.Max)),
+            P99Ns = Whole(Median(good, r => r.P99Ns)),
+            P999Ns = Whole(Median(good, r => r.P999Ns)),
+            MaxNs = Whole(Pick(good, r => r.MaxNs, Enumerable.Max)),
             MsgsPerS = Median(good, r => r.MsgsPerS),
-            MsgsPerSMin = Of(good, r => r.MsgsPerS, Enumerable.Min),
-            MsgsPerSMax = Of(good, r => r.MsgsPerS, Enumerable.Max),
+            MsgsPerSMin = Pick(good, r => r.MsgsPerS, Enumerable.Min),
+            MsgsPerSMax = Pick(good, r => r.MsgsPerS, Enumerable.Max),
             BytesPerS = Median(good, r => r.BytesPerS),
             VsUnixSocket = Rounded(Median(good, r => r.VsUnixSocket)),
-            VsUnixSocketMin = Of(good, r => r.VsUnixSocket, Enumerable.Min),
-            VsUnixSocketMax = Of(good, r => r.VsUnixSocket, Enumerable.Max),
+            VsUnixSocketMin = Pick(good, r => r.VsUnixSocket, Enumerable.Min),
+            VsUnixSocketMax = Pick(good, r => r.VsUnixSocket, Enumerable.Max),
             VsFloor = Rounded(Median(good, r => r.VsFloor)),
-            VsFloorMin = Of(good, r => r.VsFloor, Enumerable.Min),
+            VsFloorMin = Pick(good, r => r.VsFloor, Enumerable.Min),
             ParksPerMessage = Median(good, r => r.ParksPerMessage),
-            ParksPerMessageMax = Of(good, r => r.ParksPerMessage, Enumerable.Max),
+            ParksPerMessageMax = Pick(good, r => r.ParksPerMessage, Enumerable.Max),
             WakesPerMessage = Median(good, r => r.WakesPerMessage),
         };
     }
@@ -99,18 +99,13 @@ internal sealed record BenchSummary(string Transport, string Mode, int Size)
     private static double? Rounded(double? ratio) =>
         ratio is double r ? double.Parse(r.ToString("G4", CultureInfo.InvariantCulture), CultureInfo.InvariantCulture) : null;
 
-    private static long? MedianLong(IEnumerable<BenchResult> runs, Func<BenchResult, long?> figure) =>
-        Median(runs, r => figure(r)) is double median ? (long)Math.Round(median) : null;
-
-    private static double? Of(IEnumerable<BenchResult> runs, Func<BenchResult, double?> figure, Func<IEnumerable<double>, double> pick)
+    /// <summary>The lowest or highest (<paramref name="pick"/>) of the figures the runs have, or null if none has one.</summary>
+    private static double? Pick(IEnumerable<BenchResult> runs, Func<BenchResult, double?> figure, Func<IEnumerable<double>, double> pick)
     {
         double[] values = [.. runs.Select(figure).OfType<double>()];
         return values.Length == 0 ? null : pick(values);
     }
 
-    private static long? Long(IEnumerable<BenchResult> runs, Func<BenchResult, long?> figure, Func<IEnumerable<long>, long> pick)
-    {
-        long[] values = [.. runs.Select(figure).OfType<long>()];
-        return values.Length == 0 ? null : pick(values);
-    }
+    /// <summary>A figure in whole nanoseconds (the median of two may fall between them).</summary>
+    private static long? Whole(double? figure) => figure is double value ? (long)Math.Round(value) : null;
 }

@@ -43,6 +43,7 @@ public sealed class BenchCliTests : IDisposable
         }
         JsonElement parkedLatency = rows.Single(r => r.GetProperty("transport").GetString() == "ring-parked" && r.GetProperty("mode").GetString() == "latency");
         Assert.True(parkedLatency.GetProperty("parks_per_message").GetDouble() > 0.5, $"a ring that parks at once parked {parkedLatency.GetProperty("parks_per_message")} times a round trip");
+        Assert.True(parkedLatency.GetProperty("wakes_per_message").GetDouble() > 0.5, $"a parked ring's peer woke it {parkedLatency.GetProperty("wakes_per_message")} times a round trip");
         string[] csv = File.ReadAllLines(Path.Combine(output, "results.csv"));
         Assert.StartsWith("transport,mode,size,p50_ns,p99_ns,p999_ns,max_ns,msgs_per_s,bytes_per_s", csv[0], StringComparison.Ordinal);
         Assert.Equal(rows.Length + 1, csv.Length);

@@ -292,6 +292,34 @@ public sealed class SharedRingTests : IDisposable
     }
 
     [Fact]
+    public void In_a_large_ring_a_burst_is_published_and_released_by_itself_once_it_holds_64_KiB()
+    {
+        // A quarter of this ring is 256 KiB: the 64 KiB limit is the one that acts (SharedRing.HeldBackLimit).
+        using var ring = SharedRing.Create(_segments.NewName("ring-held-back"), new RingOptions { Capacity = 1 << 20 });
+        using RingProducer producer = ring.CreateProducer();
+        using RingConsumer consumer = ring.CreateConsumer();
+        for (int i = 0; i < 4; i++)
+        {
+            Assert.True(producer.TryReserve(16_000, out _));
+            producer.Commit(16_000, publish: false); // 4 × 16,008 = 64,032 bytes held back: under 64 KiB
+        }
+        Assert.False(consumer.TryRead(out _));
+
+        Assert.True(producer.TryReserve(16_000, out _));
+        producer.Commit(16_000, publish: false);     // 80,040 bytes: over 64 KiB, so published
+
+        for (int i = 0; i < 4; i++)
+        {
+            Assert.True(consumer.TryRead(out RingLease lease), $"message {i} was not published");
+            lease.Release(publish: false);
+        }
+        Assert.Equal(0, Volatile.Read(ref ring.Field64(RingLayout.HeadOffset))); // 64,032 bytes of room held back
+        Assert.True(consumer.TryRead(out RingLease last));
+        last.Release(publish: false);                 // 80,040: returned by itself
+        Assert.Equal(80_040, Volatile.Read(ref ring.Field64(RingLayout.HeadOffset)));
+    }
+
+    [Fact]
     public void A_second_live_producer_is_refused_naming_the_first()
     {
         string name = _segments.NewName("ring-two-producers");
