@@ -19,6 +19,7 @@ internal static class Verbs
         _ when verb.StartsWith("ring-", StringComparison.Ordinal) => RingVerbs.Run(verb, segment, rest),
         _ when verb.StartsWith("channel-", StringComparison.Ordinal) => ChannelVerbs.Run(verb, segment, rest),
         _ when verb.StartsWith("crash-", StringComparison.Ordinal) => CrashVerbs.Run(verb, segment, rest),
+        _ when verb.StartsWith("async-", StringComparison.Ordinal) => AsyncVerbs.Run(verb, segment, rest),
         _ => Unknown(verb),
     };
 

@@ -222,14 +222,24 @@ public sealed unsafe class JournalReader : IDisposable
     }
 
     /// <summary>
-    /// Waits asynchronously for the next entry. While parked it holds a dedicated thread of its own, never a
-    /// thread-pool thread, so thousands of idle readers cannot starve the pool.
+    /// Waits asynchronously for the next entry. A parked wait holds no thread: it is handed to the process's futex
+    /// reactor (a few threads wait for every parked reader and ring of the process; see the README's "Async").
     /// </summary>
     public ValueTask<JournalRecord> ReadAsync(Memory<byte> destination, CancellationToken cancellation = default) =>
-        TryRead(destination.Span, out JournalRecord record)
-            ? ValueTask.FromResult(record)
-            : new ValueTask<JournalRecord>(Task.Factory.StartNew(() => Read(destination.Span, cancellation), cancellation,
-                TaskCreationOptions.LongRunning, TaskScheduler.Default));
+        TryRead(destination.Span, out JournalRecord record) ? ValueTask.FromResult(record) : JournalAsync.ReadAsync(this, destination, cancellation);
+
+    /// <summary>
+    /// Says (or stops saying) that this reader may be counted in ParkedReaders, as around the wait in
+    /// <see cref="TryRead(Span{byte}, TimeSpan, CancellationToken, out JournalRecord)"/>.
+    /// </summary>
+    internal void MarkWaiting(bool waiting) => Volatile.Write(ref Cursor.Waiting, waiting ? 1u : 0u);
+
+    /// <summary>Waits without a thread until the writer has gone past this reader's position (then read it).</summary>
+    internal ValueTask<bool> WaitForEntryAsync(CancellationToken cancellation) =>
+        SpinThenPark.UntilAsync(this, static r => r._journal.CurrentWritePosition > r._position, checkPeer: null,
+            (nint)Unsafe.AsPointer(ref _journal.ParkedReaders), (nint)Unsafe.AsPointer(ref _journal.WritePositionRef), _journal.Users,
+            Parking.Futex, Timeout.InfiniteTimeSpan, _spin, _tag, cancellation,
+            beforeParking: CrashPoints.Armed ? static _ => CrashPoints.Reach(CrashPoints.JournalReadParked) : null);
 
     /// <summary>
     /// Moves the reader to <paramref name="sequence"/> (not committed until <see cref="Commit"/>). A sequence already

@@ -34,4 +34,36 @@ internal static partial class Interop
     /// <summary>Wakes up to <paramref name="count"/> waiters parked on <paramref name="word"/>; returns how many woke.</summary>
     internal static unsafe int FutexWake(int* word, int count) =>
         (int)Syscall(s_sysFutex, word, FUTEX_WAKE, count, null, 0, 0);
+
+    /// <summary>FUTEX2_SIZE_U32: a 32-bit futex word (futex_waitv has no other size yet).</summary>
+    internal const uint FUTEX2_SIZE_U32 = 0x02;
+
+    /// <summary>FUTEX2_PRIVATE: a word only this process uses (a reactor's own control word).</summary>
+    internal const uint FUTEX2_PRIVATE = 128;
+
+    /// <summary>FUTEX_WAITV_MAX: the most words one futex_waitv call waits on.</summary>
+    internal const int FUTEX_WAITV_MAX = 128;
+
+    /// <summary>SYS_futex_waitv: the same number on every architecture (Linux 5.16).</summary>
+    private const nint SysFutexWaitv = 449;
+
+    /// <summary><c>struct futex_waitv</c> (24 bytes).</summary>
+    internal struct FutexWaitVector
+    {
+        public ulong Value;
+        public ulong Address;
+        public uint Flags;
+        public uint Reserved;
+    }
+
+    [LibraryImport(Libc, EntryPoint = "syscall", SetLastError = true)]
+    private static unsafe partial nint SyscallWaitv(nint number, FutexWaitVector* waiters, nint count, nint flags, TimeSpec* timeout, nint clock);
+
+    /// <summary>
+    /// Parks until one of the <paramref name="count"/> words is woken, at most until <paramref name="deadline"/> (absolute,
+    /// <see cref="CLOCK_MONOTONIC"/>; null = forever). Returns the index of a woken word; -1 with errno EAGAIN if a word
+    /// no longer held its value, ETIMEDOUT, EINTR, or ENOSYS on a kernel older than 5.16.
+    /// </summary>
+    internal static unsafe int FutexWaitv(FutexWaitVector* waiters, int count, TimeSpec* deadline) =>
+        (int)SyscallWaitv(SysFutexWaitv, waiters, count, 0, deadline, CLOCK_MONOTONIC);
 }

@@ -204,8 +204,8 @@ public sealed unsafe class RingConsumer : IDisposable
         {
             return ValueTask.FromResult(true);
         }
-        return SpinThenPark.UntilAsync(HasPublished, ThrowIfProducerGone, _ring.Address(L.ConsumerWaitingOffset), _ring.Address(L.TailOffset),
-            _ring.Parking, timeout, _spin, _ring.MetricTag, cancellation, PublishHeldBack);
+        return SpinThenPark.UntilAsync(this, static c => c.HasPublished(), static c => c.ThrowIfProducerGone(), _ring.Address(L.ConsumerWaitingOffset),
+            _ring.Address(L.TailOffset), _ring.Users, _ring.Parking, timeout, _spin, _ring.MetricTag, cancellation, static c => c.PublishHeldBack());
     }
 
     /// <summary>Copies the next message into <paramref name="destination"/> and releases it, waiting without holding a thread.</summary>

@@ -280,7 +280,8 @@ public sealed unsafe class RingProducer : IDisposable
 
     /// <summary>
     /// Waits without holding a thread until a message of <paramref name="length"/> bytes fits; false on timeout. An
-    /// untrusted ring parks on its wake-up socket through one shared poll thread; a named ring (futex) parks on a thread of its own.
+    /// untrusted ring parks on its wake-up socket through one shared poll thread; a named ring on its futex word through
+    /// the process's futex reactor (a few threads for all waits; see the README's "Async").
     /// </summary>
     /// <exception cref="PeerGoneException">The consumer closed its end or died, so room will never come.</exception>
     public ValueTask<bool> WaitToWriteAsync(int length, TimeSpan timeout, CancellationToken cancellation = default)
@@ -298,8 +299,8 @@ public sealed unsafe class RingProducer : IDisposable
         {
             PublishTail();
         }
-        return SpinThenPark.UntilAsync(() => HasRoom(RoomFor(length)), ThrowIfConsumerGone, _ring.Address(L.ProducerWaitingOffset), _ring.Address(L.HeadOffset),
-            _ring.Parking, timeout, _spin, _ring.MetricTag, cancellation);
+        return SpinThenPark.UntilAsync((Producer: this, Needed: RoomFor(length)), static w => w.Producer.HasRoom(w.Needed), static w => w.Producer.ThrowIfConsumerGone(),
+            _ring.Address(L.ProducerWaitingOffset), _ring.Address(L.HeadOffset), _ring.Users, _ring.Parking, timeout, _spin, _ring.MetricTag, cancellation);
     }
 
     /// <summary>Copies <paramref name="message"/> in and publishes it, waiting without holding a thread for room.</summary>

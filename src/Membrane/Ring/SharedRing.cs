@@ -145,6 +145,9 @@ public sealed unsafe class SharedRing : IDisposable
     /// <summary>A field's address, for asynchronous waits (mapped memory never moves).</summary>
     internal nint Address(int offset) => (nint)(Payload + offset);
 
+    /// <summary>This handle and its ends: what an asynchronous park holds so that the reactor never reads unmapped memory.</summary>
+    internal MappingUsers Users => _users;
+
     internal ref int Field32(int offset) => ref Unsafe.AsRef<int>(Payload + offset);
 
     internal ref ulong Identity(int offset) => ref Unsafe.AsRef<ulong>(Payload + offset);

@@ -1,5 +1,6 @@
 using System.Net.Sockets;
 using Membrane.Native;
+using Membrane.Segments;
 using Membrane.Sync;
 
 namespace Membrane;
@@ -87,7 +88,13 @@ internal sealed class UntrustedLink : Parking, IDisposable
         _ = Interop.Send(_wake, &lookAgain, 1, Interop.MSG_DONTWAIT | Interop.MSG_NOSIGNAL);
     }
 
-    internal override async Task ParkAsync(nint word, int observed, TimeSpan timeout, CancellationToken cancellation)
+    /// <summary>Through the process's one <see cref="PollReactor"/> thread (the mapping is not read there: it needs no hold).</summary>
+    internal override ValueTask ParkAsync(nint word, int observed, TimeSpan timeout, MappingUsers mapping, CancellationToken cancellation) =>
+        new(PollAsync(timeout, cancellation));
+
+    internal override bool CancelsAsyncParks => true;
+
+    private async Task PollAsync(TimeSpan timeout, CancellationToken cancellation)
     {
         using var slice = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
         slice.CancelAfter(timeout);

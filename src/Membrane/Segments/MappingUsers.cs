@@ -14,15 +14,21 @@ internal sealed class MappingUsers(Action release)
     private int _count = 1; // the owner's: the journal or ring handle itself
 
     /// <summary>Counts one more user (a writer, a reader, an end); fails once the mapping is released.</summary>
-    internal void Add(object owner)
+    internal void Add(object owner) => ObjectDisposedException.ThrowIf(!TryAdd(), owner);
+
+    /// <summary>Counts one more user, unless the mapping is already released (then false).</summary>
+    internal bool TryAdd()
     {
         while (true)
         {
             int count = Volatile.Read(ref _count);
-            ObjectDisposedException.ThrowIf(count == 0, owner);
+            if (count == 0)
+            {
+                return false;
+            }
             if (Interlocked.CompareExchange(ref _count, count + 1, count) == count)
             {
-                return;
+                return true;
             }
         }
     }

@@ -1,3 +1,5 @@
+using Membrane.Segments;
+
 namespace Membrane.Sync;
 
 /// <summary>
@@ -16,8 +18,14 @@ internal abstract unsafe class Parking
     /// <summary>Wakes whoever is parked on <paramref name="word"/>.</summary>
     internal abstract void Wake(int* word);
 
-    /// <summary>The asynchronous <see cref="Park"/>: completes on a wake, a timeout or a cancellation (then it throws).</summary>
-    internal abstract Task ParkAsync(nint word, int observed, TimeSpan timeout, CancellationToken cancellation);
+    /// <summary>
+    /// The asynchronous <see cref="Park"/>: completes on a wake, a timeout or a cancellation (then it throws). The word
+    /// lives in <paramref name="mapping"/>, which must stay mapped for as long as anything may still read the word.
+    /// </summary>
+    internal abstract ValueTask ParkAsync(nint word, int observed, TimeSpan timeout, MappingUsers mapping, CancellationToken cancellation);
+
+    /// <summary>Whether <see cref="ParkAsync"/> ends at once on cancellation (if not, callers park in slices to look at it).</summary>
+    internal abstract bool CancelsAsyncParks { get; }
 
     private sealed class FutexParking : Parking
     {
@@ -25,8 +33,15 @@ internal abstract unsafe class Parking
 
         internal override void Wake(int* word) => Sync.Futex.WakeAll(word);
 
-        /// <summary>A futex has no descriptor to poll, so an asynchronous park sleeps on a thread of its own.</summary>
-        internal override Task ParkAsync(nint word, int observed, TimeSpan timeout, CancellationToken cancellation) =>
-            Task.Factory.StartNew(() => Sync.Futex.Wait((int*)word, observed, timeout), cancellation, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        /// <summary>
+        /// Through the process's <see cref="FutexReactor"/>; on a kernel without <c>futex_waitv</c> (before 5.16), on a
+        /// thread of its own for the length of the park, as a futex has no descriptor to poll.
+        /// </summary>
+        internal override ValueTask ParkAsync(nint word, int observed, TimeSpan timeout, MappingUsers mapping, CancellationToken cancellation) =>
+            FutexReactor.Shared is { } reactor
+                ? reactor.ParkAsync((int*)word, observed, timeout, mapping, cancellation)
+                : new ValueTask(Task.Factory.StartNew(() => Sync.Futex.Wait((int*)word, observed, timeout), cancellation, TaskCreationOptions.LongRunning, TaskScheduler.Default));
+
+        internal override bool CancelsAsyncParks => FutexReactor.Shared is not null;
     }
 }

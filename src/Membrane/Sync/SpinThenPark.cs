@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using Membrane.Codegen;
 using Membrane.Diagnostics;
+using Membrane.Segments;
 
 namespace Membrane.Sync;
 
@@ -29,6 +30,14 @@ internal static class SpinThenPark
 
     /// <summary>How often a parked waiter looks at cancellation and at its peer.</summary>
     private static readonly TimeSpan s_slice = TimeSpan.FromMilliseconds(50);
+
+    /// <summary>
+    /// How often an asynchronous wait parked on a reactor (which ends it at once on cancellation) looks at its peer:
+    /// each look is a trip through the thread pool and a new park, and at 50 ms a thousand idle waits cost a quarter of a
+    /// core (measured: 269 ms of CPU a second); at 1 s, about 15 ms. A peer that closes wakes its waiter at once; only one
+    /// that dies without closing takes up to this long to be noticed.
+    /// </summary>
+    private static readonly TimeSpan s_asyncSlice = TimeSpan.FromSeconds(1);
 
     /// <summary>
     /// How long a waiter woken with nothing to show spins before parking again. Such a wake is a heads-up: a ring
@@ -101,7 +110,7 @@ internal static class SpinThenPark
         }
         long spunUntil = Stopwatch.GetTimestamp();
         // Sleep in slices only when something must be looked at between them; else until the deadline or a wake.
-        var schedule = new ParkSchedule(start, timeout, sliced: checkPeer is not null || cancellation.CanBeCanceled);
+        var schedule = new ParkSchedule(start, timeout, checkPeer is not null || cancellation.CanBeCanceled ? s_slice : null);
         int* futexWord = LowHalf(ref position);
         while (true)
         {
@@ -151,52 +160,59 @@ internal static class SpinThenPark
 
     /// <summary>
     /// The asynchronous <see cref="Until"/>: the same protocol, but a park frees the thread (see
-    /// <see cref="Parking.ParkAsync"/>). The shared words are passed as addresses: they live in mapped memory, which
-    /// never moves, and an async method cannot hold a ref.
+    /// <see cref="Parking.ParkAsync"/>). The shared words are passed as addresses: they live in
+    /// <paramref name="mapping"/>, which never moves, and an async method cannot hold a ref. The callbacks are static
+    /// and take <paramref name="state"/>, and the method's state machine is pooled, so a wait allocates nothing in steady state.
     /// </summary>
-    internal static async ValueTask<bool> UntilAsync(Func<bool> attempt, Action? checkPeer, nint parkedCount, nint position,
-        Parking parking, TimeSpan timeout, AdaptiveSpin spin, KeyValuePair<string, object?> metricTag, CancellationToken cancellation,
-        Action? beforeParking = null)
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    internal static async ValueTask<bool> UntilAsync<TState>(TState state, Func<TState, bool> attempt, Action<TState>? checkPeer,
+        nint parkedCount, nint position, MappingUsers mapping, Parking parking, TimeSpan timeout, AdaptiveSpin spin,
+        KeyValuePair<string, object?> metricTag, CancellationToken cancellation, Action<TState>? beforeParking = null)
     {
-        if (Spin(ref attempt, static (ref Func<bool> tryOnce) => tryOnce(), spin.Current, out long start))
+        var attempting = new AsyncAttempt<TState>(state, attempt);
+        if (Spin(ref attempting, AsyncAttempt<TState>.Once, spin.Current, out long start))
         {
             return true;
         }
         long spunUntil = Stopwatch.GetTimestamp();
-        var schedule = new ParkSchedule(start, timeout, sliced: true);
+        TimeSpan? slice = !parking.CancelsAsyncParks && (checkPeer is not null || cancellation.CanBeCanceled) ? s_slice
+            : checkPeer is not null ? s_asyncSlice
+            : null;
+        var schedule = new ParkSchedule(start, timeout, slice);
         while (true)
         {
             cancellation.ThrowIfCancellationRequested();
             if (schedule.TakeEarlyWake())
             {
-                if (attempt())
+                if (attempt(state))
                 {
                     return Learned(spin, spunUntil);
                 }
-                checkPeer?.Invoke();
-                if (Spin(ref attempt, static (ref Func<bool> tryOnce) => tryOnce(), schedule.PeerCheckedAfterWake(Stopwatch.GetTimestamp()), out _))
+                checkPeer?.Invoke(state);
+                if (Spin(ref attempting, AsyncAttempt<TState>.Once, schedule.PeerCheckedAfterWake(Stopwatch.GetTimestamp()), out _))
                 {
                     return Learned(spin, spunUntil);
                 }
             }
-            int observed = Announce(parkedCount, position, beforeParking);
+            int observed = Announce(parkedCount, position);
             try
             {
-                if (attempt())
+                beforeParking?.Invoke(state);
+                if (attempt(state))
                 {
                     return Learned(spin, spunUntil);
                 }
                 long now = Stopwatch.GetTimestamp();
                 if (checkPeer is not null && schedule.PeerCheckDue(now))
                 {
-                    checkPeer();
+                    checkPeer(state);
                 }
                 if (!schedule.TryNextSleep(now, out TimeSpan sleep))
                 {
                     return false;
                 }
                 MembraneMetrics.Parks.Add(1, metricTag);
-                await parking.ParkAsync(position, observed, sleep, cancellation).ConfigureAwait(false);
+                await parking.ParkAsync(position, observed, sleep, mapping, cancellation).ConfigureAwait(false);
                 schedule.Slept(now, sleep);
             }
             finally
@@ -204,6 +220,15 @@ internal static class SpinThenPark
                 Withdraw(parkedCount);
             }
         }
+    }
+
+    /// <summary>An asynchronous wait's attempt in the shape <see cref="Spin"/> takes, without a closure.</summary>
+    private readonly struct AsyncAttempt<TState>(TState state, Func<TState, bool> attempt)
+    {
+        internal static readonly Attempt<AsyncAttempt<TState>> Once = static (ref AsyncAttempt<TState> a) => a._attempt(a._state);
+
+        private readonly TState _state = state;
+        private readonly Func<TState, bool> _attempt = attempt;
     }
 
     /// <summary>A wait that had to park ended in progress: the spin learns how long the park was (see <see cref="AdaptiveSpin"/>).</summary>
@@ -245,10 +270,9 @@ internal static class SpinThenPark
     }
 
     /// <summary>Counts this waiter as parked, then reads the futex word it will park on (in that order: see <see cref="Publish"/>).</summary>
-    private static unsafe int Announce(nint parkedCount, nint position, Action? beforeParking)
+    private static unsafe int Announce(nint parkedCount, nint position)
     {
         Interlocked.Increment(ref *(int*)parkedCount);
-        beforeParking?.Invoke();
         return Volatile.Read(ref *(int*)position);
     }
 
@@ -261,12 +285,15 @@ internal static class SpinThenPark
     /// peer is thus noticed within a slice.
     /// </summary>
     /// <remarks>A park that ended early without progress is also a heads-up to spin for a while (<see cref="SpinAfterHeadsUp"/>).</remarks>
-    private struct ParkSchedule(long start, TimeSpan timeout, bool sliced)
+    /// <param name="start">When the wait began.</param>
+    /// <param name="timeout">How long it may last.</param>
+    /// <param name="slice">How long one park may sleep before the waiter looks at its peer and its cancellation; null: no slices.</param>
+    private struct ParkSchedule(long start, TimeSpan timeout, TimeSpan? slice)
     {
-        private static readonly long s_sliceTicks = (long)(s_slice.TotalSeconds * Stopwatch.Frequency);
         private static readonly long s_headsUpTicks = (long)(SpinAfterHeadsUp.TotalSeconds * Stopwatch.Frequency);
         private readonly long _deadline = timeout == Timeout.InfiniteTimeSpan ? long.MaxValue : start + (long)(timeout.TotalSeconds * Stopwatch.Frequency);
-        private readonly double _sliceSeconds = sliced ? s_slice.TotalSeconds : 3600;
+        private readonly double _sliceSeconds = slice?.TotalSeconds ?? 3600;
+        private readonly long _sliceTicks = (long)((slice ?? s_slice).TotalSeconds * Stopwatch.Frequency);
         private long _lastPeerCheck = start;
         private bool _wokenEarly;
 
@@ -283,7 +310,7 @@ internal static class SpinThenPark
 
         internal bool PeerCheckDue(long now)
         {
-            if (now - _lastPeerCheck < s_sliceTicks)
+            if (now - _lastPeerCheck < _sliceTicks)
             {
                 return false;
             }

@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using Membrane.Diagnostics;
+using Membrane.Segments;
 using Membrane.Sync;
 
 namespace Membrane.Tests.Sync;
@@ -93,7 +94,7 @@ public sealed class SpinThenParkTests : IDisposable
         var wait = new CountedWait();
         var parking = new WokenAtOnce(wait, stopAtPark: 2);
 
-        bool done = await SpinThenPark.UntilAsync(wait.Look, checkPeer: null, _words, _words + 64,
+        bool done = await SpinThenPark.UntilAsync(wait, static w => w.Look(), checkPeer: null, _words, _words + 64, new MappingUsers(static () => { }),
             parking, TimeSpan.FromSeconds(30), spin: new AdaptiveSpin { Configured = TimeSpan.Zero }, MembraneMetrics.Tag("test"), CancellationToken.None);
 
         AssertSpunBetweenParks(done, parking);
@@ -143,8 +144,10 @@ public sealed class SpinThenParkTests : IDisposable
         {
         }
 
-        internal override Task ParkAsync(nint word, int observed, TimeSpan timeout, CancellationToken cancellation) =>
+        internal override ValueTask ParkAsync(nint word, int observed, TimeSpan timeout, MappingUsers mapping, CancellationToken cancellation) =>
             throw new NotSupportedException("synchronous waits only");
+
+        internal override bool CancelsAsyncParks => true;
     }
 
     /// <summary>Parking whose every park returns at once, as if woken; it records the looks so far, and ends the wait at a given park.</summary>
@@ -158,11 +161,13 @@ public sealed class SpinThenParkTests : IDisposable
         {
         }
 
-        internal override Task ParkAsync(nint word, int observed, TimeSpan timeout, CancellationToken cancellation)
+        internal override ValueTask ParkAsync(nint word, int observed, TimeSpan timeout, MappingUsers mapping, CancellationToken cancellation)
         {
             Record();
-            return Task.CompletedTask;
+            return ValueTask.CompletedTask;
         }
+
+        internal override bool CancelsAsyncParks => true;
 
         private void Record()
         {

@@ -1,0 +1,104 @@
+using System.Threading.Tasks.Sources;
+using Membrane.Segments;
+
+namespace Membrane.Sync;
+
+internal sealed unsafe partial class FutexReactor
+{
+    /// <summary>
+    /// One pending park: what the reactor waits on for it, and the source its caller awaits. Pooled: it has two holders,
+    /// the reactor thread (until it drops the park) and the awaiter (until it has its result), and goes back to the pool
+    /// when both have let go, so the reactor never reads a word whose park was reused or whose mapping is gone.
+    /// </summary>
+    private sealed class Park(FutexReactor reactor) : IValueTaskSource
+    {
+        private ManualResetValueTaskSourceCore<bool> _core = new() { RunContinuationsAsynchronously = true };
+        private int _completed;
+        private int _holders;
+        private Shard? _shard;
+        private MappingUsers? _mapping;
+        private CancellationTokenRegistration _cancellation;
+
+        internal int* Word { get; private set; }
+
+        internal int Observed { get; private set; }
+
+        /// <summary>A <see cref="System.Diagnostics.Stopwatch"/> timestamp; <see cref="long.MaxValue"/> for none.</summary>
+        internal long Deadline { get; private set; }
+
+        internal short Version => _core.Version;
+
+        internal bool IsCompleted => Volatile.Read(ref _completed) != 0;
+
+        internal void Start(Shard shard, int* word, int observed, long deadline, MappingUsers mapping, CancellationToken cancellation)
+        {
+            _completed = 0;
+            _holders = 2;
+            _shard = shard;
+            Word = word;
+            Observed = observed;
+            Deadline = deadline;
+            _mapping = mapping;
+            if (cancellation.CanBeCanceled)
+            {
+                _cancellation = cancellation.UnsafeRegister(static (state, token) => ((Park)state!).Cancel(token), this);
+            }
+        }
+
+        /// <summary>The reactor's verdict (woken, changed or timed out: all mean "look again"); false if already completed.</summary>
+        internal bool TryComplete()
+        {
+            if (Interlocked.Exchange(ref _completed, 1) != 0)
+            {
+                return false;
+            }
+            _core.SetResult(true);
+            return true;
+        }
+
+        private void Cancel(CancellationToken token)
+        {
+            if (Interlocked.Exchange(ref _completed, 1) != 0)
+            {
+                return;
+            }
+            _core.SetException(new OperationCanceledException(token));
+            _shard?.Signal(); // so that the reactor drops the park now, not at its next wake
+        }
+
+        public void GetResult(short token)
+        {
+            try
+            {
+                _core.GetResult(token);
+            }
+            finally
+            {
+                _cancellation.Dispose();
+                _cancellation = default;
+                LetGo();
+            }
+        }
+
+        public ValueTaskSourceStatus GetStatus(short token) => _core.GetStatus(token);
+
+        public void OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+            _core.OnCompleted(continuation, state, token, flags);
+
+        /// <summary>One holder is done with the park (each calls this once); the last one lets the mapping go and pools the park.</summary>
+        internal void LetGo()
+        {
+            if (Interlocked.Decrement(ref _holders) != 0)
+            {
+                return;
+            }
+            MappingUsers? mapping = _mapping;
+            _mapping = null;
+            _shard = null;
+            Word = null;
+            _core.Reset();
+            mapping?.Remove();
+            reactor.Return(this);
+        }
+    }
+}

@@ -1,0 +1,118 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using Membrane.Native;
+
+namespace Membrane.Sync;
+
+internal sealed unsafe partial class FutexReactor
+{
+    /// <summary>
+    /// One reactor thread and the parks placed on it (at most <see cref="WordsPerThread"/>). Parks arrive through a
+    /// queue; the thread reads its control word before taking them, so a park queued after that read has changed the
+    /// word and makes the next <c>futex_waitv</c> return at once.
+    /// </summary>
+    private sealed class Shard
+    {
+        private readonly int* _control = (int*)NativeMemory.AllocZeroed(sizeof(int)); // never freed: the thread lives as long as the process
+        private readonly ConcurrentQueue<Park> _arriving = new();
+        private int _reserved; // parks placed here and not yet dropped; raised under the reactor's gate, lowered by the thread
+
+        internal Shard(int number) =>
+            new Thread(Run) { IsBackground = true, Name = $"Membrane futex reactor {number}" }.Start();
+
+        /// <summary>Takes a place for one more park, if there is room (called under the reactor's gate).</summary>
+        internal bool TryReserve()
+        {
+            if (Volatile.Read(ref _reserved) >= WordsPerThread)
+            {
+                return false;
+            }
+            Interlocked.Increment(ref _reserved);
+            return true;
+        }
+
+        internal void Add(Park park)
+        {
+            _arriving.Enqueue(park);
+            Signal();
+        }
+
+        /// <summary>Makes the thread look at its parks again (a new one, or one cancelled).</summary>
+        internal void Signal()
+        {
+            Interlocked.Increment(ref *_control);
+            Interop.FutexWake(_control, 1);
+        }
+
+        private void Run()
+        {
+            var parks = new List<Park>(WordsPerThread);
+            var vector = (Interop.FutexWaitVector*)NativeMemory.AlignedAlloc((nuint)(sizeof(Interop.FutexWaitVector) * Interop.FUTEX_WAITV_MAX), 64);
+            while (true)
+            {
+                int control = Volatile.Read(ref *_control);
+                while (_arriving.TryDequeue(out Park? park))
+                {
+                    parks.Add(park);
+                }
+                long nearest = Settle(parks);
+                int count = 0;
+                vector[count++] = Entry(_control, control);
+                foreach (Park park in parks)
+                {
+                    vector[count++] = Entry(park.Word, park.Observed);
+                }
+                int woken = nearest == long.MaxValue ? Interop.FutexWaitv(vector, count, null) : WaitUntil(vector, count, nearest);
+                if (woken > 0)
+                {
+                    parks[woken - 1].TryComplete(); // woken with its value unchanged (a heads-up, a close): its caller looks again
+                }
+                // Else the control word, a word that changed before the call (EAGAIN), a deadline or a signal: Settle sorts it out.
+            }
+        }
+
+        /// <summary>
+        /// Completes the parks whose word changed or whose deadline passed, drops every completed one (letting it go),
+        /// and returns the nearest deadline of those left.
+        /// </summary>
+        private long Settle(List<Park> parks)
+        {
+            long now = Stopwatch.GetTimestamp();
+            long nearest = long.MaxValue;
+            for (int i = parks.Count - 1; i >= 0; i--)
+            {
+                Park park = parks[i];
+                // The word is read only while the park is ours: its mapping stays until we let it go.
+                if (!park.IsCompleted && (Volatile.Read(ref *park.Word) != park.Observed || now >= park.Deadline))
+                {
+                    park.TryComplete();
+                }
+                if (park.IsCompleted)
+                {
+                    parks[i] = parks[^1];
+                    parks.RemoveAt(parks.Count - 1);
+                    Interlocked.Decrement(ref _reserved);
+                    park.LetGo();
+                    continue;
+                }
+                nearest = Math.Min(nearest, park.Deadline);
+            }
+            return nearest;
+        }
+
+        private static Interop.FutexWaitVector Entry(int* word, int value) =>
+            new() { Value = (uint)value, Address = (ulong)word, Flags = Interop.FUTEX2_SIZE_U32 };
+
+        /// <summary>futex_waitv until a <see cref="Stopwatch"/> timestamp, turned into the absolute monotonic time it takes.</summary>
+        private static int WaitUntil(Interop.FutexWaitVector* vector, int count, long deadline)
+        {
+            Interop.TimeSpec now;
+            Interop.ClockGetTime(Interop.CLOCK_MONOTONIC, &now);
+            long remaining = Math.Max(0, deadline - Stopwatch.GetTimestamp());
+            long nanoseconds = (long)Math.Min(remaining * (1e9 / Stopwatch.Frequency), 3600e9) + now.Nanoseconds;
+            Interop.TimeSpec until = new() { Seconds = now.Seconds + (nanoseconds / 1_000_000_000), Nanoseconds = nanoseconds % 1_000_000_000 };
+            return Interop.FutexWaitv(vector, count, &until);
+        }
+    }
+}

@@ -1,0 +1,66 @@
+using System.Diagnostics;
+using System.Globalization;
+using Membrane.Sync;
+
+namespace Membrane.TestPeer;
+
+/// <summary>Verbs that wait asynchronously on many segments at once, to show what those waits cost the process.</summary>
+internal static class AsyncVerbs
+{
+    internal static int Run(string verb, string prefix, string[] rest) => verb switch
+    {
+        "async-ring-await-many" => AwaitMany(prefix, int.Parse(rest[0], CultureInfo.InvariantCulture)),
+        _ => -1,
+    };
+
+    /// <summary>
+    /// Creates rings <c>PREFIX-0</c> to <c>PREFIX-(count-1)</c> and says "created"; starts one <c>ReadAsync</c> on each;
+    /// once every one is parked says "parked THREADS REACTOR CPU_MS": the threads the process gained for them, the
+    /// futex reactor's threads, and the CPU time the process spent in the following idle second. Then expects message
+    /// <c>i</c> (an i64) on ring <c>i</c> and says "received N" with the number that came right.
+    /// </summary>
+    private static int AwaitMany(string prefix, int count)
+    {
+        var rings = new SharedRing[count];
+        var consumers = new RingConsumer[count];
+        for (int i = 0; i < count; i++)
+        {
+            rings[i] = SharedRing.Create(Name(prefix, i), new RingOptions { Capacity = 4096 });
+            consumers[i] = rings[i].CreateConsumer();
+            consumers[i].SpinBeforeParking = TimeSpan.Zero;
+        }
+        // A running .NET process has thread-pool workers; count from there, so that what is measured is the waits' cost.
+        Task.WaitAll([.. Enumerable.Range(0, Environment.ProcessorCount).Select(_ => Task.Run(() => Thread.SpinWait(1000)))]);
+        Verbs.Say("created");
+        int before = Threads();
+        var buffers = new byte[count][];
+        var reads = new Task<int>[count];
+        for (int i = 0; i < count; i++)
+        {
+            buffers[i] = new byte[8];
+            reads[i] = consumers[i].ReadAsync(buffers[i]).AsTask();
+        }
+        while (!rings.All(ring => Volatile.Read(ref ring.Field32(RingLayout.ConsumerWaitingOffset)) > 0))
+        {
+            Thread.Yield();
+        }
+        int gained = Threads() - before;
+        TimeSpan cpu = Process.GetCurrentProcess().TotalProcessorTime;
+        Thread.Sleep(1000); // the idle second whose CPU time is reported
+        double idleMilliseconds = (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalMilliseconds;
+        Verbs.Say(string.Create(CultureInfo.InvariantCulture, $"parked {gained} {FutexReactor.Shared?.Threads ?? 0} {idleMilliseconds:F0}"));
+        bool all = Task.WaitAll(reads, TimeSpan.FromSeconds(60));
+        int right = Enumerable.Range(0, count).Count(i => reads[i].IsCompletedSuccessfully && reads[i].Result == 8 && BitConverter.ToInt64(buffers[i]) == i);
+        Verbs.Say(string.Create(CultureInfo.InvariantCulture, $"received {(all ? right : -1)}"));
+        for (int i = 0; i < count; i++)
+        {
+            consumers[i].Dispose();
+            rings[i].Dispose();
+        }
+        return 0;
+    }
+
+    internal static string Name(string prefix, int i) => string.Create(CultureInfo.InvariantCulture, $"{prefix}-{i}");
+
+    private static int Threads() => Directory.GetDirectories("/proc/self/task").Length;
+}
