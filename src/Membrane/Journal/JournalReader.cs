@@ -51,6 +51,18 @@ public sealed unsafe class JournalReader : IDisposable
     /// <summary>The cursor's index in the journal's cursor table.</summary>
     public int CursorId { get; }
 
+    /// <summary>
+    /// How long a wait for the writer spins before it parks, at least (20 µs by default); a wait whose park ended within
+    /// 200 µs spins twice as long the next time (up to 200 µs), a longer park halves it again, down to this. Zero parks
+    /// at once, always.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">Negative.</exception>
+    public TimeSpan SpinBeforeParking
+    {
+        get => _spin.Configured;
+        set => _spin.Configured = value;
+    }
+
     /// <summary>The sequence of the next entry this reader will deliver.</summary>
     public long Position => _position;
 

@@ -1,8 +1,12 @@
+using System.Runtime.CompilerServices;
+
 namespace Membrane;
 
-/// <summary>The copying asynchronous loops of both ring ends (apart because an <c>await</c> cannot sit in their unsafe code).</summary>
+/// <summary>The copying asynchronous loops of both ring ends (apart because an <c>await</c> cannot sit in their unsafe code), their
+/// state machines pooled so that a wait allocates nothing in steady state.</summary>
 internal static class RingAsync
 {
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     internal static async ValueTask WriteAsync(RingProducer producer, ReadOnlyMemory<byte> message, CancellationToken cancellation)
     {
         while (!producer.TryWrite(message.Span))
@@ -11,6 +15,7 @@ internal static class RingAsync
         }
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     internal static async ValueTask<int> ReadAsync(RingConsumer consumer, Memory<byte> destination, CancellationToken cancellation)
     {
         int length;

@@ -10,10 +10,17 @@ internal sealed unsafe partial class FutexReactor
     /// the reactor thread (until it drops the park) and the awaiter (until it has its result), and goes back to the pool
     /// when both have let go, so the reactor never reads a word whose park was reused or whose mapping is gone.
     /// </summary>
-    private sealed class Park(FutexReactor reactor) : IValueTaskSource
+    /// <remarks>
+    /// The continuation never runs on the reactor thread (it would hold up every other park there) nor on a cancelling
+    /// thread: completing queues the park itself to the thread pool as a work item, which then completes the source
+    /// and runs the continuation inline. Unlike <c>RunContinuationsAsynchronously</c>, which wraps each continuation
+    /// in a new work item, that allocates nothing.
+    /// </remarks>
+    private sealed class Park(FutexReactor reactor) : IValueTaskSource, IThreadPoolWorkItem
     {
-        private ManualResetValueTaskSourceCore<bool> _core = new() { RunContinuationsAsynchronously = true };
+        private ManualResetValueTaskSourceCore<bool> _core;
         private int _completed;
+        private CancellationToken _cancelledBy;
         private int _holders;
         private Shard? _shard;
         private MappingUsers? _mapping;
@@ -33,6 +40,7 @@ internal sealed unsafe partial class FutexReactor
         internal void Start(Shard shard, int* word, int observed, long deadline, MappingUsers mapping, CancellationToken cancellation)
         {
             _completed = 0;
+            _cancelledBy = default;
             _holders = 2;
             _shard = shard;
             Word = word;
@@ -52,18 +60,33 @@ internal sealed unsafe partial class FutexReactor
             {
                 return false;
             }
-            _core.SetResult(true);
+            ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
             return true;
         }
 
         private void Cancel(CancellationToken token)
         {
+            Shard? shard = _shard; // read first: once completed, the park may be let go and reused
             if (Interlocked.Exchange(ref _completed, 1) != 0)
             {
                 return;
             }
-            _core.SetException(new OperationCanceledException(token));
-            _shard?.Signal(); // so that the reactor drops the park now, not at its next wake
+            _cancelledBy = token;
+            ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+            shard?.Signal(); // so that the reactor drops the park now, not at its next wake
+        }
+
+        /// <summary>On the thread pool: completes the source, which runs the awaiting continuation here.</summary>
+        void IThreadPoolWorkItem.Execute()
+        {
+            if (_cancelledBy.IsCancellationRequested)
+            {
+                _core.SetException(new OperationCanceledException(_cancelledBy));
+            }
+            else
+            {
+                _core.SetResult(true);
+            }
         }
 
         public void GetResult(short token)

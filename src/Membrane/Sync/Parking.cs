@@ -40,7 +40,11 @@ internal abstract unsafe class Parking
         internal override ValueTask ParkAsync(nint word, int observed, TimeSpan timeout, MappingUsers mapping, CancellationToken cancellation) =>
             FutexReactor.Shared is { } reactor
                 ? reactor.ParkAsync((int*)word, observed, timeout, mapping, cancellation)
-                : new ValueTask(Task.Factory.StartNew(() => Sync.Futex.Wait((int*)word, observed, timeout), cancellation, TaskCreationOptions.LongRunning, TaskScheduler.Default));
+                : ParkOnAThread(word, observed, timeout, cancellation);
+
+        /// <summary>Apart, so that its closure is not allocated on the reactor's path too.</summary>
+        private static ValueTask ParkOnAThread(nint word, int observed, TimeSpan timeout, CancellationToken cancellation) =>
+            new(Task.Factory.StartNew(() => Sync.Futex.Wait((int*)word, observed, timeout), cancellation, TaskCreationOptions.LongRunning, TaskScheduler.Default));
 
         internal override bool CancelsAsyncParks => FutexReactor.Shared is not null;
     }
