@@ -28,6 +28,9 @@ internal sealed unsafe partial class FutexReactor
     /// <summary>Words one reactor thread waits on for its callers (the last of the kernel's 128 is its control word).</summary>
     internal const int WordsPerThread = Interop.FUTEX_WAITV_MAX - 1;
 
+    /// <summary>Set to 0, the reactor is not used even where the kernel has futex_waitv (asynchronous parks take a thread each).</summary>
+    internal const string EnvironmentVariable = "MEMBRANE_FUTEX_WAITV";
+
     private static readonly Lazy<FutexReactor?> s_shared = new(() => IsSupported() ? new FutexReactor() : null);
 
     private readonly Lock _gate = new();
@@ -120,6 +123,6 @@ internal sealed unsafe partial class FutexReactor
     /// ENOSYS by one that has not (EPERM from a seccomp filter counts as not there).
     /// </summary>
     private static bool IsSupported() =>
-        Environment.GetEnvironmentVariable("MEMBRANE_FUTEX_WAITV") != "0"
+        Environment.GetEnvironmentVariable(EnvironmentVariable) != "0"
         && Interop.FutexWaitv(null, 0, null) == -1 && Marshal.GetLastPInvokeError() == Interop.EINVAL;
 }

@@ -169,66 +169,80 @@ internal static class SpinThenPark
         nint parkedCount, nint position, MappingUsers mapping, Parking parking, TimeSpan timeout, AdaptiveSpin spin,
         KeyValuePair<string, object?> metricTag, CancellationToken cancellation, Action<TState>? beforeParking = null)
     {
-        var attempting = new AsyncAttempt<TState>(state, attempt);
-        if (Spin(ref attempting, AsyncAttempt<TState>.Once, spin.Current, out long start))
+        // The words stay mapped until this wait is over, even if another thread disposes the handle meanwhile (the wait
+        // then ends with that handle's ObjectDisposedException, thrown by the attempt, within a slice).
+        if (!mapping.TryAdd())
         {
-            return true;
+            throw new ObjectDisposedException(typeof(TState).Name, "The handle this wait was made from was disposed, and the segment unmapped.");
         }
-        long spunUntil = Stopwatch.GetTimestamp();
-        TimeSpan? slice = !parking.CancelsAsyncParks && (checkPeer is not null || cancellation.CanBeCanceled) ? s_slice
-            : checkPeer is not null ? s_asyncSlice
-            : null;
-        var schedule = new ParkSchedule(start, timeout, slice);
-        while (true)
+        try
         {
-            cancellation.ThrowIfCancellationRequested();
-            if (schedule.TakeEarlyWake())
+            var attempting = new AsyncAttempt<TState>(state, attempt);
+            if (Spin(ref attempting, AsyncAttempt<TState>.Once, spin.Current, out long start))
             {
-                if (attempt(state))
+                return true;
+            }
+            long spunUntil = Stopwatch.GetTimestamp();
+            TimeSpan? slice = !parking.CancelsAsyncParks && (checkPeer is not null || cancellation.CanBeCanceled) ? s_slice
+                : checkPeer is not null ? s_asyncSlice
+                : null;
+            var schedule = new ParkSchedule(start, timeout, slice);
+            while (true)
+            {
+                cancellation.ThrowIfCancellationRequested();
+                if (schedule.TakeEarlyWake())
                 {
-                    return Learned(spin, spunUntil);
+                    if (attempt(state))
+                    {
+                        return Learned(spin, spunUntil);
+                    }
+                    checkPeer?.Invoke(state);
+                    if (Spin(ref attempting, AsyncAttempt<TState>.Once, schedule.PeerCheckedAfterWake(Stopwatch.GetTimestamp()), out _))
+                    {
+                        return Learned(spin, spunUntil);
+                    }
                 }
-                checkPeer?.Invoke(state);
-                if (Spin(ref attempting, AsyncAttempt<TState>.Once, schedule.PeerCheckedAfterWake(Stopwatch.GetTimestamp()), out _))
+                int observed = Announce(parkedCount, position);
+                try
                 {
-                    return Learned(spin, spunUntil);
+                    beforeParking?.Invoke(state);
+                    if (attempt(state))
+                    {
+                        return Learned(spin, spunUntil);
+                    }
+                    long now = Stopwatch.GetTimestamp();
+                    if (checkPeer is not null && schedule.PeerCheckDue(now))
+                    {
+                        checkPeer(state);
+                    }
+                    if (!schedule.TryNextSleep(now, out TimeSpan sleep))
+                    {
+                        return false;
+                    }
+                    MembraneMetrics.Parks.Add(1, metricTag);
+                    await parking.ParkAsync(position, observed, sleep, mapping, cancellation).ConfigureAwait(false);
+                    schedule.Slept(now, sleep);
+                }
+                finally
+                {
+                    Withdraw(parkedCount);
                 }
             }
-            int observed = Announce(parkedCount, position);
-            try
-            {
-                beforeParking?.Invoke(state);
-                if (attempt(state))
-                {
-                    return Learned(spin, spunUntil);
-                }
-                long now = Stopwatch.GetTimestamp();
-                if (checkPeer is not null && schedule.PeerCheckDue(now))
-                {
-                    checkPeer(state);
-                }
-                if (!schedule.TryNextSleep(now, out TimeSpan sleep))
-                {
-                    return false;
-                }
-                MembraneMetrics.Parks.Add(1, metricTag);
-                await parking.ParkAsync(position, observed, sleep, mapping, cancellation).ConfigureAwait(false);
-                schedule.Slept(now, sleep);
-            }
-            finally
-            {
-                Withdraw(parkedCount);
-            }
+        }
+        finally
+        {
+            mapping.Remove();
         }
     }
 
     /// <summary>An asynchronous wait's attempt in the shape <see cref="Spin"/> takes, without a closure.</summary>
     private readonly struct AsyncAttempt<TState>(TState state, Func<TState, bool> attempt)
     {
-        internal static readonly Attempt<AsyncAttempt<TState>> Once = static (ref AsyncAttempt<TState> a) => a._attempt(a._state);
+        internal static readonly Attempt<AsyncAttempt<TState>> Once = static (ref AsyncAttempt<TState> a) => a.Try(a._state);
 
         private readonly TState _state = state;
-        private readonly Func<TState, bool> _attempt = attempt;
+
+        internal Func<TState, bool> Try { get; } = attempt;
     }
 
     /// <summary>A wait that had to park ended in progress: the spin learns how long the park was (see <see cref="AdaptiveSpin"/>).</summary>

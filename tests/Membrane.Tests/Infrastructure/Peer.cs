@@ -14,7 +14,8 @@ internal sealed class Peer : IDisposable
     private readonly StringBuilder _stderr = new();
     private Task<string?>? _pendingLine;
 
-    private Peer(string assembly, IEnumerable<string> arguments, string? crashAt = null, IReadOnlyList<string>? launcher = null)
+    private Peer(string assembly, IEnumerable<string> arguments, string? crashAt = null, IReadOnlyList<string>? launcher = null,
+        IReadOnlyDictionary<string, string>? environment = null)
     {
         var info = new ProcessStartInfo(launcher is [string program, ..] ? program : DotnetHost)
         {
@@ -26,6 +27,10 @@ internal sealed class Peer : IDisposable
         // Without this, every peer a test kills (SIGKILL: no shutdown) leaves its runtime's debugger pipes and
         // diagnostics socket in /tmp for good. The peers are never debugged or traced.
         info.Environment["DOTNET_EnableDiagnostics"] = "0";
+        foreach ((string variable, string value) in environment ?? new Dictionary<string, string>())
+        {
+            info.Environment[variable] = value;
+        }
         if (crashAt is not null)
         {
             info.Environment[Diagnostics.CrashPoints.EnvironmentVariable] = crashAt;
@@ -60,6 +65,10 @@ internal sealed class Peer : IDisposable
     /// <summary>Starts the test peer: <c>Membrane.TestPeer VERB SEGMENT ARGS...</c>.</summary>
     internal static Peer Start(string verb, string segment, params string[] arguments) =>
         new("Membrane.TestPeer.dll", [verb, segment, .. arguments]);
+
+    /// <summary>Starts the test peer with <paramref name="environment"/> added to its environment.</summary>
+    internal static Peer StartWith(IReadOnlyDictionary<string, string> environment, string verb, string segment, params string[] arguments) =>
+        new("Membrane.TestPeer.dll", [verb, segment, .. arguments], environment: environment);
 
     /// <summary>Starts the test peer with a crash point armed: <paramref name="crashAt"/> is <c>point[@n]</c>.</summary>
     internal static Peer StartCrashingAt(string crashAt, string verb, string segment, params string[] arguments) =>

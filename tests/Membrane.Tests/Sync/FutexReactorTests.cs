@@ -16,35 +16,100 @@ public sealed class FutexReactorTests : IDisposable
     [Fact]
     public void A_thousand_pending_ReadAsync_calls_cost_at_most_eight_threads_and_each_completes_when_another_process_writes()
     {
+        (int gained, int reactorThreads) = AwaitManyInAnotherProcess(Rings, environment: new Dictionary<string, string>());
+
+        Assert.True(gained <= 8, $"the thousand pending reads cost {gained} threads (reactor threads: {reactorThreads})");
+        Assert.Equal((Rings + FutexReactor.WordsPerThread - 1) / FutexReactor.WordsPerThread, reactorThreads);
+    }
+
+    [Fact]
+    public void Without_futex_waitv_each_parked_ReadAsync_takes_a_thread_of_its_own_and_still_completes()
+    {
+        const int rings = 40;
+
+        (int gained, int reactorThreads) = AwaitManyInAnotherProcess(rings, new Dictionary<string, string> { [FutexReactor.EnvironmentVariable] = "0" });
+
+        Assert.Equal(0, reactorThreads);
+        Assert.True(gained >= rings, $"{rings} reads parked on threads of their own should have taken {rings} threads, took {gained}");
+    }
+
+    [Fact]
+    public async Task A_parked_async_wait_ends_at_once_when_cancelled_and_with_false_at_its_timeout()
+    {
+        using var ring = SharedRing.Create(_segments.NewName("cancel"), new RingOptions { Capacity = 4096 });
+        using RingConsumer consumer = ring.CreateConsumer();
+        using RingProducer producer = ring.CreateProducer();
+        consumer.SpinBeforeParking = TimeSpan.Zero;
+        using var cancel = new CancellationTokenSource();
+
+        ValueTask<bool> waiting = consumer.WaitToReadAsync(Timeout.InfiniteTimeSpan, cancel.Token);
+        await ParkedAsync(ring);
+        Assert.False(waiting.IsCompleted);
+        cancel.Cancel();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await waiting.AsTask().WaitAsync(s_wait));
+
+        Assert.False(await consumer.WaitToReadAsync(TimeSpan.FromMilliseconds(50)).AsTask().WaitAsync(s_wait));
+        Assert.True(producer.TryWrite([1, 2, 3]));
+        Assert.True(await consumer.WaitToReadAsync(TimeSpan.FromMilliseconds(50)).AsTask().WaitAsync(s_wait));
+    }
+
+    [Fact]
+    public async Task A_handle_disposed_under_a_parked_async_read_ends_it_with_ObjectDisposedException_and_nothing_reads_unmapped_memory()
+    {
+        var ring = SharedRing.Create(_segments.NewName("disposed"), new RingOptions { Capacity = 4096 });
+        RingConsumer consumer = ring.CreateConsumer();
+        consumer.SpinBeforeParking = TimeSpan.Zero;
+
+        Task<int> reading = consumer.ReadAsync(new byte[16]).AsTask();
+        await ParkedAsync(ring);
+        consumer.Dispose();
+        ring.Dispose();
+
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => reading.WaitAsync(s_wait));
+    }
+
+    /// <summary>Waits until the ring's consumer has announced its park (the flag the producer reads before waking it).</summary>
+    private static async Task ParkedAsync(SharedRing ring)
+    {
+        using var timeout = new CancellationTokenSource(s_wait);
+        while (Volatile.Read(ref ring.Field32(RingLayout.ConsumerWaitingOffset)) == 0)
+        {
+            await Task.Yield();
+            timeout.Token.ThrowIfCancellationRequested();
+        }
+    }
+
+    /// <summary>
+    /// A peer creates <paramref name="count"/> rings and awaits a read on each; this process writes one message to each.
+    /// Returns the threads the peer gained for its pending reads and its reactor threads.
+    /// </summary>
+    private (int Gained, int ReactorThreads) AwaitManyInAnotherProcess(int count, IReadOnlyDictionary<string, string> environment)
+    {
         string prefix = _segments.NewName("many");
-        for (int i = 0; i < Rings; i++)
+        for (int i = 0; i < count; i++)
         {
             _segments.Track(Name(prefix, i));
         }
-        using Peer awaiting = Peer.Start("async-ring-await-many", prefix, Rings.ToString(CultureInfo.InvariantCulture));
+        using Peer awaiting = Peer.StartWith(environment, "async-ring-await-many", prefix, count.ToString(CultureInfo.InvariantCulture));
         awaiting.Expect("created");
-        var rings = new SharedRing[Rings];
-        var producers = new RingProducer[Rings];
+        var rings = new SharedRing[count];
+        var producers = new RingProducer[count];
         try
         {
-            for (int i = 0; i < Rings; i++)
+            for (int i = 0; i < count; i++)
             {
                 rings[i] = SharedRing.Open(Name(prefix, i));
                 producers[i] = rings[i].CreateProducer();
             }
             string[] parked = (awaiting.ReadLine() ?? "").Split(' ');
             Assert.True(parked is ["parked", _, _, _], $"expected \"parked THREADS REACTOR CPU\", got \"{string.Join(' ', parked)}\"; stderr: {awaiting.Stderr}");
-            int gained = int.Parse(parked[1], CultureInfo.InvariantCulture);
-            int reactorThreads = int.Parse(parked[2], CultureInfo.InvariantCulture);
-            Assert.True(gained <= 8, $"the thousand pending reads cost {gained} threads (reactor threads: {reactorThreads})");
-            Assert.Equal((Rings + FutexReactor.WordsPerThread - 1) / FutexReactor.WordsPerThread, reactorThreads);
-
-            for (int i = 0; i < Rings; i++)
+            for (int i = 0; i < count; i++)
             {
                 Assert.True(producers[i].TryWrite(BitConverter.GetBytes((long)i)));
             }
-            awaiting.Expect(string.Create(CultureInfo.InvariantCulture, $"received {Rings}"));
+            awaiting.Expect(string.Create(CultureInfo.InvariantCulture, $"received {count}"));
             Assert.Equal(0, awaiting.Finish());
+            return (int.Parse(parked[1], CultureInfo.InvariantCulture), int.Parse(parked[2], CultureInfo.InvariantCulture));
         }
         finally
         {
