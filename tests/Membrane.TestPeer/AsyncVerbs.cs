@@ -10,6 +10,7 @@ internal static class AsyncVerbs
     internal static int Run(string verb, string prefix, string[] rest) => verb switch
     {
         "async-ring-await-many" => AwaitMany(prefix, int.Parse(rest[0], CultureInfo.InvariantCulture)),
+        "async-channel-write" => WriteChannelAsync(prefix, long.Parse(rest[0], CultureInfo.InvariantCulture), complete: rest is not [_, "hang"]).GetAwaiter().GetResult(),
         _ => -1,
     };
 
@@ -57,6 +58,30 @@ internal static class AsyncVerbs
             consumers[i].Dispose();
             rings[i].Dispose();
         }
+        return 0;
+    }
+
+    /// <summary>
+    /// Writes 0 to <paramref name="count"/>-1 through the ring's producer as a <c>ChannelWriter&lt;long&gt;</c>, then
+    /// completes it (or, not <paramref name="complete"/>, says "done" and hangs, to be killed), and says "done N".
+    /// </summary>
+    private static async Task<int> WriteChannelAsync(string name, long count, bool complete)
+    {
+        using var ring = SharedRing.Open(name);
+        RingProducer producer = ring.CreateProducer();
+        System.Threading.Channels.ChannelWriter<long> writer = producer.AsChannelWriter<long>();
+        for (long i = 0; i < count; i++)
+        {
+            await writer.WriteAsync(i);
+        }
+        if (!complete)
+        {
+            producer.Publish();
+            Verbs.Say("done");
+            Thread.Sleep(Timeout.Infinite);
+        }
+        writer.Complete();
+        Verbs.Say(string.Create(CultureInfo.InvariantCulture, $"done {count}"));
         return 0;
     }
 

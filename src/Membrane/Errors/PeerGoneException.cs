@@ -8,4 +8,10 @@ public sealed class PeerGoneException : MembraneException
         : base(summary, segmentName, expected, found, errno, innerException)
     {
     }
+
+    /// <summary>
+    /// True when the peer closed its end (its <c>Dispose</c> or <c>Complete</c>): the stream ended as it should, and
+    /// everything it published was delivered. False when its process died or its socket hung up.
+    /// </summary>
+    public bool ClosedNormally { get; init; }
 }

@@ -213,6 +213,22 @@ public sealed unsafe class RingConsumer : IDisposable
     public ValueTask<int> ReadAsync(Memory<byte> destination, CancellationToken cancellation = default) =>
         RingAsync.ReadAsync(this, destination, cancellation);
 
+    /// <summary>
+    /// This consumer as a <see cref="System.Threading.Channels.ChannelReader{T}"/>: one message per item, each exactly
+    /// <c>sizeof(T)</c> bytes (a message of another size throws <see cref="PeerViolationException"/> and is skipped).
+    /// The producer's <c>Complete</c> or <c>Dispose</c> completes the reader's <c>Completion</c> once all it wrote is
+    /// read; a producer that died faults it with <see cref="PeerGoneException"/>. Read through one or the other, not both.
+    /// </summary>
+    public System.Threading.Channels.ChannelReader<T> AsChannelReader<T>()
+        where T : unmanaged
+    {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        return new RingChannelReader<T>(this);
+    }
+
+    /// <summary>The ring's name, for the adapters' messages.</summary>
+    internal string RingName => _ring.Name;
+
     /// <summary>Makes every released message's room available to the producer, waking it if it is parked.</summary>
     public void Publish()
     {

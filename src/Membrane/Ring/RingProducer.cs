@@ -308,6 +308,21 @@ public sealed unsafe class RingProducer : IDisposable
         RingAsync.WriteAsync(this, message, cancellation);
 
     /// <summary>
+    /// This producer as a <see cref="System.Threading.Channels.ChannelWriter{T}"/>: one message per item, each exactly
+    /// <c>sizeof(T)</c> bytes. <c>Complete</c> closes this producer's end (as <see cref="Dispose"/> does): the consumer's
+    /// channel reader completes once it has read everything. Write through one or the other, not both.
+    /// </summary>
+    public System.Threading.Channels.ChannelWriter<T> AsChannelWriter<T>()
+        where T : unmanaged
+    {
+        ThrowIfDisposed();
+        return new RingChannelWriter<T>(this);
+    }
+
+    /// <summary>The ring's name, for the adapters' messages.</summary>
+    internal string RingName => _ring.Name;
+
+    /// <summary>
     /// Publishes what is committed, closes the producer's end (the consumer drains it, then hears it closed). Idempotent;
     /// every later call on this producer throws <see cref="ObjectDisposedException"/>.
     /// </summary>

@@ -246,7 +246,7 @@ public sealed unsafe class SharedRing : IDisposable
     {
         if (Volatile.Read(ref Field32(closedOffset)) != 0)
         {
-            throw new PeerGoneException($"The {peer} closed its end of the ring.", Name, expected: what, found: $"the {peer} closed");
+            throw new PeerGoneException($"The {peer} closed its end of the ring.", Name, expected: what, found: $"the {peer} closed") { ClosedNormally = true };
         }
         if (_link is not null)
         {
