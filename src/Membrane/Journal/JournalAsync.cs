@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Runtime.CompilerServices;
 
 namespace Membrane;
@@ -23,6 +24,25 @@ internal static class JournalAsync
         finally
         {
             reader.MarkWaiting(false);
+        }
+    }
+
+    /// <summary>See <see cref="JournalReader.ReadAllAsync"/>.</summary>
+    internal static async IAsyncEnumerable<JournalEntry> ReadAllAsync(JournalReader reader, int slotSize, [EnumeratorCancellation] CancellationToken cancellation)
+    {
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(slotSize);
+        try
+        {
+            while (true)
+            {
+                JournalRecord record = await reader.ReadAsync(buffer, cancellation).ConfigureAwait(false);
+                yield return new JournalEntry(record.Sequence, record.LostBefore, buffer.AsMemory(0, record.Length));
+                reader.Commit(); // the loop came back: its body is done with the entry
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
         }
     }
 }

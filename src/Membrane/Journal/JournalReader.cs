@@ -241,6 +241,23 @@ public sealed unsafe class JournalReader : IDisposable
         TryRead(destination.Span, out JournalRecord record) ? ValueTask.FromResult(record) : JournalAsync.ReadAsync(this, destination, cancellation);
 
     /// <summary>
+    /// Every entry from this reader's position on, as they come, waiting (without a thread) for the writer in between;
+    /// ends only by cancellation (or a disposed reader). Each entry's <see cref="JournalEntry.Data"/> lives in one buffer
+    /// of the enumeration's, overwritten by the next entry.
+    /// <para>
+    /// Commits: when the loop comes back for the next entry, the one it had is committed (<see cref="Commit"/>), so a
+    /// reader of this cursor that starts after a crash resumes at the first entry whose loop body did not finish. An entry
+    /// whose body broke out of the loop or threw is not committed. Entries are thus delivered at least once across crashes,
+    /// exactly once without them.
+    /// </para>
+    /// </summary>
+    public IAsyncEnumerable<JournalEntry> ReadAllAsync(CancellationToken cancellationToken = default)
+    {
+        ThrowIfDisposed();
+        return JournalAsync.ReadAllAsync(this, _journal.SlotSize, cancellationToken);
+    }
+
+    /// <summary>
     /// Says (or stops saying) that this reader may be counted in ParkedReaders, as around the wait in
     /// <see cref="TryRead(Span{byte}, TimeSpan, CancellationToken, out JournalRecord)"/>.
     /// </summary>
