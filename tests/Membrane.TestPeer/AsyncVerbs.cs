@@ -10,6 +10,7 @@ internal static class AsyncVerbs
     internal static int Run(string verb, string prefix, string[] rest) => verb switch
     {
         "async-ring-await-many" => AwaitMany(prefix, int.Parse(rest[0], CultureInfo.InvariantCulture)),
+        "async-pipe-write" => WritePipeAsync(prefix, int.Parse(rest[0], CultureInfo.InvariantCulture), int.Parse(rest[1], CultureInfo.InvariantCulture)).GetAwaiter().GetResult(),
         "async-channel-write" => WriteChannelAsync(prefix, long.Parse(rest[0], CultureInfo.InvariantCulture), complete: rest is not [_, "hang"]).GetAwaiter().GetResult(),
         _ => -1,
     };
@@ -82,6 +83,44 @@ internal static class AsyncVerbs
         }
         writer.Complete();
         Verbs.Say(string.Create(CultureInfo.InvariantCulture, $"done {count}"));
+        return 0;
+    }
+
+    /// <summary>
+    /// Writes <paramref name="frames"/> frames through the ring's producer as a <c>PipeWriter</c>, in pieces of random
+    /// sizes (seeded), flushing now and then; completes it and says "done N". A frame is
+    /// <c>[length i32 | sequence i64 | payload]</c>, payload byte <c>j</c> being <c>(byte)(sequence * 31 + j)</c>.
+    /// </summary>
+    private static async Task<int> WritePipeAsync(string name, int frames, int seed)
+    {
+        using var ring = SharedRing.Open(name);
+        System.IO.Pipelines.PipeWriter writer = ring.CreateProducer().AsPipeWriter();
+        var random = new Random(seed);
+        for (long sequence = 0; sequence < frames; sequence++)
+        {
+            int length = random.Next(3) == 0 ? random.Next(0, 50_000) : random.Next(0, 300);
+            Span<byte> header = writer.GetSpan(12);
+            BitConverter.TryWriteBytes(header, length);
+            BitConverter.TryWriteBytes(header[4..], sequence);
+            writer.Advance(12);
+            for (int written = 0; written < length;)
+            {
+                Span<byte> room = writer.GetSpan(random.Next(1, 20_000));
+                int piece = Math.Min(Math.Min(room.Length, length - written), random.Next(1, 30_000));
+                for (int j = 0; j < piece; j++)
+                {
+                    room[j] = (byte)((sequence * 31) + written + j);
+                }
+                writer.Advance(piece);
+                written += piece;
+            }
+            if (random.Next(4) == 0)
+            {
+                await writer.FlushAsync();
+            }
+        }
+        await writer.CompleteAsync();
+        Verbs.Say(string.Create(CultureInfo.InvariantCulture, $"done {frames}"));
         return 0;
     }
 

@@ -226,6 +226,20 @@ public sealed unsafe class RingConsumer : IDisposable
         return new RingChannelReader<T>(this);
     }
 
+    /// <summary>
+    /// This consumer as a <see cref="System.IO.Pipelines.PipeReader"/>: the messages, concatenated, as one byte stream
+    /// (<c>AsStream()</c> gives a <see cref="Stream"/>). A read's buffer is the ring's memory, one message from where the
+    /// last <c>AdvanceTo</c> left it, unless the caller examined all of it and wants more: then the rest and the next
+    /// message are copied together. The buffer is valid until the next <c>AdvanceTo</c>. The producer closing its end
+    /// ends the stream; a producer that died makes the read throw <see cref="PeerGoneException"/>. <c>Complete</c>
+    /// disposes this consumer. Read through one or the other, not both.
+    /// </summary>
+    public System.IO.Pipelines.PipeReader AsPipeReader()
+    {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        return new RingPipeReader(this);
+    }
+
     /// <summary>The ring's name, for the adapters' messages.</summary>
     internal string RingName => _ring.Name;
 

@@ -319,6 +319,19 @@ public sealed unsafe class RingProducer : IDisposable
         return new RingChannelWriter<T>(this);
     }
 
+    /// <summary>
+    /// This producer as a <see cref="System.IO.Pipelines.PipeWriter"/>: the bytes written go as messages of up to 16 KiB.
+    /// <c>GetMemory</c> lends room reserved in the ring itself when it has room (else a buffer of the writer's, copied in
+    /// at the next flush, which waits for room); <c>FlushAsync</c> publishes. A consumer that closed its end completes
+    /// the flush result; one that died makes it throw <see cref="PeerGoneException"/>. <c>Complete</c> publishes what is
+    /// written and disposes this producer, which ends the reader's stream. Write through one or the other, not both.
+    /// </summary>
+    public System.IO.Pipelines.PipeWriter AsPipeWriter()
+    {
+        ThrowIfDisposed();
+        return new RingPipeWriter(this);
+    }
+
     /// <summary>The ring's name, for the adapters' messages.</summary>
     internal string RingName => _ring.Name;
 
