@@ -66,7 +66,7 @@ internal static class BenchCommand
         {
             AnsiConsole.MarkupLine("[yellow]This is a Debug build: the JIT optimiser is off and the figures are not representative. Run with -c Release.[/]");
         }
-        var plan = (from size in sizes from transport in transports from mode in new[] { BenchResult.LatencyMode, BenchResult.ThroughputMode } where transport.Measures(mode) select (transport, mode, size)).ToList();
+        var plan = (from size in sizes from transport in transports from mode in new[] { BenchResult.LatencyMode, BenchResult.ThroughputMode, BenchResult.WakeMode } where transport.Measures(mode, size) select (transport, mode, size)).ToList();
         string scratch = Directory.CreateTempSubdirectory("membrane-bench-").FullName;
         var results = new List<BenchResult>();
         try
@@ -97,6 +97,10 @@ internal static class BenchCommand
         IReadOnlyList<string> files = BenchReport.Write(outputDirectory, summaries, compared, machine, method);
         AnsiConsole.Write(LatencyTable(summaries));
         AnsiConsole.Write(ThroughputTable(summaries));
+        if (summaries.Any(r => r.Mode == BenchResult.WakeMode))
+        {
+            AnsiConsole.Write(WakeTable(summaries));
+        }
         foreach (string file in files)
         {
             AnsiConsole.MarkupLine($"wrote [blue]{Markup.Escape(file)}[/]");
@@ -124,7 +128,9 @@ internal static class BenchCommand
                 using IBenchLink link = pending.Complete();
                 Expect(peer, "ready");
                 long exchanged;
-                BenchResult measured = mode == BenchResult.LatencyMode ? Latency(row, link, size, budget, out exchanged) : Throughput(row, link, size, budget, out exchanged);
+                BenchResult measured = link is ISelfTimedLink selfTimed ? selfTimed.Measure(row, () => NextLine(peer), out exchanged)
+                    : mode == BenchResult.LatencyMode ? Latency(row, link, size, budget, out exchanged)
+                    : Throughput(row, link, size, budget, out exchanged);
                 (long peerParks, long peerWakes) = ExpectDone(peer);
                 measured = measured with
                 {
@@ -151,7 +157,9 @@ internal static class BenchCommand
 
     private static BenchResult Latency(BenchResult row, IBenchLink link, int size, TimeSpan budget, out long exchanged)
     {
-        LongHistogram histogram = Scenarios.Latency(link, size, budget, out exchanged);
+        LongHistogram histogram = link is IAsyncBenchLink asynchronous
+            ? Scenarios.LatencyAsync(asynchronous, size, budget, out exchanged)
+            : Scenarios.Latency(link, size, budget, out exchanged);
         return row with
         {
             P50Ns = histogram.GetValueAtPercentile(50),
@@ -213,6 +221,19 @@ internal static class BenchCommand
         foreach (BenchSummary r in results.Where(r => r.Mode == BenchResult.ThroughputMode))
         {
             table.AddRow(Row(r, [N(r.MsgsPerS), Format.Spread(r.MsgsPerSMin, r.MsgsPerSMax), r.BytesPerS is double b ? (b / 1e6).ToString("N1", CultureInfo.InvariantCulture) : ""]));
+        }
+        return table;
+    }
+
+    private static Table WakeTable(IReadOnlyList<BenchSummary> results)
+    {
+        var table = new Table().Border(TableBorder.Rounded).Title($"{ScaleBenchLink.Rings:N0} pending async reads: wake, one way (ns; medians)")
+            .AddColumns("transport", "size", "p50", "p99", "p99.9", "max", "threads");
+        foreach (BenchSummary r in results.Where(r => r.Mode == BenchResult.WakeMode))
+        {
+            table.AddRow(r.Succeeded
+                ? [r.Transport, Format.Size(r.Size), N(r.P50Ns), N(r.P99Ns), N(r.P999Ns), N(r.MaxNs), N(r.ExtraThreadsMax)]
+                : [r.Transport, Format.Size(r.Size), "[red]failed[/]", "", "", "", Markup.Escape(r.Error ?? "")]);
         }
         return table;
     }

@@ -114,6 +114,12 @@ internal sealed class JournalBenchLink : IBenchLink
         _commitEvery = Math.Max(1, incoming.Capacity / 4);
     }
 
+    /// <summary>Whether the reader parks at once (no spin) when no entry is there.</summary>
+    internal bool Parked
+    {
+        init => _reader.SpinBeforeParking = value ? TimeSpan.Zero : _reader.SpinBeforeParking;
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // see IBenchLink
     public void Send(ReadOnlySpan<byte> message, bool endOfBurst = true) => _writer.Append(message);
 

@@ -31,7 +31,15 @@ internal static class BenchPeerCommand
             using var counters = new WaitCounters();
             using IBenchLink link = transport.Join(endpoint, size);
             Say("ready");
-            if (mode == BenchResult.LatencyMode)
+            if (link is ISelfTimedLink selfTimed)
+            {
+                selfTimed.Serve(Say);
+            }
+            else if (link is IAsyncBenchLink asynchronous)
+            {
+                Scenarios.EchoAsync(asynchronous, size);
+            }
+            else if (mode == BenchResult.LatencyMode)
             {
                 Scenarios.Echo(link, size);
             }

@@ -72,6 +72,19 @@ internal static class BenchReport
                 ? $"| {r.Transport} | {Format.Size(r.Size)} | {r.MsgsPerS:N0} | {Format.Spread(r.MsgsPerSMin, r.MsgsPerSMax)} | {r.BytesPerS / 1e6:N1} | {r.Runs} | {Format.Ratio(r.VsUnixSocket)} | {Format.FloorRatio(r)} | {Format.Parks(r)} |"
                 : $"| {r.Transport} | {Format.Size(r.Size)} | failed: {r.Error} | | | | | | |");
         }
+        if (results.Any(r => r.Mode == BenchResult.WakeMode))
+        {
+            text.AppendLine().AppendLine(CultureInfo.InvariantCulture, $"## Asynchronous reads at scale (one-way wake latency, ns; medians over the runs)").AppendLine();
+            text.AppendLine(CultureInfo.InvariantCulture, $"A peer process awaits one read on each of {ScaleBenchLink.Rings:N0} rings; the bench writes one message to each, {ScaleBenchLink.Pace.TotalMilliseconds} ms apart. Threads: what the pending reads cost the peer (the most of any run).").AppendLine();
+            text.AppendLine("| transport | size | p50 | p50 spread | p99 | p99.9 | max | runs | threads |");
+            text.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+            foreach (BenchSummary r in results.Where(r => r.Mode == BenchResult.WakeMode))
+            {
+                text.AppendLine(r.Succeeded
+                    ? $"| {r.Transport} | {Format.Size(r.Size)} | {r.P50Ns:N0} | {Format.Spread(r.P50NsMin, r.P50NsMax)} | {r.P99Ns:N0} | {r.P999Ns:N0} | {r.MaxNs:N0} | {r.Runs} | {r.ExtraThreadsMax} |"
+                    : $"| {r.Transport} | {Format.Size(r.Size)} | failed: {r.Error} | | | | | | |");
+            }
+        }
         text.AppendLine();
         foreach (string chart in charts)
         {
@@ -142,6 +155,7 @@ internal sealed partial record ReportRow(
     [property: CsvColumn("parks_per_message")] double? ParksPerMessage,
     [property: CsvColumn("parks_per_message_max")] double? ParksPerMessageMax,
     [property: CsvColumn("wakes_per_message")] double? WakesPerMessage,
+    [property: CsvColumn("extra_threads_max")] int? ExtraThreadsMax,
     [property: CsvColumn("error")] string? Error,
     [property: CsvColumn("cpu")] string Cpu,
     [property: CsvColumn("cores")] int Cores,
@@ -153,7 +167,7 @@ internal sealed partial record ReportRow(
     internal static ReportRow From(BenchSummary r, MachineInfo m) => new(
         r.Transport, r.Mode, r.Size, r.P50Ns, r.P99Ns, r.P999Ns, r.MaxNs, Round(r.MsgsPerS), Round(r.BytesPerS), r.Runs,
         r.P50NsMin, r.P50NsMax, Round(r.MsgsPerSMin), Round(r.MsgsPerSMax), r.VsUnixSocket, r.VsUnixSocketMin, r.VsUnixSocketMax,
-        r.VsFloor, r.VsFloorMin, r.ParksPerMessage, r.ParksPerMessageMax, r.WakesPerMessage, r.Error, m.Cpu, m.Cores, m.Kernel, m.Dotnet, m.Build, m.When);
+        r.VsFloor, r.VsFloorMin, r.ParksPerMessage, r.ParksPerMessageMax, r.WakesPerMessage, r.ExtraThreadsMax, r.Error, m.Cpu, m.Cores, m.Kernel, m.Dotnet, m.Build, m.When);
 
     internal static double? Round(double? value) => value is double v ? Math.Round(v) : null;
 }
@@ -176,9 +190,10 @@ internal sealed partial record RunRow(
     [property: CsvColumn("vs_floor")] double? VsFloor,
     [property: CsvColumn("parks_per_message")] double? ParksPerMessage,
     [property: CsvColumn("wakes_per_message")] double? WakesPerMessage,
+    [property: CsvColumn("extra_threads")] int? ExtraThreads,
     [property: CsvColumn("error")] string? Error)
 {
     internal static RunRow From(BenchResult r) => new(
         r.Run, r.Transport, r.Mode, r.Size, r.P50Ns, r.P99Ns, r.P999Ns, r.MaxNs, ReportRow.Round(r.MsgsPerS), ReportRow.Round(r.BytesPerS),
-        r.Samples, r.VsUnixSocket, r.VsFloor, r.ParksPerMessage, r.WakesPerMessage, r.Error);
+        r.Samples, r.VsUnixSocket, r.VsFloor, r.ParksPerMessage, r.WakesPerMessage, r.ExtraThreads, r.Error);
 }

@@ -11,6 +11,9 @@ internal sealed record BenchResult(string Transport, string Mode, int Size)
     internal const string LatencyMode = "latency";
     internal const string ThroughputMode = "throughput";
 
+    /// <summary>One-way wake latency of many pending asynchronous reads (the scale row): compared with no baseline.</summary>
+    internal const string WakeMode = "wake";
+
     /// <summary>Which run of the matrix (1 to <c>--repeat</c>) this measurement belongs to.</summary>
     public int Run { get; init; } = 1;
 
@@ -48,13 +51,16 @@ internal sealed record BenchResult(string Transport, string Mode, int Size)
 
     public double? WakesPerMessage { get; init; }
 
+    /// <summary>Threads the bench's process gained for its pending asynchronous reads (the scale row), or null.</summary>
+    public int? ExtraThreads { get; init; }
+
     /// <summary>Why the run gave no figures, or null.</summary>
     public string? Error { get; init; }
 
     internal bool Succeeded => Error is null;
 
     /// <summary>The figure the ratios compare: lower p50 or higher rate is better.</summary>
-    internal double? Figure => Mode == LatencyMode ? P50Ns : MsgsPerS;
+    internal double? Figure => Mode switch { LatencyMode => P50Ns, ThroughputMode => MsgsPerS, _ => null };
 
     /// <summary>
     /// Every measurement with its ratios to the Unix socket and to the floor measured in the same run, for the same mode

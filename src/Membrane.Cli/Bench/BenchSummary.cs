@@ -51,6 +51,9 @@ internal sealed record BenchSummary(string Transport, string Mode, int Size)
 
     public double? WakesPerMessage { get; init; }
 
+    /// <summary>The most threads any run gained for its pending asynchronous reads (the scale row), or null.</summary>
+    public int? ExtraThreadsMax { get; init; }
+
     /// <summary>The first error of a run that failed, or null when every run gave figures.</summary>
     public string? Error { get; init; }
 
@@ -85,6 +88,7 @@ internal sealed record BenchSummary(string Transport, string Mode, int Size)
             ParksPerMessage = Median(good, r => r.ParksPerMessage),
             ParksPerMessageMax = Pick(good, r => r.ParksPerMessage, Enumerable.Max),
             WakesPerMessage = Median(good, r => r.WakesPerMessage),
+            ExtraThreadsMax = (int?)Pick(good, r => r.ExtraThreads, Enumerable.Max),
         };
     }
 

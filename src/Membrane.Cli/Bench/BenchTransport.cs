@@ -24,8 +24,12 @@ internal abstract class BenchTransport
          new FloorTransport("futex-floor", parked: true,
              "bare shared memory, parked: a futex wait and an unconditional wake a message, no protocol (the parked floor, latency only)"),
          new RingTransport("ring-parked", "SharedRing, parked (futex)", spin: TimeSpan.Zero),
+         new RingTransport("ring-async", "SharedRing, parked, every wait awaited (futex reactor)", spin: TimeSpan.Zero, awaited: true),
+         new ScaleTransport(),
          new UntrustedRingTransport(),
-         new JournalTransport(),
+         new JournalTransport("journal", "Journal, 1 writer -> 1 reader (two journals for replies)", parked: false),
+         new JournalTransport("journal-parked", "Journal, reader parked (futex)", parked: true),
+         new JournalTransport("journal-async", "Journal, reader parked, every read awaited (futex reactor)", parked: true, awaited: true),
          new UnixSocketTransport(),
          new PipeTransport(),
          new TcpTransport()];
@@ -45,6 +49,9 @@ internal abstract class BenchTransport
 
     /// <summary>Whether the transport has a figure for <paramref name="mode"/> (the floor has only latency).</summary>
     internal virtual bool Measures(string mode) => true;
+
+    /// <summary>Whether the transport has a figure for <paramref name="mode"/> at messages of <paramref name="size"/> bytes.</summary>
+    internal virtual bool Measures(string mode, int size) => mode != BenchResult.WakeMode && Measures(mode);
 
     /// <summary>The bench's side, before the peer starts: resources made for a <paramref name="mode"/> run, and the peer's arguments to join them.</summary>
     internal abstract PendingLink Prepare(int size, string mode, string scratchDirectory);
@@ -79,24 +86,47 @@ internal sealed class PendingLink(IReadOnlyList<string> endpoint, Func<IBenchLin
     public void Dispose() => cleanup?.Invoke();
 }
 
-internal sealed class RingTransport(string name, string label, TimeSpan spin) : BenchTransport
+/// <summary>A named ring channel, waiting with <paramref name="spin"/> before parking; <paramref name="awaited"/>: every wait awaited (latency only).</summary>
+internal sealed class RingTransport(string name, string label, TimeSpan spin, bool awaited = false) : BenchTransport
 {
     internal override string Name => name;
 
     internal override string Label => label;
 
+    internal override bool Measures(string mode) => !awaited || mode == BenchResult.LatencyMode;
+
     internal override PendingLink Prepare(int size, string mode, string scratchDirectory)
     {
         // The bench hosts a named channel (two rings); the peer joins it as the client.
         var channel = RingChannel.Host(UniqueName("ring"), new RingOptions { Capacity = Room(size) });
-        return new PendingLink([channel.Name], () => new RingBenchLink(channel).Waiting(spin), channel.Dispose);
+        return new PendingLink([channel.Name], () => Over(channel), channel.Dispose);
     }
 
-    internal override IBenchLink Join(IReadOnlyList<string> endpoint, int size)
+    internal override IBenchLink Join(IReadOnlyList<string> endpoint, int size) => Over(RingChannel.Join(endpoint[0]));
+
+    private IBenchLink Over(RingChannel channel) => awaited ? new AsyncRingBenchLink(channel) : new RingBenchLink(channel).Waiting(spin);
+}
+
+/// <summary>A thousand rings, each with a pending asynchronous read (see <see cref="ScaleBenchLink"/>).</summary>
+internal sealed class ScaleTransport : BenchTransport
+{
+    internal override string Name => "ring-async-1000";
+
+    internal override string Label => "1,000 rings, a ReadAsync pending on each; one message to each, 0.5 ms apart: wake latency one way, and the threads the pending reads cost";
+
+    /// <summary>Up to 64 KiB: a thousand rings of room for larger messages would take gigabytes of /dev/shm.</summary>
+    internal override bool Measures(string mode, int size) => Measures(mode) && size <= 64 * 1024;
+
+    internal override bool Measures(string mode) => mode == BenchResult.WakeMode;
+
+    internal override PendingLink Prepare(int size, string mode, string scratchDirectory)
     {
-        RingChannel channel = RingChannel.Join(endpoint[0]);
-        return new RingBenchLink(channel).Waiting(spin);
+        string prefix = UniqueName("scale");
+        ScaleBenchLink link = ScaleBenchLink.Create(prefix, size);
+        return new PendingLink([prefix], () => link, link.Dispose);
     }
+
+    internal override IBenchLink Join(IReadOnlyList<string> endpoint, int size) => ScaleBenchLink.Open(endpoint[0], size);
 }
 
 internal sealed class UntrustedRingTransport : BenchTransport
@@ -124,11 +154,14 @@ internal sealed class UntrustedRingTransport : BenchTransport
     }
 }
 
-internal sealed class JournalTransport : BenchTransport
+/// <summary>Two journals; the reader <paramref name="parked"/> (no spin) or spinning first; <paramref name="awaited"/>: every read awaited (latency only).</summary>
+internal sealed class JournalTransport(string name, string label, bool parked, bool awaited = false) : BenchTransport
 {
-    internal override string Name => "journal";
+    internal override string Name => name;
 
-    internal override string Label => "Journal, 1 writer -> 1 reader (two journals for replies)";
+    internal override string Label => label;
+
+    internal override bool Measures(string mode) => !parked || mode == BenchResult.LatencyMode;
 
     internal override PendingLink Prepare(int size, string mode, string scratchDirectory)
     {
@@ -142,7 +175,7 @@ internal sealed class JournalTransport : BenchTransport
         };
         Journal outgoing = Journal.Create(toPeer, options);
         Journal incoming = Journal.Create(fromPeer, options);
-        return new PendingLink([toPeer, fromPeer], () => new JournalBenchLink(outgoing, incoming), () =>
+        return new PendingLink([toPeer, fromPeer], () => Over(outgoing, incoming), () =>
         {
             outgoing.Dispose();
             incoming.Dispose();
@@ -151,8 +184,10 @@ internal sealed class JournalTransport : BenchTransport
         });
     }
 
-    internal override IBenchLink Join(IReadOnlyList<string> endpoint, int size) =>
-        new JournalBenchLink(Journal.Open(endpoint[1]), Journal.Open(endpoint[0]));
+    internal override IBenchLink Join(IReadOnlyList<string> endpoint, int size) => Over(Journal.Open(endpoint[1]), Journal.Open(endpoint[0]));
+
+    private IBenchLink Over(Journal outgoing, Journal incoming) =>
+        awaited ? new AsyncJournalBenchLink(outgoing, incoming) : new JournalBenchLink(outgoing, incoming) { Parked = parked };
 }
 
 /// <summary>A stream socket: the bench listens, the peer connects, each side frames messages by the scenario's size.</summary>

@@ -42,7 +42,7 @@ internal static class Scenarios
             link.Send(message);
             int length = link.Receive(reply);
             long finish = Stopwatch.GetTimestamp();
-            Check(length == size && BinaryPrimitives.ReadInt64LittleEndian(reply) == sequence, $"round trip {sequence} came back as {length} bytes, sequence {BinaryPrimitives.ReadInt64LittleEndian(reply)}");
+            CheckEcho(length, size, reply, sequence);
             if (start >= warmupEnds)
             {
                 histogram.RecordValue((finish - start) * 1_000_000_000 / Stopwatch.Frequency);
@@ -73,6 +73,62 @@ internal static class Scenarios
             link.Send(message.AsSpan(0, length));
         }
     }
+
+    /// <summary>
+    /// <see cref="Latency"/> with every send and receive awaited, run on the thread pool as a service's loop would be.
+    /// </summary>
+    internal static LongHistogram LatencyAsync(IAsyncBenchLink link, int size, TimeSpan budget, out long exchanged)
+    {
+        (LongHistogram histogram, long count) = Task.Run(() => LatencyLoopAsync(link, size, budget)).GetAwaiter().GetResult();
+        exchanged = count;
+        return histogram;
+    }
+
+    private static async Task<(LongHistogram Histogram, long Exchanged)> LatencyLoopAsync(IAsyncBenchLink link, int size, TimeSpan budget)
+    {
+        byte[] message = new byte[size];
+        byte[] reply = new byte[size];
+        Random.Shared.NextBytes(message);
+        var histogram = new LongHistogram(TimeStamp.Seconds(60), 3);
+        long warmupEnds = Stopwatch.GetTimestamp() + (long)(budget.TotalSeconds / 5 * Stopwatch.Frequency);
+        long ends = Stopwatch.GetTimestamp() + (long)(budget.TotalSeconds * Stopwatch.Frequency);
+        for (long sequence = 0; ; sequence++)
+        {
+            BinaryPrimitives.WriteInt64LittleEndian(message, sequence);
+            long start = Stopwatch.GetTimestamp();
+            await link.SendAsync(message).ConfigureAwait(false);
+            int length = await link.ReceiveAsync(reply).ConfigureAwait(false);
+            long finish = Stopwatch.GetTimestamp();
+            CheckEcho(length, size, reply, sequence);
+            if (start >= warmupEnds)
+            {
+                histogram.RecordValue((finish - start) * 1_000_000_000 / Stopwatch.Frequency);
+            }
+            if (finish >= ends && histogram.TotalCount >= 100)
+            {
+                break;
+            }
+        }
+        long exchanged = BinaryPrimitives.ReadInt64LittleEndian(reply) + 1;
+        BinaryPrimitives.WriteInt64LittleEndian(message, End);
+        await link.SendAsync(message).ConfigureAwait(false);
+        return (histogram, exchanged);
+    }
+
+    /// <summary>The peer's side of <see cref="LatencyAsync"/>: echoes every message until the end, awaiting each.</summary>
+    internal static void EchoAsync(IAsyncBenchLink link, int size) => Task.Run(async () =>
+    {
+        byte[] message = new byte[size];
+        while (true)
+        {
+            int length = await link.ReceiveAsync(message).ConfigureAwait(false);
+            if (BinaryPrimitives.ReadInt64LittleEndian(message) == End)
+            {
+                return;
+            }
+            await link.SendAsync(message.AsMemory(0, length)).ConfigureAwait(false);
+        }
+    }).GetAwaiter().GetResult();
 
     /// <summary>
     /// One-way messages for <paramref name="budget"/> after a warm-up of a fifth of it, then the end; the time runs
@@ -133,6 +189,9 @@ internal static class Scenarios
         }
         while (Stopwatch.GetTimestamp() < ends);
     }
+
+    private static void CheckEcho(int length, int size, byte[] reply, long sequence) =>
+        Check(length == size && BinaryPrimitives.ReadInt64LittleEndian(reply) == sequence, $"round trip {sequence} came back as {length} bytes, sequence {BinaryPrimitives.ReadInt64LittleEndian(reply)}");
 
     private static void Check(bool condition, string failure)
     {

@@ -19,8 +19,17 @@ public sealed class BenchCliTests : IDisposable
         Assert.True(exitCode == 0, $"exit {exitCode}\n{stdout}\n{stderr}");
         using JsonDocument json = JsonDocument.Parse(File.ReadAllText(Path.Combine(output, "results.json")));
         JsonElement[] rows = [.. json.RootElement.EnumerateArray()];
-        string[] transports = ["ring", "ring-parked", "ring-untrusted", "journal", "unix", "pipe", "tcp", "shm-floor", "futex-floor"];
-        Assert.Equal((transports.Length * 2) - 1, rows.Length); // the parked floor has latency only
+        string[] transports = ["ring", "ring-parked", "ring-untrusted", "journal", "unix", "pipe", "tcp", "shm-floor"];
+        string[] latencyOnly = ["futex-floor", "ring-async", "journal-parked", "journal-async"];
+        Assert.Equal((transports.Length * 2) + latencyOnly.Length + 1, rows.Length); // and the wake row of ring-async-1000
+        JsonElement wake = rows.Single(r => r.GetProperty("mode").GetString() == "wake");
+        Assert.Equal("ring-async-1000", wake.GetProperty("transport").GetString());
+        Assert.True(wake.GetProperty("p50_ns").GetDouble() > 0 && wake.GetProperty("p99_ns").GetDouble() >= wake.GetProperty("p50_ns").GetDouble(), $"{wake}");
+        Assert.InRange(wake.GetProperty("extra_threads_max").GetInt32(), 1, 8); // a thousand pending reads: the reactor's threads, at most 8
+        JsonElement asyncRing = rows.Single(r => r.GetProperty("transport").GetString() == "ring-async");
+        Assert.True(asyncRing.GetProperty("parks_per_message").GetDouble() > 0.5, $"an awaited ring that parks at once parked {asyncRing.GetProperty("parks_per_message")} times a round trip");
+        rows = [.. rows.Where(r => r.GetProperty("mode").GetString() != "wake")];
+        transports = [.. transports, .. latencyOnly];
         foreach (JsonElement row in rows)
         {
             string transport = row.GetProperty("transport").GetString()!;
@@ -46,7 +55,7 @@ public sealed class BenchCliTests : IDisposable
         Assert.True(parkedLatency.GetProperty("wakes_per_message").GetDouble() > 0.5, $"a parked ring's peer woke it {parkedLatency.GetProperty("wakes_per_message")} times a round trip");
         string[] csv = File.ReadAllLines(Path.Combine(output, "results.csv"));
         Assert.StartsWith("transport,mode,size,p50_ns,p99_ns,p999_ns,max_ns,msgs_per_s,bytes_per_s", csv[0], StringComparison.Ordinal);
-        Assert.Equal(rows.Length + 1, csv.Length);
+        Assert.Equal(rows.Length + 2, csv.Length); // the header and the wake row
         string markdown = File.ReadAllText(Path.Combine(output, "results.md"));
         Assert.Contains("**Machine:**", markdown, StringComparison.Ordinal);
         Assert.Contains("| ring-untrusted | 1 KiB |", markdown, StringComparison.Ordinal);
