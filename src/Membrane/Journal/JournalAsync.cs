@@ -18,6 +18,10 @@ internal static class JournalAsync
                 {
                     return record;
                 }
+                if (record.Length > destination.Length)
+                {
+                    reader.ThrowDestinationTooSmall(destination.Length, record.Length);
+                }
                 await reader.WaitForEntryAsync(cancellation).ConfigureAwait(false);
             }
         }

@@ -93,7 +93,10 @@ public sealed unsafe class JournalReader : IDisposable
 
     /// <summary>
     /// Copies the next entry into <paramref name="destination"/> if there is one, without waiting. A lapped reader's
-    /// next record says how many entries it lost (<see cref="JournalRecord.LostBefore"/>).
+    /// next record says how many entries it lost (<see cref="JournalRecord.LostBefore"/>). False when there is none yet,
+    /// and when it is longer than <paramref name="destination"/>: then it stays next, and <paramref name="record"/> gives
+    /// its sequence and length (<see cref="JournalRecord.Length"/> greater than the destination's), so that the caller can
+    /// read it again into a buffer large enough.
     /// </summary>
     [MethodImpl(HotPath.Optimised)]
     public bool TryRead(Span<byte> destination, out JournalRecord record)
@@ -116,7 +119,15 @@ public sealed unsafe class JournalReader : IDisposable
                 int copied = Math.Clamp(length, 0, _journal.SlotSize);
                 if (destination.Length < copied)
                 {
-                    ThrowDestinationTooSmall(destination.Length, copied);
+                    Volatile.ReadBarrier();
+                    if (Volatile.Read(ref stamp) == expected)
+                    {
+                        // An ordinary false: the entry stays next, and the record says how long it is.
+                        NothingYet(position, lost, out record);
+                        record = record with { Sequence = position, Length = copied, LostBefore = lost };
+                        return false;
+                    }
+                    continue; // overwritten meanwhile: look again (the lapped case)
                 }
                 new ReadOnlySpan<byte>(slot + L.SlotHeaderSize, copied).CopyTo(destination);
                 // The copy's loads complete before the stamp is read again (pairs with the writer's WriteBarrier).
@@ -194,7 +205,8 @@ public sealed unsafe class JournalReader : IDisposable
 
     /// <summary>
     /// Waits up to <paramref name="timeout"/> for the next entry: spins briefly, then parks on a futex the writer
-    /// wakes (only readers that announced they are parked cost the writer a system call). False on timeout.
+    /// wakes (only readers that announced they are parked cost the writer a system call). False on timeout, and at once
+    /// when the entry is longer than <paramref name="destination"/> (as <see cref="TryRead(Span{byte}, out JournalRecord)"/> says).
     /// </summary>
     [MethodImpl(HotPath.Optimised)]
     public bool TryRead(Span<byte> destination, TimeSpan timeout, CancellationToken cancellation, out JournalRecord record)
@@ -219,17 +231,21 @@ public sealed unsafe class JournalReader : IDisposable
     private bool WaitForEntry(Span<byte> destination, TimeSpan timeout, CancellationToken cancellation, out JournalRecord record)
     {
         var read = new PendingRead(this, destination);
-        bool got = SpinThenPark.Until(ref read, static (ref PendingRead r) => r.Reader.TryRead(r.Destination, out r.Record), checkPeer: null,
+        bool got = SpinThenPark.Until(ref read, static (ref PendingRead r) => r.Reader.TryRead(r.Destination, out r.Record) || r.Record.Length > r.Destination.Length, checkPeer: null,
             ref _journal.ParkedReaders, ref _journal.WritePositionRef, Parking.Futex, timeout, _spin, _tag, cancellation,
             beforeParking: CrashPoints.Armed ? static (ref PendingRead _) => CrashPoints.Reach(CrashPoints.JournalReadParked) : null);
         record = read.Record;
-        return got;
+        return got && record.Length <= destination.Length;
     }
 
     /// <summary>Waits (without limit, but cancellable) for the next entry.</summary>
+    /// <exception cref="ArgumentException">The entry is longer than <paramref name="destination"/> (it stays next).</exception>
     public JournalRecord Read(Span<byte> destination, CancellationToken cancellation = default)
     {
-        TryRead(destination, Timeout.InfiniteTimeSpan, cancellation, out JournalRecord record);
+        if (!TryRead(destination, Timeout.InfiniteTimeSpan, cancellation, out JournalRecord record))
+        {
+            ThrowDestinationTooSmall(destination.Length, record.Length);
+        }
         return record;
     }
 
@@ -411,7 +427,7 @@ public sealed unsafe class JournalReader : IDisposable
         }
     }
 
-    private void ThrowDestinationTooSmall(int given, int needed) =>
+    internal void ThrowDestinationTooSmall(int given, int needed) =>
         throw new ArgumentException($"Journal '{_journal.Name}': the entry is {needed} bytes, the destination {given}.");
 
     private void ThrowCorrupt(long position, string found) =>

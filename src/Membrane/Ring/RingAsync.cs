@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Threading.Channels;
 
 namespace Membrane;
 
@@ -11,7 +12,10 @@ internal static class RingAsync
     {
         while (!producer.TryWrite(message.Span))
         {
-            await producer.WaitToWriteAsync(message.Length, Timeout.InfiniteTimeSpan, cancellation).ConfigureAwait(false);
+            if (!await producer.WaitToWriteAsync(message.Length, cancellation).ConfigureAwait(false))
+            {
+                throw new ChannelClosedException($"Ring '{producer.RingName}': the consumer closed its end; nothing more will be read.");
+            }
         }
     }
 
@@ -21,8 +25,45 @@ internal static class RingAsync
         int length;
         while (!consumer.TryRead(destination.Span, out length))
         {
-            await consumer.WaitToReadAsync(Timeout.InfiniteTimeSpan, cancellation).ConfigureAwait(false);
+            if (length > destination.Length)
+            {
+                throw new ArgumentException($"Ring '{consumer.RingName}': the message is {length} bytes, the destination {destination.Length} (it stays unread).", nameof(destination));
+            }
+            if (!await consumer.WaitToReadAsync(cancellation).ConfigureAwait(false))
+            {
+                throw new ChannelClosedException($"Ring '{consumer.RingName}': the producer closed its end and every message it published was read.");
+            }
         }
         return length;
+    }
+
+    /// <summary>A wait that ends in the peer's normal close ends in false (completion), not in <see cref="PeerGoneException"/>.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    internal static async ValueTask<bool> FalseOnCompletion(RingConsumer consumer, ValueTask<bool> waiting)
+    {
+        try
+        {
+            return await waiting.ConfigureAwait(false);
+        }
+        catch (PeerGoneException gone) when (gone.ClosedNormally)
+        {
+            consumer.MarkCompleted();
+            return false;
+        }
+    }
+
+    /// <summary>As <see cref="FalseOnCompletion(RingConsumer, ValueTask{bool})"/>, for a producer whose consumer closed its end.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    internal static async ValueTask<bool> FalseOnCompletion(RingProducer producer, ValueTask<bool> waiting)
+    {
+        try
+        {
+            return await waiting.ConfigureAwait(false);
+        }
+        catch (PeerGoneException gone) when (gone.ClosedNormally)
+        {
+            producer.MarkCompleted();
+            return false;
+        }
     }
 }

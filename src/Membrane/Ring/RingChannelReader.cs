@@ -46,16 +46,8 @@ internal sealed class RingChannelReader<T> : ChannelReader<T>
         {
             return _completion.Task.IsFaulted ? ValueTask.FromException<bool>(_completion.Task.Exception!.InnerException!) : ValueTask.FromResult(false);
         }
-        ValueTask<bool> waiting;
-        try
-        {
-            waiting = _consumer.WaitToReadAsync(Timeout.InfiniteTimeSpan, cancellationToken);
-        }
-        catch (PeerGoneException gone)
-        {
-            return Ended(gone);
-        }
-        return waiting.IsCompletedSuccessfully ? waiting : WaitAsync(waiting);
+        ValueTask<bool> waiting = _consumer.WaitToReadAsync(cancellationToken);
+        return waiting.IsCompletedSuccessfully ? ValueTask.FromResult(waiting.Result || Completed()) : WaitAsync(waiting);
     }
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
@@ -63,23 +55,19 @@ internal sealed class RingChannelReader<T> : ChannelReader<T>
     {
         try
         {
-            return await waiting.ConfigureAwait(false);
+            return await waiting.ConfigureAwait(false) || Completed();
         }
         catch (PeerGoneException gone)
         {
-            return await Ended(gone).ConfigureAwait(false);
+            _completion.TrySetException(gone); // the producer died
+            throw;
         }
     }
 
-    /// <summary>The producer is gone and everything it published was read: completed if it closed, faulted if it died.</summary>
-    private ValueTask<bool> Ended(PeerGoneException gone)
+    /// <summary>The producer closed its end and everything it published was read: the reader completes; false.</summary>
+    private bool Completed()
     {
-        if (gone.ClosedNormally)
-        {
-            _completion.TrySetResult();
-            return ValueTask.FromResult(false);
-        }
-        _completion.TrySetException(gone);
-        return ValueTask.FromException<bool>(gone);
+        _completion.TrySetResult();
+        return false;
     }
 }

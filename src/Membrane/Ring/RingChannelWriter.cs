@@ -8,7 +8,8 @@ namespace Membrane;
 /// A <see cref="ChannelWriter{T}"/> over a ring's producer: one message per item, each exactly the size of
 /// <typeparamref name="T"/>. <see cref="TryComplete"/> closes the producer's end (the reader completes once it has read
 /// everything); an exception given to it cannot cross to the other process and is not sent. A consumer that closed
-/// or died makes writes throw <see cref="PeerGoneException"/>. Single writer: like the producer under it, not for
+/// makes <see cref="WaitToWriteAsync"/> return false (and <c>WriteAsync</c> throw
+/// <see cref="ChannelClosedException"/>); one that died makes them throw <see cref="PeerGoneException"/>. Single writer: like the producer under it, not for
 /// concurrent use.
 /// </summary>
 internal sealed class RingChannelWriter<T> : ChannelWriter<T>
@@ -28,7 +29,7 @@ internal sealed class RingChannelWriter<T> : ChannelWriter<T>
         {
             return ValueTask.FromResult(false);
         }
-        return _producer.WaitToWriteAsync(Unsafe.SizeOf<T>(), Timeout.InfiniteTimeSpan, cancellationToken);
+        return _producer.WaitToWriteAsync(Unsafe.SizeOf<T>(), cancellationToken);
     }
 
     public override ValueTask WriteAsync(T item, CancellationToken cancellationToken = default) =>
@@ -44,7 +45,9 @@ internal sealed class RingChannelWriter<T> : ChannelWriter<T>
                 return;
             }
         }
-        throw new ChannelClosedException($"Ring '{_producer.RingName}': this channel writer was completed.");
+        throw new ChannelClosedException(Volatile.Read(ref _completed) != 0
+            ? $"Ring '{_producer.RingName}': this channel writer was completed."
+            : $"Ring '{_producer.RingName}': the consumer closed its end; nothing more will be read.");
     }
 
     /// <summary>Closes the producer's end (publishing what it holds); true the first time.</summary>

@@ -34,6 +34,7 @@ public sealed unsafe class RingConsumer : IDisposable
     private int _leaseLength;
     private long _partsTotal = -1; // the open lease is the first part of a message of this many bytes, or -1
     private bool _takingParts;     // set while the one read that takes messages in parts looks for a message
+    private bool _completed;       // the producer closed its end and everything it published was read
     private Exception? _fault; // a lie the producer told (every later read throws it), or this consumer's disposal
     private int _disposed;
     private readonly AdaptiveSpin _spin = new();
@@ -89,7 +90,7 @@ public sealed unsafe class RingConsumer : IDisposable
             lease = default;
             return false;
         }
-        lease = new RingLease(this, new ReadOnlySpan<byte>(_data + _leaseOffset, _leaseLength));
+        lease = new RingLease(this, new ReadOnlySpan<byte>(_data + _leaseOffset, _leaseLength), _head);
         return true;
     }
 
@@ -100,7 +101,7 @@ public sealed unsafe class RingConsumer : IDisposable
     {
         if (TryTake() || TakeWaiting(timeout, cancellation))
         {
-            lease = new RingLease(this, new ReadOnlySpan<byte>(_data + _leaseOffset, _leaseLength));
+            lease = new RingLease(this, new ReadOnlySpan<byte>(_data + _leaseOffset, _leaseLength), _head);
             return true;
         }
         lease = default;
@@ -114,13 +115,28 @@ public sealed unsafe class RingConsumer : IDisposable
         // Room released in a batch is published before parking (the producer may be waiting for it), not on every
         // empty look: a consumer that keeps pace finds the ring empty after almost every message, and publishing then
         // would cost a fenced write to a line the producer reads for each of them.
-        return SpinThenPark.Until(ref consumer, static (ref RingConsumer c) => c.TryTake(), static (ref RingConsumer c) => c.ThrowIfProducerGone(),
-            ref _ring.Field32(L.ConsumerWaitingOffset), ref _ring.Field64(L.TailOffset), _ring.Parking, timeout, _spin, _ring.MetricTag, cancellation,
-            beforeParking: static (ref RingConsumer c) => c.PublishHeldBack());
+        if (_completed)
+        {
+            return false;
+        }
+        try
+        {
+            return SpinThenPark.Until(ref consumer, static (ref RingConsumer c) => c.TryTake(), static (ref RingConsumer c) => c.ThrowIfProducerGone(),
+                ref _ring.Field32(L.ConsumerWaitingOffset), ref _ring.Field64(L.TailOffset), _ring.Parking, timeout, _spin, _ring.MetricTag, cancellation,
+                beforeParking: static (ref RingConsumer c) => c.PublishHeldBack());
+        }
+        catch (PeerGoneException gone) when (gone.ClosedNormally)
+        {
+            _completed = true; // completion, not an error: the caller hears false, and IsCompleted says why
+            return false;
+        }
     }
 
-    /// <summary>Copies the next message into <paramref name="destination"/> and releases it, without waiting.</summary>
-    /// <exception cref="ArgumentException">The message is longer than the destination (it stays unread).</exception>
+    /// <summary>
+    /// Copies the next message into <paramref name="destination"/> and releases it, without waiting. False when there is
+    /// none (<paramref name="length"/> 0), and when it is longer than <paramref name="destination"/>: then it stays unread
+    /// and <paramref name="length"/> is its length, so that the caller can read it again into a buffer large enough.
+    /// </summary>
     [MethodImpl(HotPath.Optimised)]
     public bool TryRead(Span<byte> destination, out int length)
     {
@@ -129,17 +145,18 @@ public sealed unsafe class RingConsumer : IDisposable
             length = 0;
             return false;
         }
-        length = CopyOut(lease.Message, destination);
-        return true;
+        return TryCopyOut(lease.Message, destination, out length);
     }
 
     /// <summary>
     /// Copies the next message into <paramref name="destination"/>, waiting up to <paramref name="timeout"/>. The one
     /// read that also takes a message written in parts (<see cref="RingProducer.PartSize"/>): it copies each part out as
     /// soon as it is published, and releases the message once it has all of it. A timeout or cancellation before the
-    /// last part leaves the whole message unread.
+    /// last part leaves the whole message unread. False, with <paramref name="length"/> 0, on timeout and once the
+    /// producer closed its end and everything is read (<see cref="IsCompleted"/>); false, with <paramref name="length"/>
+    /// the message's length, when it is longer than <paramref name="destination"/> (it stays unread).
     /// </summary>
-    /// <exception cref="ArgumentException">The message is longer than the destination (it stays unread).</exception>
+    /// <exception cref="PeerGoneException">The producer died and every message it published was read.</exception>
     [MethodImpl(HotPath.Optimised)]
     public bool TryRead(Span<byte> destination, TimeSpan timeout, CancellationToken cancellation, out int length)
     {
@@ -166,8 +183,7 @@ public sealed unsafe class RingConsumer : IDisposable
             var message = new ReadOnlySpan<byte>(_data + _leaseOffset, _leaseLength);
             if (_partsTotal < 0)
             {
-                length = CopyOut(message, destination);
-                return true;
+                return TryCopyOut(message, destination, out length);
             }
             waitedFrom = waitedFrom == 0 ? Stopwatch.GetTimestamp() : waitedFrom;
             PartsOutcome outcome = TryReadParts(message, destination, TimeLeft(timeout, waitedFrom), cancellation, out length);
@@ -175,6 +191,7 @@ public sealed unsafe class RingConsumer : IDisposable
             {
                 return outcome == PartsOutcome.Whole;
             }
+            // (TooLarge also returns above: false, with the message's length.)
             // Its producer died in its middle: skipped, counted, and the next message is waited for in the time left.
         }
     }
@@ -191,25 +208,46 @@ public sealed unsafe class RingConsumer : IDisposable
         Whole,
         TimedOut,
         Aborted,
+        TooLarge,
     }
 
     /// <summary>
-    /// Waits without holding a thread until the producer has published something; false on timeout. Then read it with
-    /// <see cref="TryRead(out RingLease)"/> (which can still find nothing if all that came was the padding of a wrap).
+    /// Waits without holding a thread until the producer has published something (true), or has closed its end and every
+    /// message it published was read (false: completion, as in <see cref="System.Threading.Channels.ChannelReader{T}"/>).
+    /// Then read with <see cref="TryRead(out RingLease)"/> (which can still find nothing if all that came was the padding
+    /// of a wrap). For a time limit, pass a token that a <see cref="CancellationTokenSource"/> cancels after it.
     /// </summary>
-    /// <exception cref="PeerGoneException">The producer closed its end or died and every message it published was read.</exception>
-    public ValueTask<bool> WaitToReadAsync(TimeSpan timeout, CancellationToken cancellation = default)
+    /// <exception cref="PeerGoneException">The producer died and every message it published was read.</exception>
+    public ValueTask<bool> WaitToReadAsync(CancellationToken cancellation = default)
     {
         if (HasPublished())
         {
             return ValueTask.FromResult(true);
         }
-        return SpinThenPark.UntilAsync(this, static c => c.HasPublished(), static c => c.ThrowIfProducerGone(), _ring.Address(L.ConsumerWaitingOffset),
-            _ring.Address(L.TailOffset), _ring.Users, _ring.Parking, timeout, _spin, _ring.MetricTag, cancellation, static c => c.PublishHeldBack());
+        if (_completed)
+        {
+            return ValueTask.FromResult(false);
+        }
+        ValueTask<bool> waiting = SpinThenPark.UntilAsync(this, static c => c.HasPublished(), static c => c.ThrowIfProducerGone(), _ring.Address(L.ConsumerWaitingOffset),
+            _ring.Address(L.TailOffset), _ring.Users, _ring.Parking, Timeout.InfiniteTimeSpan, _spin, _ring.MetricTag, cancellation, static c => c.PublishHeldBack());
+        return waiting.IsCompletedSuccessfully ? waiting : RingAsync.FalseOnCompletion(this, waiting);
     }
+
+    /// <summary>
+    /// True once the producer closed its end (its <c>Dispose</c>, or a channel or pipe writer's <c>Complete</c>) and this
+    /// consumer has read everything it published: nothing more will come. A producer that died is not a completion:
+    /// the waits throw <see cref="PeerGoneException"/> instead.
+    /// </summary>
+    public bool IsCompleted => _completed;
+
+    /// <summary>Called by a wait that heard the producer's normal close (see <see cref="IsCompleted"/>).</summary>
+    internal void MarkCompleted() => _completed = true;
 
     /// <summary>Copies the next message into <paramref name="destination"/> and releases it, waiting without holding a thread.</summary>
     /// <returns>The message's length.</returns>
+    /// <exception cref="System.Threading.Channels.ChannelClosedException">The producer closed its end and everything was read.</exception>
+    /// <exception cref="ArgumentException">The message is longer than <paramref name="destination"/> (it stays unread).</exception>
+    /// <exception cref="PeerGoneException">The producer died and everything it published was read.</exception>
     public ValueTask<int> ReadAsync(Memory<byte> destination, CancellationToken cancellation = default) =>
         RingAsync.ReadAsync(this, destination, cancellation);
 
@@ -292,6 +330,16 @@ public sealed unsafe class RingConsumer : IDisposable
         }
     }
 
+    /// <summary>Called by a lease's Dispose: releases its message if it is still the one lent (<paramref name="lentAt"/>), else nothing.</summary>
+    [MethodImpl(HotPath.Inline)]
+    internal void ReleaseIfLent(long lentAt)
+    {
+        if (_leaseSize >= 0 && _head == lentAt)
+        {
+            Release(publish: true);
+        }
+    }
+
     /// <summary>Finds the next message and records it as the open lease; false when there is none yet.</summary>
     [MethodImpl(HotPath.Inline)]
     private bool TryTake()
@@ -367,7 +415,8 @@ public sealed unsafe class RingConsumer : IDisposable
         _leaseSize = -1; // the lease is given back unreleased; the head moves only once the message is whole
         if (total > destination.Length)
         {
-            throw new ArgumentException($"Ring '{_ring.Name}': the message is {total} bytes, the destination {destination.Length}.", nameof(destination));
+            length = total; // given back unread: the caller can come again with a buffer this large
+            return PartsOutcome.TooLarge;
         }
         first[L.PartTotalSize..].CopyTo(destination);
         int copied = first.Length - L.PartTotalSize;
@@ -576,16 +625,16 @@ public sealed unsafe class RingConsumer : IDisposable
     }
 
     [MethodImpl(HotPath.Optimised)]
-    private int CopyOut(ReadOnlySpan<byte> message, Span<byte> destination)
+    private bool TryCopyOut(ReadOnlySpan<byte> message, Span<byte> destination, out int length)
     {
+        length = message.Length;
         if (message.Length > destination.Length)
         {
-            // Give the lease back unreleased: the message stays first in line.
-            _leaseSize = -1;
-            throw new ArgumentException($"Ring '{_ring.Name}': the message is {message.Length} bytes, the destination {destination.Length}.", nameof(destination));
+            _leaseSize = -1; // given back unreleased: the message stays first in line
+            return false;
         }
         message.CopyTo(destination);
         Release(publish: true);
-        return message.Length;
+        return true;
     }
 }

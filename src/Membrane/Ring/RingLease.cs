@@ -11,25 +11,30 @@ namespace Membrane;
 public readonly ref struct RingLease
 {
     private readonly RingConsumer? _consumer;
+    private readonly long _lentAt; // the consumer's head when it lent the message: tells this lease from a later one
 
     [MethodImpl(HotPath.Inline)]
-    internal RingLease(RingConsumer consumer, ReadOnlySpan<byte> message)
+    internal RingLease(RingConsumer consumer, ReadOnlySpan<byte> message, long lentAt)
     {
         _consumer = consumer;
         Message = message;
+        _lentAt = lentAt;
     }
 
     /// <summary>The message, in the ring's memory.</summary>
     public ReadOnlySpan<byte> Message { [MethodImpl(HotPath.Inline)] get; }
 
     /// <summary>
-    /// Releases the message; with <paramref name="publish"/> false its room returns to the producer at the next
+    /// Releases the message (once: a second release throws <see cref="InvalidOperationException"/>); with <paramref name="publish"/> false its room returns to the producer at the next
     /// publication (batching), or once a quarter of the ring or 64 KiB is held back so.
     /// </summary>
     [MethodImpl(HotPath.Inline)]
     public void Release(bool publish) => _consumer?.Release(publish);
 
-    /// <summary>Releases the message and publishes at once.</summary>
+    /// <summary>
+    /// Releases the message and publishes at once, unless it was released already (then it does nothing, as does the
+    /// dispose of a lease whose consumer was disposed). Never throws.
+    /// </summary>
     [MethodImpl(HotPath.Inline)]
-    public void Dispose() => _consumer?.Release(publish: true);
+    public void Dispose() => _consumer?.ReleaseIfLent(_lentAt);
 }

@@ -74,7 +74,7 @@ internal sealed class RingPipeReader : PipeReader
         {
             try
             {
-                await _consumer.WaitToReadAsync(Timeout.InfiniteTimeSpan, _pendingRead.Token).ConfigureAwait(false);
+                _producerClosed = !await _consumer.WaitToReadAsync(_pendingRead.Token).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {
@@ -84,10 +84,6 @@ internal sealed class RingPipeReader : PipeReader
             catch (OperationCanceledException)
             {
                 // CancelPendingRead: TryRead below reports it.
-            }
-            catch (PeerGoneException gone) when (gone.ClosedNormally)
-            {
-                _producerClosed = true;
             }
             if (TryRead(out ReadResult result))
             {

@@ -129,9 +129,9 @@ internal sealed class RingPipeWriter : PipeWriter
             ResetPendingFlush();
             throw;
         }
-        catch (PeerGoneException gone) when (gone.ClosedNormally)
+        catch (System.Threading.Channels.ChannelClosedException)
         {
-            return Flushed(consumerClosed: true);
+            return Flushed(consumerClosed: true); // the reader's end closed: what is unsent will never be read
         }
     }
 

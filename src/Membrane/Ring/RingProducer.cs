@@ -33,6 +33,7 @@ public sealed unsafe class RingProducer : IDisposable
     private long _headSeen;    // the consumer's head as last read and checked
     private int _reservedLength = -1; // the open reservation's length (it is always at the tail), or -1 when none is open
     private int _partSize;
+    private bool _completed;   // the consumer closed its end (see IsCompleted)
     private int _disposed;
     private readonly AdaptiveSpin _spin = new();
 
@@ -173,8 +174,11 @@ public sealed unsafe class RingProducer : IDisposable
         return true;
     }
 
-    /// <summary>Waits up to <paramref name="timeout"/> for room (spin, then park); false on timeout.</summary>
-    /// <exception cref="PeerGoneException">The consumer closed its end or died, so room will never come.</exception>
+    /// <summary>
+    /// Waits up to <paramref name="timeout"/> for room (spin, then park); false on timeout, and once the consumer closed
+    /// its end (<see cref="IsCompleted"/>: nothing written would be read).
+    /// </summary>
+    /// <exception cref="PeerGoneException">The consumer died, so room will never come.</exception>
     [MethodImpl(HotPath.Inline)]
     public bool TryReserve(int length, TimeSpan timeout, CancellationToken cancellation, out Span<byte> buffer) =>
         TryReserve(length, out buffer) || ReserveWaiting(length, timeout, cancellation, out buffer);
@@ -187,10 +191,19 @@ public sealed unsafe class RingProducer : IDisposable
             PublishTail(); // the consumer cannot make room out of messages it cannot see
         }
         var wait = (Producer: this, Length: length);
-        bool reserved = SpinThenPark.Until(ref wait, static (ref (RingProducer Producer, int Length) w) => w.Producer.TryReserve(w.Length, out _),
-            static (ref (RingProducer Producer, int Length) w) => w.Producer.ThrowIfConsumerGone(),
-            ref _ring.Field32(L.ProducerWaitingOffset), ref _ring.Field64(L.HeadOffset), _ring.Parking, timeout, _spin, _ring.MetricTag, cancellation,
-            beforeParking: CrashPoints.Armed ? static (ref (RingProducer, int) _) => CrashPoints.Reach(CrashPoints.RingWriteParked) : null);
+        bool reserved;
+        try
+        {
+            reserved = !_completed && SpinThenPark.Until(ref wait, static (ref (RingProducer Producer, int Length) w) => w.Producer.TryReserve(w.Length, out _),
+                static (ref (RingProducer Producer, int Length) w) => w.Producer.ThrowIfConsumerGone(),
+                ref _ring.Field32(L.ProducerWaitingOffset), ref _ring.Field64(L.HeadOffset), _ring.Parking, timeout, _spin, _ring.MetricTag, cancellation,
+                beforeParking: CrashPoints.Armed ? static (ref (RingProducer, int) _) => CrashPoints.Reach(CrashPoints.RingWriteParked) : null);
+        }
+        catch (PeerGoneException gone) when (gone.ClosedNormally)
+        {
+            _completed = true; // see IsCompleted
+            reserved = false;
+        }
         buffer = reserved ? new Span<byte>(_data + (_tail & _mask) + L.RecordHeaderSize, length) : default;
         return reserved;
     }
@@ -257,7 +270,10 @@ public sealed unsafe class RingProducer : IDisposable
         return true;
     }
 
-    /// <summary>Copies <paramref name="message"/> in and publishes it, waiting up to <paramref name="timeout"/> for room.</summary>
+    /// <summary>
+    /// Copies <paramref name="message"/> in and publishes it, waiting up to <paramref name="timeout"/> for room; false on
+    /// timeout, and once the consumer closed its end (<see cref="IsCompleted"/>).
+    /// </summary>
     [MethodImpl(HotPath.Optimised)]
     public bool TryWrite(ReadOnlySpan<byte> message, TimeSpan timeout, CancellationToken cancellation = default)
     {
@@ -275,16 +291,35 @@ public sealed unsafe class RingProducer : IDisposable
     }
 
     /// <summary>Copies <paramref name="message"/> in and publishes it, waiting for room as long as it takes.</summary>
-    public void Write(ReadOnlySpan<byte> message, CancellationToken cancellation = default) =>
-        TryWrite(message, Timeout.InfiniteTimeSpan, cancellation);
+    /// <exception cref="System.Threading.Channels.ChannelClosedException">The consumer closed its end: nothing written would be read.</exception>
+    /// <exception cref="PeerGoneException">The consumer died.</exception>
+    public void Write(ReadOnlySpan<byte> message, CancellationToken cancellation = default)
+    {
+        if (!TryWrite(message, Timeout.InfiniteTimeSpan, cancellation))
+        {
+            throw new System.Threading.Channels.ChannelClosedException($"Ring '{_ring.Name}': the consumer closed its end; nothing more will be read.");
+        }
+    }
 
     /// <summary>
-    /// Waits without holding a thread until a message of <paramref name="length"/> bytes fits; false on timeout. An
-    /// untrusted ring parks on its wake-up socket through one shared poll thread; a named ring on its futex word through
-    /// the process's futex reactor (a few threads for all waits; see the README's "Async").
+    /// True once the consumer closed its end (its <c>Dispose</c>, or a channel or pipe reader's <c>Complete</c>): nothing
+    /// written from then on would be read, and the waits for room end in false. A consumer that died is not a
+    /// completion: the waits throw <see cref="PeerGoneException"/> instead.
     /// </summary>
-    /// <exception cref="PeerGoneException">The consumer closed its end or died, so room will never come.</exception>
-    public ValueTask<bool> WaitToWriteAsync(int length, TimeSpan timeout, CancellationToken cancellation = default)
+    public bool IsCompleted => _completed;
+
+    /// <summary>Called by a wait that heard the consumer's normal close (see <see cref="IsCompleted"/>).</summary>
+    internal void MarkCompleted() => _completed = true;
+
+    /// <summary>
+    /// Waits without holding a thread until a message of <paramref name="length"/> bytes fits (true), or the consumer
+    /// closed its end (false: nothing more will be read, as a completed <see cref="System.Threading.Channels.ChannelWriter{T}"/>).
+    /// An untrusted ring parks on its wake-up socket through one shared poll thread; a named ring on its futex word
+    /// through the process's futex reactor (a few threads for all waits; see the README's "Async"). For a time limit,
+    /// pass a token that a <see cref="CancellationTokenSource"/> cancels after it.
+    /// </summary>
+    /// <exception cref="PeerGoneException">The consumer died, so room will never come.</exception>
+    public ValueTask<bool> WaitToWriteAsync(int length, CancellationToken cancellation = default)
     {
         ThrowIfDisposed();
         if ((uint)length > (uint)_maxMessage)
@@ -295,15 +330,22 @@ public sealed unsafe class RingProducer : IDisposable
         {
             return ValueTask.FromResult(true);
         }
+        if (_completed)
+        {
+            return ValueTask.FromResult(false);
+        }
         if (_tail != _published)
         {
             PublishTail();
         }
-        return SpinThenPark.UntilAsync((Producer: this, Needed: RoomFor(length)), static w => w.Producer.HasRoom(w.Needed), static w => w.Producer.ThrowIfConsumerGone(),
-            _ring.Address(L.ProducerWaitingOffset), _ring.Address(L.HeadOffset), _ring.Users, _ring.Parking, timeout, _spin, _ring.MetricTag, cancellation);
+        ValueTask<bool> waiting = SpinThenPark.UntilAsync((Producer: this, Needed: RoomFor(length)), static w => w.Producer.HasRoom(w.Needed), static w => w.Producer.ThrowIfConsumerGone(),
+            _ring.Address(L.ProducerWaitingOffset), _ring.Address(L.HeadOffset), _ring.Users, _ring.Parking, Timeout.InfiniteTimeSpan, _spin, _ring.MetricTag, cancellation);
+        return waiting.IsCompletedSuccessfully ? waiting : RingAsync.FalseOnCompletion(this, waiting);
     }
 
     /// <summary>Copies <paramref name="message"/> in and publishes it, waiting without holding a thread for room.</summary>
+    /// <exception cref="System.Threading.Channels.ChannelClosedException">The consumer closed its end: nothing written would be read.</exception>
+    /// <exception cref="PeerGoneException">The consumer died.</exception>
     public ValueTask WriteAsync(ReadOnlyMemory<byte> message, CancellationToken cancellation = default) =>
         RingAsync.WriteAsync(this, message, cancellation);
 
@@ -452,9 +494,17 @@ public sealed unsafe class RingProducer : IDisposable
             PublishTail(); // the consumer cannot make room out of messages it cannot see
         }
         var write = new PartsToWrite { Producer = this, Message = message };
-        return SpinThenPark.Until(ref write, static (ref PartsToWrite w) => w.Producer.TryWriteInParts(w.Message),
-            static (ref PartsToWrite w) => w.Producer.ThrowIfConsumerGone(),
-            ref _ring.Field32(L.ProducerWaitingOffset), ref _ring.Field64(L.HeadOffset), _ring.Parking, timeout, _spin, _ring.MetricTag, cancellation);
+        try
+        {
+            return !_completed && SpinThenPark.Until(ref write, static (ref PartsToWrite w) => w.Producer.TryWriteInParts(w.Message),
+                static (ref PartsToWrite w) => w.Producer.ThrowIfConsumerGone(),
+                ref _ring.Field32(L.ProducerWaitingOffset), ref _ring.Field64(L.HeadOffset), _ring.Parking, timeout, _spin, _ring.MetricTag, cancellation);
+        }
+        catch (PeerGoneException gone) when (gone.ClosedNormally)
+        {
+            _completed = true; // see IsCompleted
+            return false;
+        }
     }
 
     /// <summary>

@@ -75,6 +75,24 @@ public sealed class JournalAsyncTests : IDisposable
         Assert.Equal(1500, entries.Count + entries.Sum(e => e.LostBefore));
     }
 
+    [Fact]
+    public async Task A_destination_too_small_is_an_ordinary_false_with_the_length_needed_and_the_entry_stays_next()
+    {
+        using var journal = Membrane.Journal.Create(_segments.NewName("small"), new JournalOptions { Capacity = 16, SlotSize = 64 });
+        using JournalWriter writer = journal.CreateWriter();
+        using JournalReader reader = journal.OpenReader("small", StartPosition.Oldest);
+        writer.Append(new byte[40]);
+
+        Assert.False(reader.TryRead(new byte[10], out JournalRecord tooLong));
+        Assert.Equal((0L, 40), (tooLong.Sequence, tooLong.Length));
+        Assert.False(reader.TryRead(new byte[10], s_wait, CancellationToken.None, out tooLong)); // at once, not after s_wait
+        Assert.Equal(40, tooLong.Length);
+        Assert.Throws<ArgumentException>(() => reader.Read(new byte[10]));
+        await Assert.ThrowsAsync<ArgumentException>(async () => await reader.ReadAsync(new byte[10]));
+        Assert.True(reader.TryRead(new byte[40], out JournalRecord read));
+        Assert.Equal((0L, 40, 0L), (read.Sequence, read.Length, read.LostBefore));
+    }
+
     /// <summary>Runs a writer process that appends <paramref name="count"/> entries and exits.</summary>
     private static void Write(string name, long count)
     {

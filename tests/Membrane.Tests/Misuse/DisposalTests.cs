@@ -83,10 +83,11 @@ public sealed class DisposalTests : IDisposable
 
         consumer.Dispose();
         consumer.Dispose();
+        lease.Dispose(); // the lease of a disposed consumer: Dispose never throws
         ObjectDisposedException? leaseError = null;
         try
         {
-            lease.Dispose(); // the lease of a disposed consumer (a ref struct: no lambda can hold it)
+            lease.Release(publish: true); // an explicit release of it does (a ref struct: no lambda can hold it)
         }
         catch (ObjectDisposedException e)
         {
@@ -98,7 +99,7 @@ public sealed class DisposalTests : IDisposable
         Assert.Throws<ObjectDisposedException>(() => consumer.TryRead(new byte[8], out _));
         Assert.Throws<ObjectDisposedException>(() => consumer.TryRead(new byte[8], TimeSpan.Zero, CancellationToken.None, out _));
         Assert.Throws<ObjectDisposedException>(() => consumer.Publish());
-        await Assert.ThrowsAsync<ObjectDisposedException>(async () => await consumer.WaitToReadAsync(TimeSpan.Zero));
+        await Assert.ThrowsAsync<ObjectDisposedException>(async () => await consumer.WaitToReadAsync());
 
         producer.Dispose();
         producer.Dispose();
@@ -106,7 +107,7 @@ public sealed class DisposalTests : IDisposable
         Assert.Throws<ObjectDisposedException>(() => producer.TryWrite(s_entry));
         Assert.Throws<ObjectDisposedException>(() => producer.Commit(0));
         Assert.Throws<ObjectDisposedException>(() => producer.Publish());
-        await Assert.ThrowsAsync<ObjectDisposedException>(async () => await producer.WaitToWriteAsync(8, TimeSpan.Zero));
+        await Assert.ThrowsAsync<ObjectDisposedException>(async () => await producer.WaitToWriteAsync(8));
 
         Assert.False(File.Exists(TestSegments.ShmPath(name)), "the last end to let go removed the ring");
     }

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.IO.Hashing;
 using System.Runtime.InteropServices;
+using System.Threading.Channels;
 using Membrane.Sync;
 using Membrane.Tests.Infrastructure;
 
@@ -118,8 +119,8 @@ public sealed class SharedRingTests : IDisposable
 
         using RingConsumer copying = ring.CreateConsumer(); // a fresh end: the refusal released nothing
         byte[] small = new byte[999];
-        var tooSmall = Assert.Throws<ArgumentException>(() => copying.TryRead(small, s_wait, CancellationToken.None, out _));
-        Assert.Contains("1000 bytes", tooSmall.Message, StringComparison.Ordinal);
+        Assert.False(copying.TryRead(small, s_wait, CancellationToken.None, out int needed)); // at once: no waiting for what is there
+        Assert.Equal(1000, needed);
         byte[] destination = new byte[1000];
         Assert.True(copying.TryRead(destination, s_wait, CancellationToken.None, out int length));
         Assert.Equal(1000, length);
@@ -403,7 +404,7 @@ public sealed class SharedRingTests : IDisposable
         });
 
     [Fact]
-    public void A_producer_waiting_for_room_hears_that_the_consumer_closed()
+    public async Task A_producer_waiting_for_room_hears_that_the_consumer_closed_as_completion_not_as_an_error()
     {
         using var ring = SharedRing.Create(_segments.NewName("ring-consumer-closes"), new RingOptions { Capacity = 128 });
         using RingProducer producer = ring.CreateProducer();
@@ -411,9 +412,76 @@ public sealed class SharedRingTests : IDisposable
         Assert.True(producer.TryWrite(new byte[56]));
         Assert.True(producer.TryWrite(new byte[56])); // full now
 
-        var gone = Assert.Throws<PeerGoneException>(() => producer.TryWrite(new byte[56], s_wait));
+        Assert.False(producer.TryWrite(new byte[56], s_wait));
 
-        Assert.Equal("the consumer closed", gone.Found);
+        Assert.True(producer.IsCompleted);
+        Assert.False(await producer.WaitToWriteAsync(56).AsTask().WaitAsync(s_wait));
+        Assert.Throws<ChannelClosedException>(() => producer.Write(new byte[56]));
+        await Assert.ThrowsAsync<ChannelClosedException>(async () => await producer.WriteAsync(new byte[56]));
+    }
+
+    [Fact]
+    public void Disposing_a_released_lease_does_nothing_even_after_the_next_message_was_lent()
+    {
+        using var ring = SharedRing.Create(_segments.NewName("ring-lease-twice"), new RingOptions { Capacity = 4096 });
+        using RingConsumer consumer = ring.CreateConsumer();
+        using RingProducer producer = ring.CreateProducer();
+        Assert.True(producer.TryWrite("one"u8));
+        Assert.True(producer.TryWrite("two"u8));
+
+        Assert.True(consumer.TryRead(out RingLease first));
+        first.Release(publish: false);
+        Assert.True(consumer.TryRead(out RingLease second));
+        first.Dispose(); // not second's release
+        first.Dispose();
+
+        Assert.Equal("two"u8.ToArray(), second.Message.ToArray());
+        second.Dispose();
+        Assert.False(consumer.TryRead(out _));
+        Assert.True(producer.TryWrite("three"u8));
+        var twice = Assert.Throws<InvalidOperationException>(() => ReleaseTwice(consumer));
+        Assert.Contains("released already", twice.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_consumer_hears_the_producers_close_as_completion_once_it_has_read_everything()
+    {
+        using var ring = SharedRing.Create(_segments.NewName("ring-producer-closes"), new RingOptions { Capacity = 4096 });
+        using RingConsumer consumer = ring.CreateConsumer();
+        using (RingProducer producer = ring.CreateProducer())
+        {
+            Assert.True(producer.TryWrite("last"u8));
+        }
+        byte[] buffer = new byte[16];
+
+        Assert.True(await consumer.WaitToReadAsync().AsTask().WaitAsync(s_wait)); // what was published first
+        Assert.False(consumer.IsCompleted);
+        Assert.Equal(4, await consumer.ReadAsync(buffer).AsTask().WaitAsync(s_wait));
+        Assert.False(await consumer.WaitToReadAsync().AsTask().WaitAsync(s_wait));
+
+        Assert.True(consumer.IsCompleted);
+        Assert.False(consumer.TryRead(buffer, s_wait, CancellationToken.None, out int length));
+        Assert.Equal(0, length);
+        Assert.False(consumer.TryRead(s_wait, CancellationToken.None, out _));
+        await Assert.ThrowsAsync<ChannelClosedException>(async () => await consumer.ReadAsync(buffer));
+    }
+
+    [Fact]
+    public void A_destination_too_small_is_an_ordinary_false_with_the_length_needed_and_the_message_stays_first()
+    {
+        using var ring = SharedRing.Create(_segments.NewName("ring-too-small"), new RingOptions { Capacity = 4096 });
+        using RingConsumer consumer = ring.CreateConsumer();
+        using RingProducer producer = ring.CreateProducer();
+        Assert.True(producer.TryWrite("twelve bytes"u8));
+
+        Assert.False(consumer.TryRead(new byte[5], out int needed));
+        Assert.Equal(12, needed);
+        Assert.False(consumer.TryRead(new byte[5], s_wait, CancellationToken.None, out needed));
+        Assert.Equal(12, needed);
+        byte[] large = new byte[12];
+        Assert.True(consumer.TryRead(large, out int length));
+        Assert.Equal("twelve bytes"u8.ToArray(), large);
+        Assert.Equal(12, length);
     }
 
     [Fact]
@@ -484,4 +552,13 @@ public sealed class SharedRingTests : IDisposable
         Assert.Equal("done", await finished!);
         Assert.True(violations > 0, $"seed {seed}: the vandal was never caught ({records} records, {writes} writes, {gone} closed alarms)");
     }
+
+    /// <summary>An explicit second release of one lease is a bug in the caller, and says so.</summary>
+    private static void ReleaseTwice(RingConsumer consumer)
+    {
+        Assert.True(consumer.TryRead(out RingLease lease));
+        lease.Release(publish: false);
+        lease.Release(publish: false);
+    }
+
 }
