@@ -35,7 +35,7 @@ public static class HeaderTarget
     {
         using var arc = IpcArc<long>.Open(name);
         _ = arc.Read();
-        _ = arc.ReferenceCount;
+        _ = arc.CountReferences();
         if (arc.TryLock(TimeSpan.Zero, out IpcArcGuard<long> guard)) // never Lock(): a damaged lock word may look held for ever
         {
             guard.Value++;

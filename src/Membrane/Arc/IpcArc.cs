@@ -14,7 +14,7 @@ namespace Membrane;
 /// References are counted per attached process in the segment's process table; a process that dies (even by
 /// <c>kill -9</c>) stops counting, so the last live <see cref="Dispose"/> — or <c>membrane gc</c> once every holder
 /// died — removes the segment. <see cref="Lock()"/> gives zero-copy <c>ref T</c> access; a holder that dies inside the
-/// lock hands it to the next locker with <see cref="IpcArcGuard{T}.PreviousOwnerDied"/> set. <see cref="Read"/> copies
+/// lock hands it to the next locker with <see cref="IpcArcGuard{T}.PreviousOwnerDied"/> set. <see cref="Read()"/> copies
 /// the value without the lock (a sequence lock: the holder makes the sequence odd while it may write, even when it
 /// publishes; a reader retries until it read the same even sequence before and after its copy).
 /// </para>
@@ -65,15 +65,16 @@ public sealed unsafe class IpcArc<T> : IDisposable
     /// <summary>The segment's name.</summary>
     public string Name => _segment.Name;
 
-    /// <summary>Live references across all processes (dead processes' references are not counted).</summary>
-    public int ReferenceCount
+    /// <summary>
+    /// Counts the live references across all processes (dead processes' references are not counted). A method, not a
+    /// property: it reads the segment's table of attached processes and asks the system about each one's liveness, which
+    /// costs a system call or two a process. For diagnostics, not for a hot path.
+    /// </summary>
+    public int CountReferences()
     {
-        get
-        {
-            ThrowIfDisposed();
-            _segment.CountAttached(out int references);
-            return references;
-        }
+        ThrowIfDisposed();
+        _segment.CountAttached(out int references);
+        return references;
     }
 
     /// <summary>Creates the value; fails with <see cref="SegmentAlreadyExistsException"/> if the name exists.</summary>
@@ -148,11 +149,19 @@ public sealed unsafe class IpcArc<T> : IDisposable
     /// holder is changing the value; throws <see cref="LockHolderDiedException"/> if that holder died mid-change (the
     /// next <see cref="Lock()"/> reports it and repairs; reads work again after).
     /// </summary>
-    public T Read()
+    public T Read() => Read(Timeout.InfiniteTimeSpan, CancellationToken.None);
+
+    /// <summary>
+    /// <see cref="Read()"/>, waiting at most <paramref name="timeout"/> for a holder that is changing the value, and
+    /// giving up when <paramref name="cancellation"/> fires (<see cref="OperationCanceledException"/>).
+    /// </summary>
+    /// <exception cref="TimeoutException">A holder was still changing the value when the time ran out.</exception>
+    public T Read(TimeSpan timeout, CancellationToken cancellation = default)
     {
         ThrowIfDisposed();
         ref long sequence = ref Sequence;
         var spinner = default(SpinWait);
+        long deadline = timeout == Timeout.InfiniteTimeSpan ? long.MaxValue : System.Diagnostics.Stopwatch.GetTimestamp() + (long)(timeout.TotalSeconds * System.Diagnostics.Stopwatch.Frequency);
         for (int spins = 1; ; spins++)
         {
             // Acquire; pairs with the holder's release of an even sequence in Release().
@@ -171,6 +180,11 @@ public sealed unsafe class IpcArc<T> : IDisposable
             if (spins % SpinsBetweenLivenessChecks == 0)
             {
                 ThrowIfHolderDied();
+                cancellation.ThrowIfCancellationRequested();
+                if (System.Diagnostics.Stopwatch.GetTimestamp() > deadline)
+                {
+                    throw new TimeoutException($"IpcArc '{Name}': the lock's holder was still changing the value after {timeout.TotalMilliseconds:0.###} ms.");
+                }
             }
             spinner.SpinOnce(sleep1Threshold: -1);
         }

@@ -100,6 +100,11 @@ public sealed unsafe partial class SharedSegment : IDisposable
                 TryRemoveUnused();
             }
         }
+        catch (MembraneException)
+        {
+            // The table could not be updated (a lock refused, a damaged segment): this process's slot is reclaimed once
+            // the process exits, as a dead process's is, and the segment is left to membrane gc. Dispose never throws.
+        }
         finally
         {
             _mapping.Dispose();

@@ -78,7 +78,7 @@ public sealed class IpcArcTests : IDisposable
         }
 
         Assert.Equal(344, created.Read());
-        Assert.Equal(2, created.ReferenceCount);
+        Assert.Equal(2, created.CountReferences());
     }
 
     [Fact]
@@ -300,6 +300,26 @@ public sealed class IpcArcTests : IDisposable
     }
 
     [Fact]
+    public void A_read_with_a_time_limit_gives_up_on_a_holder_changing_the_value_and_reads_once_it_has_published()
+    {
+        string name = _segments.NewName("arc-read-timeout");
+        using var arc = IpcArc<long>.Create(name, 7);
+        using var holder = Peer.Start("arc-hold", name);
+        holder.Expect("locked");
+
+        var waited = Assert.Throws<TimeoutException>(() => arc.Read(TimeSpan.FromMilliseconds(50)));
+        Assert.Contains(name, waited.Message, StringComparison.Ordinal);
+        using var cancelled = new CancellationTokenSource();
+        cancelled.Cancel();
+        Assert.ThrowsAny<OperationCanceledException>(() => arc.Read(Timeout.InfiniteTimeSpan, cancelled.Token));
+
+        holder.Send("release");
+        holder.Expect("released");
+        Assert.Equal(7, arc.Read(TimeSpan.FromSeconds(30)));
+        Assert.Equal(0, holder.Finish());
+    }
+
+    [Fact]
     public void Open_or_create_makes_one_value_and_then_opens_it()
     {
         string name = _segments.NewName("arc-open-or-create");
@@ -307,6 +327,6 @@ public sealed class IpcArcTests : IDisposable
         using var second = IpcArc<long>.OpenOrCreate(name, 2);
 
         Assert.Equal(1, second.Read());
-        Assert.Equal(2, first.ReferenceCount);
+        Assert.Equal(2, first.CountReferences());
     }
 }

@@ -235,7 +235,7 @@ public sealed class CrashMatrixTests : IDisposable
             guard.Value = Uniform(3);
         }
         Assert.Equal(Uniform(3), arc.Read());
-        Assert.Equal(1, arc.ReferenceCount);
+        Assert.Equal(1, arc.CountReferences());
     }
 
     /// <summary>

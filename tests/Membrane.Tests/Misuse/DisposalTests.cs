@@ -124,7 +124,7 @@ public sealed class DisposalTests : IDisposable
         Assert.Throws<ObjectDisposedException>(() => arc.Lock());
         Assert.Throws<ObjectDisposedException>(() => arc.Lock(CancellationToken.None));
         Assert.Throws<ObjectDisposedException>(() => arc.TryLock(TimeSpan.Zero, out _));
-        Assert.Throws<ObjectDisposedException>(() => arc.ReferenceCount);
+        Assert.Throws<ObjectDisposedException>(() => arc.CountReferences());
         Assert.Throws<ObjectDisposedException>(() => arc.Clone());
     }
 
