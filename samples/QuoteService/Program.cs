@@ -41,7 +41,10 @@ try
         var request = new QuoteRequest(id, Quantity: 100 + (id % 900), Mid: 101.25);
         long sent = Stopwatch.GetTimestamp();
         channel.Outgoing.Write(MemoryMarshal.AsBytes(new ReadOnlySpan<QuoteRequest>(in request)));
-        channel.Incoming.TryRead(reply, TimeSpan.FromSeconds(5), CancellationToken.None, out int length);
+        if (!channel.Incoming.TryRead(reply, TimeSpan.FromSeconds(5), CancellationToken.None, out int length))
+        {
+            throw new TimeoutException($"no quote for request {id} within 5 s");
+        }
         roundTrips[id] = Stopwatch.GetTimestamp() - sent;
         Quote quote = MemoryMarshal.Read<Quote>(reply[..length]);
         if (id < 3)
@@ -78,22 +81,26 @@ internal static class Server
         Console.WriteLine("listening");
         Console.Out.Flush();
         using RingChannel channel = listener.Accept();
-        Span<byte> request = stackalloc byte[64];
         try
         {
-            while (true)
+            // False once the client closed its end and every request was read: the loop ends there.
+            while (channel.Incoming.TryRead(Timeout.InfiniteTimeSpan, CancellationToken.None, out RingLease lease))
             {
-                channel.Incoming.TryRead(request, Timeout.InfiniteTimeSpan, CancellationToken.None, out int length);
-                // The client is not trusted: a request of the wrong size gets a quote for id -1, never a misread.
-                Quote quote = length == Marshal.SizeOf<QuoteRequest>() && MemoryMarshal.Read<QuoteRequest>(request) is var ask && ask.Quantity > 0
-                    ? new Quote(ask.Id, ask.Mid - (0.01 * Math.Sqrt(ask.Quantity)), ask.Mid + (0.01 * Math.Sqrt(ask.Quantity)))
-                    : new Quote(-1, double.NaN, double.NaN);
+                Quote quote;
+                using (lease)
+                {
+                    // The client is not trusted: a request of the wrong size gets a quote for id -1, never a misread.
+                    quote = lease.Message.Length == Marshal.SizeOf<QuoteRequest>() && MemoryMarshal.Read<QuoteRequest>(lease.Message) is var ask && ask.Quantity > 0
+                        ? new Quote(ask.Id, ask.Mid - (0.01 * Math.Sqrt(ask.Quantity)), ask.Mid + (0.01 * Math.Sqrt(ask.Quantity)))
+                        : new Quote(-1, double.NaN, double.NaN);
+                }
                 channel.Outgoing.Write(MemoryMarshal.AsBytes(new ReadOnlySpan<Quote>(in quote)));
             }
+            return 0;
         }
-        catch (PeerGoneException)
+        catch (Exception e) when (e is PeerGoneException or System.Threading.Channels.ChannelClosedException)
         {
-            return 0; // the client left
+            return 0; // the client died, or stopped reading
         }
     }
 }
