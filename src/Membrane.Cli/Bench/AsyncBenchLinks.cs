@@ -24,6 +24,7 @@ internal sealed class AsyncRingBenchLink : IAsyncBenchLink
     internal AsyncRingBenchLink(RingChannel channel)
     {
         _channel = channel;
+        channel.Outgoing.PartSize = RingBenchLink.PartSize; // large messages in parts, as ring-parked sends them
         channel.Outgoing.SpinBeforeParking = TimeSpan.Zero;
         channel.Incoming.SpinBeforeParking = TimeSpan.Zero;
     }

@@ -22,19 +22,27 @@ internal static class RingAsync
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     internal static async ValueTask<int> ReadAsync(RingConsumer consumer, Memory<byte> destination, CancellationToken cancellation)
     {
-        int length;
-        while (!consumer.TryRead(destination.Span, out length))
+        // A message in parts is copied part by part as the producer publishes them, awaiting between parts.
+        var progress = default(RingConsumer.PartsProgress);
+        while (true)
         {
+            if (consumer.TryReadStep(destination.Span, ref progress, out int length, out long waitPast))
+            {
+                return length;
+            }
             if (length > destination.Length)
             {
                 throw new ArgumentException($"Ring '{consumer.RingName}': the message is {length} bytes, the destination {destination.Length} (it stays unread).", nameof(destination));
             }
-            if (!await consumer.WaitToReadAsync(cancellation).ConfigureAwait(false))
+            if (waitPast >= 0)
+            {
+                await consumer.WaitForTailPastAsync(waitPast, cancellation).ConfigureAwait(false);
+            }
+            else if (!await consumer.WaitToReadAsync(cancellation).ConfigureAwait(false))
             {
                 throw new ChannelClosedException($"Ring '{consumer.RingName}': the producer closed its end and every message it published was read.");
             }
         }
-        return length;
     }
 
     /// <summary>A wait that ends in the peer's normal close ends in false (completion), not in <see cref="PeerGoneException"/>.</summary>

@@ -209,6 +209,7 @@ public sealed unsafe class RingConsumer : IDisposable
         TimedOut,
         Aborted,
         TooLarge,
+        NeedMore,
     }
 
     /// <summary>
@@ -243,7 +244,11 @@ public sealed unsafe class RingConsumer : IDisposable
     /// <summary>Called by a wait that heard the producer's normal close (see <see cref="IsCompleted"/>).</summary>
     internal void MarkCompleted() => _completed = true;
 
-    /// <summary>Copies the next message into <paramref name="destination"/> and releases it, waiting without holding a thread.</summary>
+    /// <summary>
+    /// Copies the next message into <paramref name="destination"/> and releases it, waiting without holding a thread. A
+    /// message written in parts (<see cref="RingProducer.PartSize"/>) is copied part by part as it is published; a
+    /// cancellation before its last part leaves it unread.
+    /// </summary>
     /// <returns>The message's length.</returns>
     /// <exception cref="System.Threading.Channels.ChannelClosedException">The producer closed its end and everything was read.</exception>
     /// <exception cref="ArgumentException">The message is longer than <paramref name="destination"/> (it stays unread).</exception>
@@ -409,23 +414,65 @@ public sealed unsafe class RingConsumer : IDisposable
     [MethodImpl(HotPath.Optimised)]
     private PartsOutcome TryReadParts(ReadOnlySpan<byte> first, Span<byte> destination, TimeSpan timeout, CancellationToken cancellation, out int length)
     {
-        int total = (int)_partsTotal;
-        long cursor = _head + _leaseSize;
-        _partsTotal = -1;
-        _leaseSize = -1; // the lease is given back unreleased; the head moves only once the message is whole
-        if (total > destination.Length)
+        if (!BeginParts(first, destination, out PartsProgress progress, out length))
         {
-            length = total; // given back unread: the caller can come again with a buffer this large
             return PartsOutcome.TooLarge;
         }
-        first[L.PartTotalSize..].CopyTo(destination);
-        int copied = first.Length - L.PartTotalSize;
-        while (copied < total)
+        while (true)
         {
-            if (cursor == _tailSeen && cursor == RefreshTail() && !WaitForTailPast(cursor, timeout, cancellation))
+            PartsOutcome outcome = ContinueParts(ref progress, destination, out length);
+            if (outcome != PartsOutcome.NeedMore)
+            {
+                return outcome;
+            }
+            if (!WaitForTailPast(progress.Cursor, timeout, cancellation))
             {
                 length = 0;
                 return PartsOutcome.TimedOut;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Starts reading the message in parts whose first part is the open lease: gives the lease back unreleased (the head
+    /// moves only once the message is whole) and copies the first part. False, with <paramref name="length"/> the
+    /// message's length, if it does not fit <paramref name="destination"/> (then nothing is taken).
+    /// </summary>
+    private bool BeginParts(ReadOnlySpan<byte> first, Span<byte> destination, out PartsProgress progress, out int length)
+    {
+        int total = (int)_partsTotal;
+        progress = new PartsProgress { Cursor = _head + _leaseSize, Total = total };
+        _partsTotal = -1;
+        _leaseSize = -1;
+        if (total > destination.Length)
+        {
+            length = total;
+            return false;
+        }
+        first[L.PartTotalSize..].CopyTo(destination);
+        progress.Copied = first.Length - L.PartTotalSize;
+        length = 0;
+        return true;
+    }
+
+    /// <summary>
+    /// Copies every part published so far after <paramref name="progress"/>; Whole (the message is read and released),
+    /// Aborted (its producer died in its middle: skipped), or NeedMore (wait for the tail to pass the progress's cursor).
+    /// </summary>
+    [MethodImpl(HotPath.Optimised)]
+    private PartsOutcome ContinueParts(ref PartsProgress progress, Span<byte> destination, out int length)
+    {
+        length = 0;
+        int total = progress.Total;
+        long cursor = progress.Cursor;
+        int copied = progress.Copied;
+        while (copied < total)
+        {
+            if (cursor == _tailSeen && cursor == RefreshTail())
+            {
+                progress.Cursor = cursor;
+                progress.Copied = copied;
+                return PartsOutcome.NeedMore;
             }
             // Read once into locals, as in TryTakeSlowly; a part must bring 1 byte or more, so a hostile stream of parts ends.
             long position = cursor & _mask;
@@ -444,7 +491,6 @@ public sealed unsafe class RingConsumer : IDisposable
                 _head = cursor + L.RecordSize(0);
                 PublishHead();
                 CountAborted();
-                length = 0;
                 return PartsOutcome.Aborted;
             }
             long size = L.RecordSize(partLength);
@@ -461,6 +507,74 @@ public sealed unsafe class RingConsumer : IDisposable
         PublishHead();
         length = total;
         return PartsOutcome.Whole;
+    }
+
+    /// <summary>
+    /// One step of <see cref="ReadAsync"/>, which awaits between steps: true, with the message's length, once a whole
+    /// message is copied (a message in parts included). False when it must wait: for any message
+    /// (<paramref name="waitPast"/> -1), or for the tail to pass <paramref name="waitPast"/> (the next part of the message
+    /// in parts whose reading <paramref name="progress"/> keeps); false with <paramref name="length"/> longer than
+    /// <paramref name="destination"/> when it does not fit (nothing taken).
+    /// </summary>
+    internal bool TryReadStep(Span<byte> destination, ref PartsProgress progress, out int length, out long waitPast)
+    {
+        waitPast = -1;
+        if (!progress.Started)
+        {
+            bool took;
+            _takingParts = true;
+            try
+            {
+                took = TryTake();
+            }
+            finally
+            {
+                _takingParts = false;
+            }
+            if (!took)
+            {
+                length = 0;
+                return false;
+            }
+            var message = new ReadOnlySpan<byte>(_data + _leaseOffset, _leaseLength);
+            if (_partsTotal < 0)
+            {
+                return TryCopyOut(message, destination, out length);
+            }
+            if (!BeginParts(message, destination, out progress, out length))
+            {
+                return false;
+            }
+        }
+        switch (ContinueParts(ref progress, destination, out length))
+        {
+            case PartsOutcome.Whole:
+                progress = default;
+                return true;
+            case PartsOutcome.NeedMore:
+                waitPast = progress.Cursor;
+                return false;
+            default: // aborted: skipped; the next message is looked for
+                progress = default;
+                return false;
+        }
+    }
+
+    /// <summary>Waits without holding a thread until the producer publishes past <paramref name="position"/> (the next part of a message).</summary>
+    internal ValueTask<bool> WaitForTailPastAsync(long position, CancellationToken cancellation) =>
+        SpinThenPark.UntilAsync((Consumer: this, Position: position), static w => w.Consumer.RefreshTail() != w.Position,
+            static w => w.Consumer.ThrowIfProducerGoneAt(w.Position), _ring.Address(L.ConsumerWaitingOffset), _ring.Address(L.TailOffset),
+            _ring.Users, _ring.Parking, Timeout.InfiniteTimeSpan, _spin, _ring.MetricTag, cancellation, static w => w.Consumer.PublishHeldBack());
+
+    /// <summary>Where a read of a message in parts stands: the next part's position, the bytes copied, the message's length.</summary>
+    internal struct PartsProgress
+    {
+        internal long Cursor;
+        internal int Copied;
+        internal int Total;
+
+        /// <summary>Whether a message in parts is being read (else the next read starts at a new message).</summary>
+        internal readonly bool Started => Total > 0;
     }
 
     private void CountAborted()

@@ -87,6 +87,25 @@ public sealed class SharedRingTests : IDisposable
     }
 
     [Fact]
+    public async Task ReadAsync_takes_messages_in_parts_too_awaiting_each_part_as_another_process_publishes_it()
+    {
+        const long Messages = 1000;
+        using CheckedStream stream = StartStream("ring-parts-async", 1 << 17, "ring-write-parts", Messages, "11", "60000", "4096");
+        (SharedRing ring, RingConsumer consumer, Peer producer) = stream;
+        consumer.SpinBeforeParking = TimeSpan.Zero; // park between parts, through the reactor
+
+        byte[] buffer = new byte[ring.MaxMessageSize];
+        for (long sequence = 0; sequence < Messages; sequence++)
+        {
+            int length = await consumer.ReadAsync(buffer).AsTask().WaitAsync(s_wait);
+            AssertIntact(buffer.AsSpan(0, length), sequence);
+        }
+
+        producer.Expect($"done {Messages}");
+        Assert.False(consumer.TryRead(out _));
+    }
+
+    [Fact]
     public void A_negative_spin_is_refused_and_zero_or_a_positive_one_is_kept_as_set()
     {
         using var ring = SharedRing.Create(_segments.NewName("ring-spin"), new RingOptions { Capacity = 4096 });
