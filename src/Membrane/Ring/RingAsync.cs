@@ -45,9 +45,12 @@ internal static class RingAsync
         }
     }
 
-    /// <summary>A wait that ends in the peer's normal close ends in false (completion), not in <see cref="PeerGoneException"/>.</summary>
+    /// <summary>
+    /// A wait that ends in the peer's normal close ends in false (completion), not in <see cref="PeerGoneException"/>;
+    /// <paramref name="end"/> remembers it (<c>IsCompleted</c>).
+    /// </summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    internal static async ValueTask<bool> FalseOnCompletion(RingConsumer consumer, ValueTask<bool> waiting)
+    internal static async ValueTask<bool> FalseOnCompletion(ICompletableEnd end, ValueTask<bool> waiting)
     {
         try
         {
@@ -55,23 +58,14 @@ internal static class RingAsync
         }
         catch (PeerGoneException gone) when (gone.ClosedNormally)
         {
-            consumer.MarkCompleted();
+            end.MarkCompleted();
             return false;
         }
     }
+}
 
-    /// <summary>As <see cref="FalseOnCompletion(RingConsumer, ValueTask{bool})"/>, for a producer whose consumer closed its end.</summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    internal static async ValueTask<bool> FalseOnCompletion(RingProducer producer, ValueTask<bool> waiting)
-    {
-        try
-        {
-            return await waiting.ConfigureAwait(false);
-        }
-        catch (PeerGoneException gone) when (gone.ClosedNormally)
-        {
-            producer.MarkCompleted();
-            return false;
-        }
-    }
+/// <summary>A ring end that can hear its peer's normal close as completion.</summary>
+internal interface ICompletableEnd
+{
+    void MarkCompleted();
 }

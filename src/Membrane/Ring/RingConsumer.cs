@@ -16,7 +16,7 @@ namespace Membrane;
 /// every later call the same one — a stream with a lie in it cannot be resumed), never a read outside the ring.
 /// </summary>
 [DebuggerDisplay("RingConsumer {_ring.Name} head {_head}")]
-public sealed unsafe class RingConsumer : IDisposable
+public sealed unsafe class RingConsumer : IDisposable, ICompletableEnd
 {
     private const long PrefetchLimit = 4096; // as many lines as a core keeps misses in flight, roughly
 
@@ -242,7 +242,7 @@ public sealed unsafe class RingConsumer : IDisposable
     public bool IsCompleted => _completed;
 
     /// <summary>Called by a wait that heard the producer's normal close (see <see cref="IsCompleted"/>).</summary>
-    internal void MarkCompleted() => _completed = true;
+    void ICompletableEnd.MarkCompleted() => _completed = true;
 
     /// <summary>
     /// Copies the next message into <paramref name="destination"/> and releases it, waiting without holding a thread. A

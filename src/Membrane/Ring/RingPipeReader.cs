@@ -21,7 +21,7 @@ internal sealed class RingPipeReader : PipeReader
 {
     private readonly RingConsumer _consumer;
     private readonly MappedMemorySlice _inRing = new();
-    private CancellationTokenSource _pendingRead = new();
+    private readonly PendingCancellation _pendingRead = new();
 
     // In place: a leased message of the ring, and how much of it is consumed.
     private nint _leased; // its address (mapped memory never moves); 0: none
@@ -49,7 +49,7 @@ internal sealed class RingPipeReader : PipeReader
         ThrowIfCompleted();
         if (_pendingRead.IsCancellationRequested)
         {
-            ResetPendingRead();
+            _pendingRead.Reset();
             result = new ReadResult(Show(), isCanceled: true, isCompleted: false);
             return true;
         }
@@ -69,7 +69,7 @@ internal sealed class RingPipeReader : PipeReader
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<ReadResult> WaitAndReadAsync(CancellationToken cancellationToken)
     {
-        using CancellationTokenRegistration forward = cancellationToken.UnsafeRegister(static state => ((CancellationTokenSource)state!).Cancel(), _pendingRead);
+        using CancellationTokenRegistration forward = _pendingRead.Forward(cancellationToken);
         while (true)
         {
             try
@@ -78,7 +78,7 @@ internal sealed class RingPipeReader : PipeReader
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {
-                ResetPendingRead();
+                _pendingRead.Reset();
                 throw new OperationCanceledException(cancellationToken);
             }
             catch (OperationCanceledException)
@@ -201,14 +201,6 @@ internal sealed class RingPipeReader : PipeReader
         return _shown;
     }
 
-    private void ResetPendingRead()
-    {
-        if (!_pendingRead.TryReset())
-        {
-            _pendingRead.Dispose();
-            _pendingRead = new CancellationTokenSource();
-        }
-    }
 
     private void ThrowIfCompleted()
     {

@@ -25,7 +25,7 @@ internal sealed class RingPipeWriter : PipeWriter
     private readonly RingProducer _producer;
     private readonly MappedMemorySlice _inRing = new();
     private readonly int _chunk;
-    private CancellationTokenSource _pendingFlush = new();
+    private readonly PendingCancellation _pendingFlush = new();
 
     private nint _reserved;      // room reserved in the ring (mapped memory never moves); 0: none
     private int _reservedLength;
@@ -105,7 +105,7 @@ internal sealed class RingPipeWriter : PipeWriter
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<FlushResult> FlushSpillAsync(CancellationToken cancellationToken)
     {
-        using CancellationTokenRegistration forward = cancellationToken.UnsafeRegister(static state => ((CancellationTokenSource)state!).Cancel(), _pendingFlush);
+        using CancellationTokenRegistration forward = _pendingFlush.Forward(cancellationToken);
         try
         {
             for (int sent = 0; sent < _spilled;)
@@ -121,12 +121,12 @@ internal sealed class RingPipeWriter : PipeWriter
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
-            ResetPendingFlush();
+            _pendingFlush.Reset();
             return new FlushResult(isCanceled: true, isCompleted: false); // CancelPendingFlush: what is unsent stays for the next flush
         }
         catch (OperationCanceledException)
         {
-            ResetPendingFlush();
+            _pendingFlush.Reset();
             throw;
         }
         catch (System.Threading.Channels.ChannelClosedException)
@@ -207,14 +207,6 @@ internal sealed class RingPipeWriter : PipeWriter
         }
     }
 
-    private void ResetPendingFlush()
-    {
-        if (!_pendingFlush.TryReset())
-        {
-            _pendingFlush.Dispose();
-            _pendingFlush = new CancellationTokenSource();
-        }
-    }
 
     private void ThrowIfCompleted()
     {

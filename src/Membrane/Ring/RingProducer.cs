@@ -14,7 +14,7 @@ namespace Membrane;
 /// consumer is parked.
 /// </summary>
 [DebuggerDisplay("RingProducer {_ring.Name} tail {_tail}")]
-public sealed unsafe class RingProducer : IDisposable
+public sealed unsafe class RingProducer : IDisposable, ICompletableEnd
 {
     /// <summary>Reservations from this size on wake a parked consumer at once (a heads-up), not only at the commit.</summary>
     private const int HeadsUpSize = 64 * 1024;
@@ -309,7 +309,7 @@ public sealed unsafe class RingProducer : IDisposable
     public bool IsCompleted => _completed;
 
     /// <summary>Called by a wait that heard the consumer's normal close (see <see cref="IsCompleted"/>).</summary>
-    internal void MarkCompleted() => _completed = true;
+    void ICompletableEnd.MarkCompleted() => _completed = true;
 
     /// <summary>
     /// Waits without holding a thread until a message of <paramref name="length"/> bytes fits (true), or the consumer
