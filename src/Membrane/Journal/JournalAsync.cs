@@ -14,6 +14,8 @@ internal static class JournalAsync
         {
             while (true)
             {
+                // The caller (JournalReader.ReadAsync) has just tried: wait first, then read what came.
+                await reader.WaitForEntryAsync(cancellation).ConfigureAwait(false);
                 if (reader.TryRead(destination.Span, out JournalRecord record))
                 {
                     return record;
@@ -22,7 +24,6 @@ internal static class JournalAsync
                 {
                     reader.ThrowDestinationTooSmall(destination.Length, record.Length);
                 }
-                await reader.WaitForEntryAsync(cancellation).ConfigureAwait(false);
             }
         }
         finally

@@ -109,20 +109,32 @@ public sealed unsafe class RingConsumer : IDisposable, ICompletableEnd
         return false;
     }
 
+    /// <summary>Waits (spin, then park) for the next message and takes it as the open lease; false on timeout and on completion.</summary>
     [MethodImpl(HotPath.OutOfLine)]
-    private bool TakeWaiting(TimeSpan timeout, CancellationToken cancellation)
+    private bool TakeWaiting(TimeSpan timeout, CancellationToken cancellation) =>
+        WaitUntil(static (ref RingConsumer c) => c.TryTake(), timeout, cancellation);
+
+    /// <summary>Waits (spin, then park) until the producer has published something, taking nothing; false on timeout and on completion.</summary>
+    private bool WaitForMessage(TimeSpan timeout, CancellationToken cancellation) =>
+        WaitUntil(static (ref RingConsumer c) => c.HasPublished(), timeout, cancellation);
+
+    /// <summary>
+    /// The synchronous wait for the producer: until <paramref name="attempt"/> succeeds; false on timeout, and once the
+    /// producer closed its end and everything is read (completion, remembered in <see cref="IsCompleted"/>).
+    /// </summary>
+    private bool WaitUntil(SpinThenPark.Attempt<RingConsumer> attempt, TimeSpan timeout, CancellationToken cancellation)
     {
-        RingConsumer consumer = this;
-        // Room released in a batch is published before parking (the producer may be waiting for it), not on every
-        // empty look: a consumer that keeps pace finds the ring empty after almost every message, and publishing then
-        // would cost a fenced write to a line the producer reads for each of them.
         if (_completed)
         {
             return false;
         }
+        RingConsumer consumer = this;
         try
         {
-            return SpinThenPark.Until(ref consumer, static (ref RingConsumer c) => c.TryTake(), static (ref RingConsumer c) => c.ThrowIfProducerGone(),
+            // Room released in a batch is published before parking (the producer may be waiting for it), not on every
+            // empty look: a consumer that keeps pace finds the ring empty after almost every message, and publishing then
+            // would cost a fenced write to a line the producer reads for each of them.
+            return SpinThenPark.Until(ref consumer, attempt, static (ref RingConsumer c) => c.ThrowIfProducerGone(),
                 ref _ring.Field32(L.ConsumerWaitingOffset), ref _ring.Field64(L.TailOffset), _ring.Parking, timeout, _spin, _ring.MetricTag, cancellation,
                 beforeParking: static (ref RingConsumer c) => c.PublishHeldBack());
         }
@@ -162,39 +174,22 @@ public sealed unsafe class RingConsumer : IDisposable, ICompletableEnd
     public bool TryRead(Span<byte> destination, TimeSpan timeout, CancellationToken cancellation, out int length)
     {
         long waitedFrom = 0; // the clock is read only if this call has to wait: most find their message at once
-        while (true)
+        var progress = default(PartsProgress);
+        while (!TryReadStep(destination, ref progress, out length, out long waitPast))
         {
-            _takingParts = true;
-            try
+            if (length > destination.Length)
             {
-                if (!TryTake())
-                {
-                    waitedFrom = waitedFrom == 0 ? Stopwatch.GetTimestamp() : waitedFrom;
-                    if (!TakeWaiting(TimeLeft(timeout, waitedFrom), cancellation))
-                    {
-                        length = 0;
-                        return false;
-                    }
-                }
-            }
-            finally
-            {
-                _takingParts = false;
-            }
-            var message = new ReadOnlySpan<byte>(_data + _leaseOffset, _leaseLength);
-            if (_partsTotal < 0)
-            {
-                return TryCopyOut(message, destination, out length);
+                return false; // too long: it stays unread, and length says how long it is
             }
             waitedFrom = waitedFrom == 0 ? Stopwatch.GetTimestamp() : waitedFrom;
-            PartsOutcome outcome = TryReadParts(message, destination, TimeLeft(timeout, waitedFrom), cancellation, out length);
-            if (outcome != PartsOutcome.Aborted)
+            TimeSpan left = TimeLeft(timeout, waitedFrom);
+            if (!(waitPast >= 0 ? WaitForTailPast(waitPast, left, cancellation) : WaitForMessage(left, cancellation)))
             {
-                return outcome == PartsOutcome.Whole;
+                length = 0; // a message in parts left half-read stays unread: its head has not moved
+                return false;
             }
-            // (TooLarge also returns above: false, with the message's length.)
-            // Its producer died in its middle: skipped, counted, and the next message is waited for in the time left.
         }
+        return true;
     }
 
     /// <summary>What remains of <paramref name="timeout"/> since <paramref name="waitedFrom"/> (0: the wait has not begun).</summary>
@@ -207,9 +202,7 @@ public sealed unsafe class RingConsumer : IDisposable, ICompletableEnd
     private enum PartsOutcome
     {
         Whole,
-        TimedOut,
         Aborted,
-        TooLarge,
         NeedMore,
     }
 
@@ -410,32 +403,6 @@ public sealed unsafe class RingConsumer : IDisposable, ICompletableEnd
         }
         _partsTotal = total;
         return Lend(position, length);
-    }
-
-    /// <summary>
-    /// Copies a message in parts into <paramref name="destination"/>: <paramref name="first"/> (the open lease), then each
-    /// later part as it is published. Nothing is released before the last part, so a timeout leaves the message unread.
-    /// </summary>
-    [MethodImpl(HotPath.Optimised)]
-    private PartsOutcome TryReadParts(ReadOnlySpan<byte> first, Span<byte> destination, TimeSpan timeout, CancellationToken cancellation, out int length)
-    {
-        if (!BeginParts(first, destination, out PartsProgress progress, out length))
-        {
-            return PartsOutcome.TooLarge;
-        }
-        while (true)
-        {
-            PartsOutcome outcome = ContinueParts(ref progress, destination, out length);
-            if (outcome != PartsOutcome.NeedMore)
-            {
-                return outcome;
-            }
-            if (!WaitForTailPast(progress.Cursor, timeout, cancellation))
-            {
-                length = 0;
-                return PartsOutcome.TimedOut;
-            }
-        }
     }
 
     /// <summary>
