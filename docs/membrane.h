@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 #define MEMBRANE_MAGIC 0x454E4152424D454DULL /* "MEMBRANE" read as a little-endian uint64 */
-#define MEMBRANE_LAYOUT_VERSION 2
+#define MEMBRANE_LAYOUT_VERSION 3
 #define MEMBRANE_HEADER_SIZE 4096
 #define MEMBRANE_PROCESS_SLOTS 240
 
@@ -41,6 +41,12 @@ enum membrane_state {
 };
 
 #define MEMBRANE_FLAG_REMOVE_WHEN_UNUSED 0x1u
+
+/* A waiter count (parked_readers, consumer_waiting, producer_waiting): the low 16 bits are the waiters counted in, the
+   high 16 bits count every counting-in (wrapping), so that a CAS repairing the count fails if a waiter left and came back.
+   Count in with an atomic add of MEMBRANE_WAITER_COUNTING_IN, out with an atomic add of -1. */
+#define MEMBRANE_WAITER_COUNTING_IN 0x10001
+#define MEMBRANE_WAITERS(count) ((count) & 0xFFFF)
 
 /* One attached process. identity = pid | (uint64_t)(start_ticks & 0xffffffff) << 32, 0 = free slot. */
 struct membrane_process_slot {
@@ -136,7 +142,8 @@ struct membrane_journal {
     uint32_t policy;              /* enum membrane_overrun_policy */
     int64_t slots_offset;         /* from the payload: 0x100 + cursor_count * 64 */
     uint8_t reserved2[0xC0 - 0xA0];
-    int32_t parked_readers;       /* readers asleep on write_position: the writer wakes them only if non-zero */
+    int32_t parked_readers;       /* a waiter count (MEMBRANE_WAITERS): readers asleep on write_position; the writer
+                                     wakes them only if its waiters are non-zero */
     int32_t writer_parked;        /* a Block writer asleep on commit_epoch */
     int32_t commit_epoch;         /* bumped (then futex-woken) by a commit that finds writer_parked set */
     int32_t registration_epoch;   /* bumped when a cursor is registered or removed */
@@ -179,9 +186,9 @@ struct membrane_ring {
     uint64_t consumer_identity;
     uint32_t consumer_boot_tag;
     uint8_t reserved3[0x80 - 0x5C];
-    int32_t consumer_waiting;
+    int32_t consumer_waiting;     /* a waiter count: the consumer asleep on tail */
     uint8_t reserved4[0xC0 - 0x84];
-    int32_t producer_waiting;
+    int32_t producer_waiting;     /* a waiter count: the producer asleep on head */
     uint8_t reserved5[0x100 - 0xC4];
     int64_t capacity;             /* power of two */
     int32_t max_message;          /* capacity / 2 - 8 */

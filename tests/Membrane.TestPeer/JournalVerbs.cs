@@ -11,6 +11,7 @@ internal static class JournalVerbs
         "journal-write" => Write(name, long.Parse(rest[0], CultureInfo.InvariantCulture), hang: rest is [_, "hang"]),
         "journal-write-until-stopped" => WriteUntilStopped(name),
         "journal-hold-writer" => HoldWriter(name),
+        "journal-repair-parked" => RepairParkedUntilStopped(name),
         _ => -1,
     };
 
@@ -72,6 +73,25 @@ internal static class JournalVerbs
             }
         }
         Verbs.Say(string.Create(CultureInfo.InvariantCulture, $"done {writer.NextSequence}"));
+        return 0;
+    }
+
+    /// <summary>
+    /// Says "repairing", then puts the journal's count of parked readers right (as a writer does every 4,096 appends)
+    /// over and over until a line arrives on stdin, and says "repaired N" with the number of repairs made.
+    /// </summary>
+    private static int RepairParkedUntilStopped(string name)
+    {
+        using var journal = Journal.Open(name);
+        var stop = Task.Run(Console.In.ReadLine);
+        long repairs = 0;
+        Verbs.Say("repairing");
+        while (!stop.IsCompleted)
+        {
+            journal.RepairParkedReaders();
+            repairs++;
+        }
+        Verbs.Say(string.Create(CultureInfo.InvariantCulture, $"repaired {repairs}"));
         return 0;
     }
 }

@@ -3,6 +3,7 @@ using System.Runtime.CompilerServices;
 using System.Text;
 using Membrane.Diagnostics;
 using Membrane.Segments;
+using Membrane.Sync;
 using L = Membrane.JournalLayout;
 
 namespace Membrane;
@@ -278,13 +279,15 @@ public sealed unsafe class Journal : IDisposable
     /// Takes back from <see cref="ParkedReaders"/> what readers that died while waiting left in it (else every append
     /// pays a futex wake for ever). A live waiter says so in its cursor's <see cref="JournalCursor.Waiting"/> from before
     /// it counts itself in until after it counts itself out, so the live waiters are at most the cursors waiting with a
-    /// live owner: a count above that holds dead readers' increments, and a CAS down to it removes only those (it fails,
-    /// harmlessly, if any reader counted itself in or out meanwhile).
+    /// live owner: a count above that holds dead readers' increments, and a CAS of the whole word removes only those. It
+    /// fails, harmlessly, if any reader counted itself in or out meanwhile, even one that counted itself out and in again
+    /// and so left the number of waiters as it was (see <see cref="WaiterCount"/>): taking that reader out would lose its wake.
     /// </summary>
     internal void RepairParkedReaders()
     {
-        int counted = Volatile.Read(ref ParkedReaders); // acquire: a waiter's flag, set before its increment, is seen below
-        if (counted <= 0)
+        int word = Volatile.Read(ref ParkedReaders); // acquire: a waiter's flag, set before its counting in, is seen below
+        int counted = WaiterCount.Waiters(word);
+        if (counted == 0)
         {
             return;
         }
@@ -299,7 +302,7 @@ public sealed unsafe class Journal : IDisposable
         }
         if (waiting < counted)
         {
-            Interlocked.CompareExchange(ref ParkedReaders, waiting, counted);
+            Interlocked.CompareExchange(ref ParkedReaders, WaiterCount.Without(word, counted - waiting), word);
         }
     }
 

@@ -194,7 +194,7 @@ public sealed unsafe class JournalWriter : IDisposable
     private void EveryBatch()
     {
         ReportAppends();
-        if (Volatile.Read(ref _journal.ParkedReaders) != 0)
+        if (WaiterCount.Waiters(Volatile.Read(ref _journal.ParkedReaders)) != 0)
         {
             _journal.RepairParkedReaders();
         }

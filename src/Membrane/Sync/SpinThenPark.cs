@@ -67,7 +67,7 @@ internal static class SpinThenPark
     [MethodImpl(HotPath.Inline)]
     internal static bool WakeIfParked(ref long position, ref int parkedCount, Parking parking, KeyValuePair<string, object?> metricTag)
     {
-        if (Volatile.Read(ref parkedCount) == 0)
+        if (WaiterCount.Waiters(Volatile.Read(ref parkedCount)) == 0)
         {
             return false;
         }
@@ -129,7 +129,7 @@ internal static class SpinThenPark
                 }
             }
             // Announce, then re-check: pairs with the publisher's full-fenced publication before it reads the count.
-            Interlocked.Increment(ref parkedCount);
+            WaiterCount.CountIn(ref parkedCount);
             try
             {
                 beforeParking?.Invoke(ref state);
@@ -153,7 +153,7 @@ internal static class SpinThenPark
             }
             finally
             {
-                Interlocked.Decrement(ref parkedCount);
+                WaiterCount.CountOut(ref parkedCount);
             }
         }
     }
@@ -286,11 +286,11 @@ internal static class SpinThenPark
     /// <summary>Counts this waiter as parked, then reads the futex word it will park on (in that order: see <see cref="Publish"/>).</summary>
     private static unsafe int Announce(nint parkedCount, nint position)
     {
-        Interlocked.Increment(ref *(int*)parkedCount);
+        WaiterCount.CountIn(ref *(int*)parkedCount);
         return Volatile.Read(ref *(int*)position);
     }
 
-    private static unsafe void Withdraw(nint parkedCount) => Interlocked.Decrement(ref *(int*)parkedCount);
+    private static unsafe void Withdraw(nint parkedCount) => WaiterCount.CountOut(ref *(int*)parkedCount);
 
     /// <summary>
     /// How long each park of one wait may sleep, and when the waiter looks at its peer. Looking can cost system calls

@@ -61,7 +61,7 @@ public sealed class CliTests : IDisposable
 
         Assert.True(exitCode == 0, stderr);
         JsonElement info = JsonDocument.Parse(stdout).RootElement;
-        Assert.Equal(2, info.GetProperty("layout_version").GetInt32());
+        Assert.Equal(SegmentHeaderLayout.LayoutVersion, info.GetProperty("layout_version").GetInt32());
         Assert.Equal("ready", info.GetProperty("state").GetString());
         Assert.Equal("0600", info.GetProperty("mode").GetString());
         var processes = info.GetProperty("processes").EnumerateArray().ToList();

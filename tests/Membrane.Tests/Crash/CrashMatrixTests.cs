@@ -3,6 +3,7 @@ using System.Reflection;
 using System.Runtime.InteropServices;
 using Membrane.Diagnostics;
 using Membrane.Segments;
+using Membrane.Sync;
 using Content = Membrane.TestPeer.Content;
 using JournalVerbs = Membrane.TestPeer.JournalVerbs;
 using Membrane.Tests.Arc;
@@ -356,9 +357,9 @@ public sealed class CrashMatrixTests : IDisposable
             reader.ExpectCrash();
         }
 
-        Assert.Equal(1, Volatile.Read(ref journal.ParkedReaders)); // what the dead reader left
+        Assert.Equal(1, WaiterCount.Waiters(Volatile.Read(ref journal.ParkedReaders))); // what the dead reader left
         using JournalWriter writer = journal.CreateWriter();
-        Assert.Equal(0, Volatile.Read(ref journal.ParkedReaders));
+        Assert.Equal(0, WaiterCount.Waiters(Volatile.Read(ref journal.ParkedReaders)));
         AppendContent(writer, 1);
         using JournalReader replacement = journal.OpenReader("reporter");
         Assert.True(replacement.TryRead(new byte[journal.SlotSize], out JournalRecord record));
@@ -477,9 +478,9 @@ public sealed class CrashMatrixTests : IDisposable
             consumer.ExpectCrash();
         }
 
-        Assert.Equal(1, Volatile.Read(ref ring.Field32(RingLayout.ConsumerWaitingOffset)));
+        Assert.Equal(1, WaiterCount.Waiters(Volatile.Read(ref ring.Field32(RingLayout.ConsumerWaitingOffset))));
         using RingConsumer replacement = ring.CreateConsumer();
-        Assert.Equal(0, Volatile.Read(ref ring.Field32(RingLayout.ConsumerWaitingOffset)));
+        Assert.Equal(0, WaiterCount.Waiters(Volatile.Read(ref ring.Field32(RingLayout.ConsumerWaitingOffset))));
         using RingProducer producer = ring.CreateProducer();
         WriteMessages(producer, from: 0, count: 2);
         Assert.Equal(2, ReadMessages(replacement, from: 0));
@@ -495,12 +496,12 @@ public sealed class CrashMatrixTests : IDisposable
             producer.ExpectCrash();
         }
 
-        Assert.Equal(1, Volatile.Read(ref ring.Field32(RingLayout.ProducerWaitingOffset)));
+        Assert.Equal(1, WaiterCount.Waiters(Volatile.Read(ref ring.Field32(RingLayout.ProducerWaitingOffset))));
         using RingConsumer consumer = ring.CreateConsumer();
         int published = ReadMessages(consumer, from: 0);
         Assert.True(published > 10, $"only {published} messages before the ring was full");
         using RingProducer replacement = ring.CreateProducer();
-        Assert.Equal(0, Volatile.Read(ref ring.Field32(RingLayout.ProducerWaitingOffset)));
+        Assert.Equal(0, WaiterCount.Waiters(Volatile.Read(ref ring.Field32(RingLayout.ProducerWaitingOffset))));
         WriteMessages(replacement, from: published, count: 1);
         Assert.Equal(1, ReadMessages(consumer, from: published));
     }

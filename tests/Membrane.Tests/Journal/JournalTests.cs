@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Runtime.InteropServices;
 using Membrane.Segments;
+using Membrane.Sync;
 using Membrane.Tests.Infrastructure;
 
 namespace Membrane.Tests.Journal;
@@ -289,4 +290,43 @@ public sealed class JournalTests : IDisposable
         Assert.Throws<ArgumentException>(() => writer.Append(new byte[9]));
         Assert.Equal(0, journal.WritePosition);
     }
+
+    /// <summary>
+    /// The repair of the parked-readers count (which takes back what dead readers left in it) must never take out a live
+    /// reader, or that reader's wake is lost and it sleeps for good: a reader that counts itself out and in again while a
+    /// repairer in another process looks must make that repair fail. The reader's side of parking, churned two million
+    /// times against a process repairing without pause; a live reader counted in must always see itself in the count.
+    /// </summary>
+    [Fact]
+    public void Repairing_the_parked_count_never_takes_out_a_live_reader_that_counted_itself_out_and_in_again()
+    {
+        string name = _segments.NewName("journal-repair");
+        using var journal = Membrane.Journal.Create(name, new JournalOptions { Capacity = 16, SlotSize = 8 });
+        using JournalReader reader = journal.OpenReader("churn", StartPosition.Oldest);
+        using Peer repairer = Peer.Start("journal-repair-parked", name);
+        repairer.Expect("repairing");
+
+        int takenOut = 0;
+        ref int parked = ref journal.ParkedReaders;
+        for (int i = 0; i < 2_000_000; i++)
+        {
+            reader.MarkWaiting(true);
+            WaiterCount.CountIn(ref parked);
+            if (WaiterCount.Waiters(Volatile.Read(ref parked)) == 0)
+            {
+                takenOut++;
+                WaiterCount.CountIn(ref parked); // put it back, so that the count out below does not go negative
+            }
+            WaiterCount.CountOut(ref parked);
+            reader.MarkWaiting(false);
+        }
+
+        repairer.Send("stop");
+        string? done = repairer.ReadLine();
+        Assert.StartsWith("repaired ", done);
+        Assert.True(long.Parse(done!["repaired ".Length..], CultureInfo.InvariantCulture) > 0, "the peer made no repair");
+        Assert.Equal(0, takenOut);
+        Assert.Equal(0, WaiterCount.Waiters(Volatile.Read(ref parked)));
+    }
 }
+

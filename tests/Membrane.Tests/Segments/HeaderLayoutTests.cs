@@ -73,6 +73,8 @@ public class HeaderLayoutTests
         Check("offsetof(struct membrane_process_slot, references)", L.SlotReferencesOffset);
         Check("MEMBRANE_PROCESS_SLOTS", L.ProcessSlotCount);
         Check("MEMBRANE_LAYOUT_VERSION", L.LayoutVersion);
+        Check("MEMBRANE_WAITER_COUNTING_IN", Membrane.Sync.WaiterCount.CountingIn);
+        Check("MEMBRANE_WAITERS(0x7FFFFFFF)", Membrane.Sync.WaiterCount.Waiters(0x7FFFFFFF));
         source.Append(CultureInfo.InvariantCulture, $"_Static_assert(MEMBRANE_REMOVED == 0x{ProcessTable.Removed:x16}ULL, \"removed\");\n");
         Check("MEMBRANE_CREATION_LOCK_BYTE", SharedSegment.CreatorLockOffset);
         Check("MEMBRANE_REMOVAL_LOCK_BYTE", ProcessTable.RemovalLockOffset);

@@ -229,7 +229,7 @@ public sealed class SharedSegmentTests : IDisposable
 
         var error = Assert.Throws<SegmentLayoutMismatchException>(() => SharedSegment.Open(name));
 
-        Assert.Equal("layout version 2", error.Expected);
+        Assert.Equal($"layout version {SegmentHeaderLayout.LayoutVersion}", error.Expected);
         Assert.Equal("layout version 99", error.Found);
     }
 
