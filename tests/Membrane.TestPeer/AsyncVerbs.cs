@@ -10,10 +10,56 @@ internal static class AsyncVerbs
     internal static int Run(string verb, string prefix, string[] rest) => verb switch
     {
         "async-ring-await-many" => AwaitMany(prefix, int.Parse(rest[0], CultureInfo.InvariantCulture)),
+        "async-reactor-blocked-continuation" => BlockedContinuation(prefix),
         "async-pipe-write" => WritePipeAsync(prefix, int.Parse(rest[0], CultureInfo.InvariantCulture), int.Parse(rest[1], CultureInfo.InvariantCulture)).GetAwaiter().GetResult(),
         "async-channel-write" => WriteChannelAsync(prefix, long.Parse(rest[0], CultureInfo.InvariantCulture), complete: rest is not [_, "hang"]).GetAwaiter().GetResult(),
         _ => -1,
     };
+
+    /// <summary>
+    /// A continuation that the futex reactor runs on its own thread (the wait was its only park) and that then blocks
+    /// there must hold up no other wait. Creates rings <c>PREFIX-0</c> and <c>PREFIX-1</c>; a read parked on the first is
+    /// completed by a write, and its continuation blocks; meanwhile a read parked on the second must complete on a write.
+    /// Says "ran-on THREAD" (where the first continuation ran), "second completed" (or "second stuck" after 60 s),
+    /// "reactor-threads N".
+    /// </summary>
+    private static int BlockedContinuation(string prefix)
+    {
+        using var first = SharedRing.Create(Name(prefix, 0), new RingOptions { Capacity = 4096 });
+        using var second = SharedRing.Create(Name(prefix, 1), new RingOptions { Capacity = 4096 });
+        using RingConsumer firstConsumer = first.CreateConsumer(), secondConsumer = second.CreateConsumer();
+        using RingProducer firstProducer = first.CreateProducer(), secondProducer = second.CreateProducer();
+        firstConsumer.SpinBeforeParking = TimeSpan.Zero;
+        secondConsumer.SpinBeforeParking = TimeSpan.Zero;
+        var started = new TaskCompletionSource<string?>(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var release = new ManualResetEventSlim();
+        // The continuation is in place when ContinueAndBlock returns (it runs to its await at once), before any write.
+        Task blocked = ContinueAndBlock(firstConsumer.ReadAsync(new byte[8]), started, release);
+        // Parked on the reactor, not merely counted in (a write before the park would let the read finish where it began).
+        SpinWait.SpinUntil(() => IsConsumerParked(first) && FutexReactor.Shared?.Threads == 1);
+        firstProducer.TryWrite([1]);
+        string? ranOn = started.Task.WaitAsync(TimeSpan.FromSeconds(60)).GetAwaiter().GetResult();
+
+        Task<int> reading = secondConsumer.ReadAsync(new byte[8]).AsTask();
+        SpinWait.SpinUntil(() => IsConsumerParked(second) && FutexReactor.Shared?.Threads == 2);
+        secondProducer.TryWrite([2]);
+        bool completed = reading.Wait(TimeSpan.FromSeconds(60));
+        release.Set();
+        blocked.Wait();
+        Verbs.Say($"ran-on {ranOn}");
+        Verbs.Say(completed ? "second completed" : "second stuck");
+        Verbs.Say(string.Create(CultureInfo.InvariantCulture, $"reactor-threads {FutexReactor.Shared?.Threads ?? 0}"));
+        return 0;
+    }
+
+    private static async Task ContinueAndBlock(ValueTask<int> reading, TaskCompletionSource<string?> started, ManualResetEventSlim release)
+    {
+        await reading;
+        started.SetResult(Thread.CurrentThread.Name);
+        release.Wait(TimeSpan.FromSeconds(60)); // blocks whatever thread the continuation runs on
+    }
+
+    private static bool IsConsumerParked(SharedRing ring) => WaiterCount.Waiters(Volatile.Read(ref ring.Field32(RingLayout.ConsumerWaitingOffset))) > 0;
 
     /// <summary>
     /// Creates rings <c>PREFIX-0</c> to <c>PREFIX-(count-1)</c> and says "created"; starts one <c>ReadAsync</c> on each;
@@ -42,7 +88,7 @@ internal static class AsyncVerbs
             buffers[i] = new byte[8];
             reads[i] = consumers[i].ReadAsync(buffers[i]).AsTask();
         }
-        while (!rings.All(ring => Volatile.Read(ref ring.Field32(RingLayout.ConsumerWaitingOffset)) > 0))
+        while (!rings.All(IsConsumerParked))
         {
             Thread.Yield();
         }

@@ -16,19 +16,57 @@ internal sealed unsafe partial class FutexReactor
     {
         private readonly int* _control = (int*)NativeMemory.AllocZeroed(sizeof(int)); // never freed: the thread lives as long as the process
         private readonly ConcurrentQueue<Park> _arriving = new();
-        private int _reserved; // parks placed here and not yet dropped; raised under the reactor's gate, lowered by the thread
+        // Parks placed here and not yet completed (plus Busy while running a continuation); raised under the reactor's gate,
+        // lowered by whoever completes a park. Not by the drop of a completed park: a waiter that parks again at once (after
+        // a peer-check slice, say) must find its place free, not spill onto a new thread.
+        private int _reserved;
+
+        /// <summary>Added to the reserved count while the thread runs a continuation, so that no park is placed here meanwhile.</summary>
+        private const int Busy = 1 << 16;
 
         internal Shard(int number) =>
             new Thread(Run) { IsBackground = true, Name = $"Membrane futex reactor {number}" }.Start();
 
-        /// <summary>Takes a place for one more park, if there is room (called under the reactor's gate).</summary>
+        /// <summary>Takes a place for one more park, if there is room and the thread is not running a continuation (called under the reactor's gate).</summary>
         internal bool TryReserve()
         {
-            if (Volatile.Read(ref _reserved) >= WordsPerThread)
+            while (true)
+            {
+                int reserved = Volatile.Read(ref _reserved);
+                if (reserved >= WordsPerThread)
+                {
+                    return false;
+                }
+                if (Interlocked.CompareExchange(ref _reserved, reserved + 1, reserved) == reserved)
+                {
+                    return true;
+                }
+            }
+        }
+
+        /// <summary>A park placed here was completed: its place is free.</summary>
+        internal void Release() => Interlocked.Decrement(ref _reserved);
+
+        /// <summary>
+        /// On this shard's thread, for a park just completed (and released): if no other park is placed here, completes
+        /// it here, running its continuation (up to the waiter's next wait that does not complete at once) on this thread;
+        /// meanwhile the shard takes no new park, so no other park's wake waits behind the continuation. False, doing
+        /// nothing, otherwise.
+        /// </summary>
+        internal bool TryRunAlone(Park park)
+        {
+            if (Interlocked.CompareExchange(ref _reserved, Busy, 0) != 0)
             {
                 return false;
             }
-            Interlocked.Increment(ref _reserved);
+            try
+            {
+                ((IThreadPoolWorkItem)park).Execute();
+            }
+            finally
+            {
+                Interlocked.Add(ref _reserved, -Busy);
+            }
             return true;
         }
 
@@ -92,7 +130,6 @@ internal sealed unsafe partial class FutexReactor
                 {
                     parks[i] = parks[^1];
                     parks.RemoveAt(parks.Count - 1);
-                    Interlocked.Decrement(ref _reserved);
                     park.LetGo();
                     continue;
                 }

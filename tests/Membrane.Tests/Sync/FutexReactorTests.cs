@@ -69,11 +69,25 @@ public sealed class FutexReactorTests : IDisposable
         await Assert.ThrowsAsync<ObjectDisposedException>(() => reading.WaitAsync(s_wait));
     }
 
+    [Fact]
+    public void A_continuation_run_on_a_reactor_thread_that_blocks_there_holds_up_no_other_parked_wait()
+    {
+        string prefix = _segments.NewName("inline");
+        _segments.Track(Name(prefix, 0));
+        _segments.Track(Name(prefix, 1));
+        using Peer peer = Peer.Start("async-reactor-blocked-continuation", prefix);
+
+        peer.Expect("ran-on Membrane futex reactor 0"); // its wait was the reactor's only park: no second thread's wake
+        peer.Expect("second completed"); // placed on another reactor thread while the first ran the blocked continuation
+        peer.Expect("reactor-threads 2");
+        Assert.Equal(0, peer.Finish());
+    }
+
     /// <summary>Waits until the ring's consumer has announced its park (the flag the producer reads before waking it).</summary>
     private static async Task ParkedAsync(SharedRing ring)
     {
         using var timeout = new CancellationTokenSource(s_wait);
-        while (Volatile.Read(ref ring.Field32(RingLayout.ConsumerWaitingOffset)) == 0)
+        while (WaiterCount.Waiters(Volatile.Read(ref ring.Field32(RingLayout.ConsumerWaitingOffset))) == 0)
         {
             await Task.Yield();
             timeout.Token.ThrowIfCancellationRequested();
