@@ -31,6 +31,7 @@ enum membrane_kind {
     MEMBRANE_KIND_JOURNAL = 3,
     MEMBRANE_KIND_RING = 4,
     MEMBRANE_KIND_WRITE_ONCE = 5,
+    MEMBRANE_KIND_QUEUE = 6,
 };
 
 enum membrane_state {
@@ -202,5 +203,62 @@ struct membrane_ring_record {
 };
 
 _Static_assert(sizeof(struct membrane_ring) == MEMBRANE_RING_DATA_OFFSET, "records start at payload offset 0x140");
+
+/*
+ * Queue payload (kind 6), at payload_offset: many producers, one consumer, variable-size records in `capacity` bytes
+ * at MEMBRANE_QUEUE_DATA_OFFSET(producer_slots). tail counts bytes claimed since creation, head bytes released; both are
+ * read modulo capacity. A record header of zero is free space: the consumer zeroes every byte it releases.
+ */
+#define MEMBRANE_QUEUE_SLOT_TABLE_OFFSET 0x140
+#define MEMBRANE_QUEUE_DATA_OFFSET(slots) (MEMBRANE_QUEUE_SLOT_TABLE_OFFSET + 64 * (int64_t)(slots))
+#define MEMBRANE_QUEUE_RECORD_CLAIMED 1   /* claimed, being written; the tag names its producer */
+#define MEMBRANE_QUEUE_RECORD_MESSAGE 2
+#define MEMBRANE_QUEUE_RECORD_PADDING 3   /* length: the bytes after this header that it covers */
+#define MEMBRANE_QUEUE_RECORD_ABORTED 4   /* given up by a live producer: skip it */
+#define MEMBRANE_QUEUE_TAG_KIND(tag) ((tag) & 0xF)
+#define MEMBRANE_QUEUE_TAG_SLOT(tag) (((tag) >> 4) & 0x3FF)
+#define MEMBRANE_QUEUE_TAG_GENERATION(tag) ((tag) >> 14) /* the slot's generation, low 18 bits */
+
+struct membrane_queue {
+    int64_t tail;                 /* producers: CAS from t to t + record size (with the padding to the end, at a wrap) */
+    uint8_t reserved0[0x40 - 0x08];
+    int64_t head;                 /* consumer, release; producers waiting for room park on its low half */
+    int32_t consumer_closed;
+    uint32_t reserved1;
+    uint64_t consumer_identity;   /* as in membrane_process_slot; CAS to claim */
+    uint32_t consumer_boot_tag;
+    uint32_t reserved2;
+    int64_t released;             /* consumer: bytes it is done with, stored before it zeroes them and publishes head */
+    uint8_t reserved7[0x80 - 0x68];
+    int32_t consumer_waiting;     /* a waiter count: the consumer asleep on commit_signal */
+    uint32_t reserved3;
+    int64_t commit_signal;        /* bumped, then futex-woken (low half), by a commit that finds the consumer waiting */
+    uint8_t reserved4[0xC0 - 0x90];
+    int32_t producers_waiting;    /* a waiter count: producers asleep on head, waiting for room */
+    uint8_t reserved5[0x100 - 0xC4];
+    int64_t capacity;             /* power of two */
+    int32_t max_message;          /* capacity / 2 - 8 */
+    int32_t producer_slots;       /* 1 to 1024 */
+    int64_t aborted_claims;       /* consumer: claims skipped because their producer died */
+    uint8_t reserved6[MEMBRANE_QUEUE_SLOT_TABLE_OFFSET - 0x118];
+};
+
+struct membrane_queue_producer_slot { /* one cache line, written only by the producer holding it */
+    uint64_t identity;            /* as in membrane_process_slot; CAS to claim, a dead holder's replaced */
+    uint32_t boot_tag;
+    uint32_t generation;          /* bumped by every producer that takes the slot */
+    int64_t claim_start;          /* the range being claimed (set before the CAS on tail), -1 when none */
+    int64_t claim_end;
+    uint8_t reserved[32];
+};
+
+struct membrane_queue_record {
+    int32_t length;
+    uint32_t tag;                 /* MEMBRANE_QUEUE_RECORD_* | slot << 4 | generation << 14 */
+    /* length bytes follow, then padding to a multiple of 8 */
+};
+
+_Static_assert(sizeof(struct membrane_queue) == MEMBRANE_QUEUE_SLOT_TABLE_OFFSET, "producer slots start at payload offset 0x140");
+_Static_assert(sizeof(struct membrane_queue_producer_slot) == 64, "a producer slot is one cache line");
 
 #endif /* MEMBRANE_H */

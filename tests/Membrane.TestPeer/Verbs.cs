@@ -20,6 +20,7 @@ internal static class Verbs
         _ when verb.StartsWith("channel-", StringComparison.Ordinal) => ChannelVerbs.Run(verb, segment, rest),
         _ when verb.StartsWith("crash-", StringComparison.Ordinal) => CrashVerbs.Run(verb, segment, rest),
         _ when verb.StartsWith("async-", StringComparison.Ordinal) => AsyncVerbs.Run(verb, segment, rest),
+        _ when verb.StartsWith("queue-", StringComparison.Ordinal) => QueueVerbs.Run(verb, segment, rest),
         _ => Unknown(verb),
     };
 

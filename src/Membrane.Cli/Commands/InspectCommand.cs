@@ -33,6 +33,18 @@ internal static class InspectCommand
         AnsiConsole.Write(cursors);
     }
 
+    private static void WriteQueue(SegmentJson.QueueJson queue)
+    {
+        AnsiConsole.MarkupLine(CliOutput.Escape(
+            $"queue: {queue.Capacity:N0} bytes ({queue.QueuedBytes:N0} queued), messages up to {queue.MaxMessage:N0} bytes; {queue.ProducerSlots} producer slots; claims aborted by dead producers: {queue.AbortedClaims:N0}"));
+        var producers = new Table().Title("producers").AddColumns("slot", "process");
+        foreach (SegmentJson.ProducerJson producer in queue.Producers)
+        {
+            producers.AddRow(producer.Slot.ToString(System.Globalization.CultureInfo.InvariantCulture), CliOutput.Escape(producer.Process.ToString()));
+        }
+        AnsiConsole.Write(producers);
+    }
+
     private static int Run(string name, SegmentBacking backing, bool json)
     {
         SegmentInfo info = SegmentCatalog.Inspect(name, backing);
@@ -48,9 +60,15 @@ internal static class InspectCommand
             using Journal opened = Journal.Open(info.Name);
             journal = SegmentJson.JournalJson.From(opened);
         }
+        SegmentJson.QueueJson? queue = null;
+        if (info.Kind == SegmentKind.Queue && info.State == SegmentState.Ready && backing == SegmentBacking.SharedMemory)
+        {
+            using SharedQueue opened = SharedQueue.Open(info.Name);
+            queue = SegmentJson.QueueJson.From(opened);
+        }
         if (json)
         {
-            CliOutput.WriteJson(SegmentJson.From(info, withProcesses: true) with { Lock = arcLock, Journal = journal });
+            CliOutput.WriteJson(SegmentJson.From(info, withProcesses: true) with { Lock = arcLock, Journal = journal, Queue = queue });
             return ExitCodes.Success;
         }
         var header = new Grid().AddColumn().AddColumn();
@@ -87,6 +105,10 @@ internal static class InspectCommand
         if (journal is not null)
         {
             WriteJournal(journal);
+        }
+        if (queue is not null)
+        {
+            WriteQueue(queue);
         }
         return ExitCodes.Success;
     }

@@ -23,7 +23,8 @@ internal sealed record SegmentJson(
     int LiveReferences,
     IReadOnlyList<SegmentJson.ProcessJson>? Processes,
     SegmentJson.LockJson? Lock = null,
-    SegmentJson.JournalJson? Journal = null)
+    SegmentJson.JournalJson? Journal = null,
+    SegmentJson.QueueJson? Queue = null)
 {
     internal static SegmentJson From(SegmentInfo info, bool withProcesses) => new(
         info.Name,
@@ -57,6 +58,16 @@ internal sealed record SegmentJson(
                 c.Id, c.Name, c.Registered, c.CommittedPosition, c.Lag,
                 c.Owner is { } owner ? new ProcessJson(owner.Pid, owner.StartTicks, null, c.OwnerAlive) : null))]);
     }
+
+    /// <summary>A queue's shape, fill, losses to dead producers, and producers.</summary>
+    internal sealed record QueueJson(long Capacity, int MaxMessage, int ProducerSlots, long QueuedBytes, long AbortedClaims, IReadOnlyList<ProducerJson> Producers)
+    {
+        internal static QueueJson From(SharedQueue queue) => new(
+            queue.Capacity, queue.MaxMessageSize, queue.ProducerSlots, queue.QueuedBytes, queue.AbortedClaims,
+            [.. queue.ReadProducers().Select(p => new ProducerJson(p.Slot, new ProcessJson(p.Holder.Pid, p.Holder.StartTicks, null, p.Alive)))]);
+    }
+
+    internal sealed record ProducerJson(int Slot, ProcessJson Process);
 
     internal sealed record CursorJson(int Id, string? Name, bool Registered, long CommittedPosition, long Lag, ProcessJson? Reader);
 

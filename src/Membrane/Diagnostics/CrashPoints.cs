@@ -86,6 +86,15 @@ public static class CrashPoints
     /// <summary>A ring producer, waiting for room, counted itself as parked and is about to sleep.</summary>
     public const string RingWriteParked = "ring.write.parked";
 
+    /// <summary>A queue producer's CAS on the tail claimed room, and the claim's record header is not written yet.</summary>
+    public const string QueueReserveAfterClaim = "queue.reserve.after-claim";
+
+    /// <summary>A queue message is copied into its claim and its header not yet turned from claimed into a message.</summary>
+    public const string QueueCommitBeforePublish = "queue.commit.before-publish";
+
+    /// <summary>A queue consumer has stored how far it released and zeroed that room, and not yet published its head.</summary>
+    public const string QueueReleaseBeforePublish = "queue.release.before-publish";
+
     /// <summary>Every point, in the order of the list above.</summary>
     public static IReadOnlyList<string> All { get; } =
     [
@@ -93,7 +102,8 @@ public static class CrashPoints
         SegmentDetachAfterRelease, SegmentRemoveAfterClaim, RoleClaimAfterCas, ArcLockAfterAcquire, ArcLockMidUpdate,
         ArcUnlockBeforeRelease, JournalAppendMidCopy, JournalAppendBeforePublish, JournalCursorAfterClaim, JournalCommitBeforeStore,
         JournalCursorRemoveAfterUnregister, JournalReadParked, RingReserveAfterPadding, RingCommitBeforePublish,
-        RingPartsAfterFirstPart, RingReleaseBeforePublish, RingReadParked, RingWriteParked,
+        RingPartsAfterFirstPart, RingReleaseBeforePublish, RingReadParked, RingWriteParked, QueueReserveAfterClaim,
+        QueueCommitBeforePublish, QueueReleaseBeforePublish,
     ];
 
     /// <summary>Whether this process has a crash point armed. Test it before <see cref="Reach"/> so that unarmed code pays nothing.</summary>

@@ -25,6 +25,9 @@ public static class MembraneMetrics
     /// <summary>Messages in parts a ring consumer skipped because their producer died before finishing them.</summary>
     internal static readonly Counter<long> RingAborted = Meter.CreateCounter<long>("membrane.ring.aborted", "{message}", "Messages in parts abandoned by a producer that died.");
 
+    /// <summary>Queue claims skipped because their producer died before committing them.</summary>
+    internal static readonly Counter<long> QueueAborted = Meter.CreateCounter<long>("membrane.queue.aborted", "{claim}", "Queue claims abandoned by a producer that died.");
+
     /// <summary>Times a reader or writer parked on a futex.</summary>
     internal static readonly Counter<long> Parks = Meter.CreateCounter<long>("membrane.parks", "{park}", "Times a waiter parked in the kernel.");
 

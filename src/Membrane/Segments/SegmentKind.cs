@@ -20,4 +20,7 @@ public enum SegmentKind : ushort
 
     /// <summary>A write-once, read-only blob.</summary>
     WriteOnce = 5,
+
+    /// <summary>A shared queue: many producers, one consumer, variable-size messages.</summary>
+    Queue = 6,
 }

@@ -11,11 +11,12 @@ internal sealed unsafe partial class FutexReactor
     /// when both have let go, so the reactor never reads a word whose park was reused or whose mapping is gone.
     /// </summary>
     /// <remarks>
-    /// Where the continuation runs. A park completed by its reactor thread while it is the only park of that thread runs
-    /// its continuation right there (<see cref="Shard.TryRunAlone"/>): handing it to the thread pool would take a second
+    /// Where the continuation runs. A park completed by its reactor thread while no other park is pending in the process
+    /// runs its continuation right there (<see cref="Shard.TryRunAlone"/>): handing it to the thread pool would take a second
     /// thread's wake, after the reactor's own, before the waiter sees its message, and on this repository's VM a core
     /// that slept takes up to 70 µs to wake (a 1 MiB round trip awaited took 1.2–1.4× the parked synchronous one that
-    /// way). Otherwise — other parks on that thread, whose wakes it must not hold up, or a cancelling thread — completing
+    /// way). Otherwise — other parks, whose wakes it must not hold up and which a wait parking again from the
+    /// continuation would have to find room beside, or a cancelling thread — completing
     /// queues the park itself to the thread pool as a work item, which then completes the source and runs the
     /// continuation. Unlike <c>RunContinuationsAsynchronously</c>, which wraps each continuation in a new work item,
     /// that allocates nothing.
@@ -69,7 +70,8 @@ internal sealed unsafe partial class FutexReactor
             }
             Shard shard = _shard!; // the reactor holds the park: it is not reused under us
             shard.Release();
-            if (!shard.TryRunAlone(this))
+            reactor.Completed();
+            if (!shard.TryRunAlone(this, reactor))
             {
                 ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
             }
@@ -85,6 +87,7 @@ internal sealed unsafe partial class FutexReactor
             }
             _cancelledBy = token;
             shard.Release();
+            reactor.Completed();
             ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
             shard.Signal(); // so that the reactor drops the park now, not at its next wake
         }

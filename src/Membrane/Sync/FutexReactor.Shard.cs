@@ -48,14 +48,15 @@ internal sealed unsafe partial class FutexReactor
         internal void Release() => Interlocked.Decrement(ref _reserved);
 
         /// <summary>
-        /// On this shard's thread, for a park just completed (and released): if no other park is placed here, completes
-        /// it here, running its continuation (up to the waiter's next wait that does not complete at once) on this thread;
-        /// meanwhile the shard takes no new park, so no other park's wake waits behind the continuation. False, doing
-        /// nothing, otherwise.
+        /// On this shard's thread, for a park just completed (and released): if no other park is pending in the process
+        /// (so none is placed here either), completes it here, running its continuation (up to the waiter's next wait
+        /// that does not complete at once) on this thread; meanwhile the shard takes no new park, so no wake waits behind
+        /// the continuation. False, doing nothing, otherwise: with other parks about, a continuation that parks again
+        /// could find no room beside them but on a new thread.
         /// </summary>
-        internal bool TryRunAlone(Park park)
+        internal bool TryRunAlone(Park park, FutexReactor reactor)
         {
-            if (Interlocked.CompareExchange(ref _reserved, Busy, 0) != 0)
+            if (!reactor.NothingPending || Interlocked.CompareExchange(ref _reserved, Busy, 0) != 0)
             {
                 return false;
             }

@@ -36,6 +36,7 @@ internal sealed unsafe partial class FutexReactor
     private readonly Lock _gate = new();
     private readonly List<Shard> _shards = [];
     private readonly Stack<Park> _pool = new();
+    private int _pending; // parks made and not yet completed, on every shard
 
     private FutexReactor()
     {
@@ -67,12 +68,19 @@ internal sealed unsafe partial class FutexReactor
         {
             return ValueTask.CompletedTask; // already unmapped: the caller looks again and hears that its handle was disposed
         }
+        Interlocked.Increment(ref _pending);
         Park park = Rent();
         Shard shard = Place();
         park.Start(shard, word, observed, Deadline(timeout), mapping, cancellation);
         shard.Add(park);
         return new ValueTask(park, park.Version);
     }
+
+    /// <summary>A park was completed (by its reactor thread, or cancelled).</summary>
+    private void Completed() => Interlocked.Decrement(ref _pending);
+
+    /// <summary>Whether no park is pending anywhere (then a continuation run on a reactor thread can hold up no other, nor make one spill onto a new thread).</summary>
+    private bool NothingPending => Volatile.Read(ref _pending) == 0;
 
     private static long Deadline(TimeSpan timeout) =>
         timeout == Timeout.InfiniteTimeSpan || timeout.TotalDays > 365

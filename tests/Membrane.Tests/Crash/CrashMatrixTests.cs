@@ -49,6 +49,9 @@ public sealed class CrashMatrixTests : IDisposable
         [CrashPoints.RingReleaseBeforePublish] = RingConsumerKilledReleasing,
         [CrashPoints.RingReadParked] = RingConsumerKilledParked,
         [CrashPoints.RingWriteParked] = RingProducerKilledParked,
+        [CrashPoints.QueueReserveAfterClaim] = QueueProducerKilledHoldingClaim,
+        [CrashPoints.QueueCommitBeforePublish] = QueueProducerKilledHoldingClaim,
+        [CrashPoints.QueueReleaseBeforePublish] = QueueConsumerKilledReleasing,
     };
 
     public static TheoryData<string> Points => new(CrashPoints.All);
@@ -466,6 +469,79 @@ public sealed class CrashMatrixTests : IDisposable
         using RingConsumer replacement = ring.CreateConsumer();
         Assert.Equal(3, ReadMessages(replacement, from: 2)); // at least once: message 2 again, then 3 and 4
     }
+
+    /// <summary>
+    /// A queue producer killed holding its third claim (its header unwritten, or the message copied and not committed):
+    /// the consumer gets its first two messages, skips the dead claim as aborted, and reads what another producer writes next.
+    /// </summary>
+    private void QueueProducerKilledHoldingClaim(string point)
+    {
+        string name = _segments.NewName("crash-queue");
+        using var queue = SharedQueue.Create(name, new QueueOptions { Capacity = 4096 });
+        using QueueConsumer consumer = queue.CreateConsumer();
+        using (Peer producer = Peer.StartCrashingAt($"{point}@3", "queue-write", name, "0", "10"))
+        {
+            producer.ExpectCrash();
+        }
+        using Peer next = Peer.Start("queue-write", name, "1", "5");
+        next.Expect("producing 0"); // the dead producer's slot, taken over
+        next.Expect("written 5");
+
+        var message = new byte[16];
+        var read = new List<(long Id, long Sequence)>();
+        while (read.Count < 7 && consumer.TryRead(message, s_wait, CancellationToken.None, out int length))
+        {
+            Assert.Equal(16, length);
+            read.Add((BitConverter.ToInt64(message), BitConverter.ToInt64(message, 8)));
+        }
+
+        Assert.Equal([(0, 0), (0, 1), (1, 0), (1, 1), (1, 2), (1, 3), (1, 4)], read);
+        Assert.Equal(1, consumer.AbortedClaims);
+        Assert.Equal(1, queue.AbortedClaims);
+    }
+
+    /// <summary>
+    /// A queue consumer killed after saying it released its third message and zeroing it, before publishing its head:
+    /// the replacement neither reads that message again nor loses the next, and the room it finishes zeroing takes a
+    /// whole queue's worth of messages again, intact.
+    /// </summary>
+    private void QueueConsumerKilledReleasing(string point)
+    {
+        string name = _segments.NewName("crash-queue-release");
+        using var queue = SharedQueue.Create(name, new QueueOptions { Capacity = 256 });
+        using QueueProducer producer = queue.CreateProducer();
+        for (long sequence = 0; sequence < 5; sequence++)
+        {
+            Assert.True(producer.TryWrite(QueueMessage(sequence)));
+        }
+        using (Peer consumer = Peer.StartCrashingAt($"{point}@3", "queue-read", name, "5"))
+        {
+            consumer.ExpectCrash();
+        }
+
+        using QueueConsumer replacement = queue.CreateConsumer();
+        var message = new byte[16];
+        var read = new List<long>();
+        void ReadAll()
+        {
+            while (replacement.TryRead(message, out int length))
+            {
+                Assert.Equal(16, length);
+                read.Add(BitConverter.ToInt64(message, 8));
+            }
+        }
+        ReadAll();
+        for (long sequence = 5; sequence < 45; sequence++) // four times round the queue, through the room the replacement returned
+        {
+            Assert.True(producer.TryWrite(QueueMessage(sequence)));
+            ReadAll();
+        }
+
+        Assert.Equal(Enumerable.Range(3, 42).Select(i => (long)i), read);
+        Assert.Equal(0, replacement.AbortedClaims);
+    }
+
+    private static byte[] QueueMessage(long sequence) => [.. BitConverter.GetBytes(0L), .. BitConverter.GetBytes(sequence)];
 
     /// <summary>A consumer killed while parked: a replacement starts with nobody counted as waiting, and reads on.</summary>
     private void RingConsumerKilledParked(string point)

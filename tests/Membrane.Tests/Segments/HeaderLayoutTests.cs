@@ -132,6 +132,36 @@ public class HeaderLayoutTests
             Check($"offsetof(struct membrane_ring, {field})", offset);
         }
         Check("MEMBRANE_RING_DATA_OFFSET", RingLayout.DataOffset);
+        foreach ((string field, int offset) in new[]
+        {
+            ("tail", QueueLayout.TailOffset), ("head", QueueLayout.HeadOffset), ("consumer_closed", QueueLayout.ConsumerClosedOffset),
+            ("consumer_identity", QueueLayout.ConsumerIdentityOffset), ("consumer_boot_tag", QueueLayout.ConsumerBootTagOffset),
+            ("released", QueueLayout.ReleasedOffset), ("consumer_waiting", QueueLayout.ConsumerWaitingOffset), ("commit_signal", QueueLayout.CommitSignalOffset),
+            ("producers_waiting", QueueLayout.ProducersWaitingOffset), ("capacity", QueueLayout.CapacityOffset),
+            ("max_message", QueueLayout.MaxMessageOffset), ("producer_slots", QueueLayout.ProducerSlotsOffset),
+            ("aborted_claims", QueueLayout.AbortedClaimsOffset),
+        })
+        {
+            Check($"offsetof(struct membrane_queue, {field})", offset);
+        }
+        foreach ((string field, int offset) in new[]
+        {
+            ("identity", QueueLayout.SlotIdentityOffset), ("boot_tag", QueueLayout.SlotBootTagOffset), ("generation", QueueLayout.SlotGenerationOffset),
+            ("claim_start", QueueLayout.SlotClaimStartOffset), ("claim_end", QueueLayout.SlotClaimEndOffset),
+        })
+        {
+            Check($"offsetof(struct membrane_queue_producer_slot, {field})", offset);
+        }
+        Check("MEMBRANE_QUEUE_SLOT_TABLE_OFFSET", QueueLayout.SlotTableOffset);
+        Check("MEMBRANE_QUEUE_DATA_OFFSET(3)", QueueLayout.DataOffset(3));
+        Check("sizeof(struct membrane_queue_record)", QueueLayout.RecordHeaderSize);
+        Check("MEMBRANE_QUEUE_RECORD_CLAIMED", QueueLayout.ClaimedKind);
+        Check("MEMBRANE_QUEUE_RECORD_MESSAGE", QueueLayout.MessageKind);
+        Check("MEMBRANE_QUEUE_RECORD_PADDING", QueueLayout.PaddingKind);
+        Check("MEMBRANE_QUEUE_RECORD_ABORTED", QueueLayout.AbortedKind);
+        Check("MEMBRANE_QUEUE_TAG_KIND(0x12345)", QueueLayout.Kind((ulong)0x12345 << 32));
+        Check("MEMBRANE_QUEUE_TAG_SLOT(0x12345)", QueueLayout.Slot((ulong)0x12345 << 32));
+        Check("MEMBRANE_QUEUE_TAG_GENERATION(0x12345)", 0x12345 >> 14);
         Check("offsetof(struct membrane_ring_record, kind)", RingLayout.RecordKindOffset);
         Check("sizeof(struct membrane_ring_record)", RingLayout.RecordHeaderSize);
         Check("MEMBRANE_RING_RECORD_MESSAGE", RingLayout.MessageKind);

@@ -1,0 +1,243 @@
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using Membrane.Codegen;
+using Membrane.Diagnostics;
+using Membrane.Sync;
+using L = Membrane.QueueLayout;
+
+namespace Membrane;
+
+/// <summary>
+/// One of a queue's producers: a producer slot of its own, used by one thread at a time (create one per thread).
+/// Zero-copy: <see cref="TryReserve(int, out Span{byte})"/> claims room in the queue and hands out its span,
+/// <see cref="Commit"/> seals it as a message. A claim is one CAS on the shared tail; nothing else is shared with the
+/// other producers, and no system call is made unless the consumer is parked.
+/// </summary>
+[DebuggerDisplay("QueueProducer {_queue.Name} slot {_slot}")]
+public sealed unsafe class QueueProducer : IDisposable
+{
+    private readonly SharedQueue _queue;
+    private readonly int _slot;
+    private readonly uint _generation;
+    private readonly long _capacity;
+    private readonly long _mask;
+    private readonly byte* _data;
+    private readonly int _maxMessage;
+    private long _headSeen;             // the consumer's head as last read
+    private long _reservedAt = -1;      // the open claim's record, as a position in the data, or -1
+    private int _reservedLength;
+    private int _disposed;
+    private readonly AdaptiveSpin _spin = new();
+
+    internal QueueProducer(SharedQueue queue)
+    {
+        _queue = queue;
+        _capacity = queue.Capacity;
+        _mask = _capacity - 1;
+        _data = queue.Data;
+        _maxMessage = queue.MaxMessageSize;
+        _slot = queue.ClaimSlot();
+        _generation = Volatile.Read(ref queue.Generation(_slot));
+        _headSeen = Volatile.Read(ref queue.Field64(L.HeadOffset));
+    }
+
+    /// <summary>
+    /// How long a wait for room spins before it parks, at least (20 µs by default); adapts as the ring's does
+    /// (<see cref="RingProducer.SpinBeforeParking"/>). Zero parks at once.
+    /// </summary>
+    public TimeSpan SpinBeforeParking
+    {
+        get => _spin.Configured;
+        set => _spin.Configured = value;
+    }
+
+    /// <summary>The largest message, in bytes.</summary>
+    public int MaxMessageSize => _maxMessage;
+
+    /// <summary>This producer's slot in the queue (as <see cref="SharedQueue.ReadProducers"/> lists it).</summary>
+    public int Slot => _slot;
+
+    /// <summary>
+    /// Claims room for a message of up to <paramref name="length"/> bytes and gives the span to fill, without waiting;
+    /// false when the queue is too full. One claim at a time; <see cref="Commit"/> it soon: the consumer reads in claim
+    /// order, so every message claimed after it (by any producer) waits for it.
+    /// </summary>
+    [MethodImpl(HotPath.Optimised)]
+    public bool TryReserve(int length, out Span<byte> buffer)
+    {
+        ThrowIfDisposed();
+        if (_reservedAt >= 0)
+        {
+            throw new InvalidOperationException($"Queue '{_queue.Name}': a claim is open; commit it before the next.");
+        }
+        if ((uint)length > (uint)_maxMessage)
+        {
+            throw new ArgumentOutOfRangeException(nameof(length), length, $"Queue '{_queue.Name}': a message is 0 to {_maxMessage} bytes.");
+        }
+        long size = L.RecordSize(length);
+        ref long tail = ref _queue.Field64(L.TailOffset);
+        long claimed, position, toEnd;
+        while (true)
+        {
+            claimed = Volatile.Read(ref tail);
+            position = claimed & _mask;
+            toEnd = _capacity - position;
+            long total = size <= toEnd ? size : toEnd + size; // at the wrap: padding to the end, then the record
+            if (claimed + total - _headSeen > _capacity)
+            {
+                _headSeen = Volatile.Read(ref _queue.Field64(L.HeadOffset));
+                if (claimed + total - _headSeen > _capacity)
+                {
+                    buffer = default;
+                    return false;
+                }
+            }
+            // The range we claim, in our slot before the CAS (end first, start last): a consumer that finds the head
+            // claimed and its header unwritten waits while a live producer's range holds the head (see QueueConsumer).
+            Volatile.Write(ref _queue.ClaimEnd(_slot), claimed + total);
+            Volatile.Write(ref _queue.ClaimStart(_slot), claimed);
+            if (Interlocked.CompareExchange(ref tail, claimed + total, claimed) == claimed)
+            {
+                break;
+            }
+        }
+        if (CrashPoints.Armed)
+        {
+            CrashPoints.Reach(CrashPoints.QueueReserveAfterClaim);
+        }
+        if (size > toEnd)
+        {
+            WriteHeader(position, (int)(toEnd - L.RecordHeaderSize), L.PaddingKind);
+            position = 0;
+        }
+        WriteHeader(position, length, L.ClaimedKind);
+        // The headers are visible before the range is cleared (a release store): a consumer that no longer sees the
+        // range sees the headers.
+        Volatile.Write(ref _queue.ClaimStart(_slot), -1);
+        _reservedAt = position;
+        _reservedLength = length;
+        buffer = new Span<byte>(_data + position + L.RecordHeaderSize, length);
+        return true;
+    }
+
+    /// <summary>
+    /// Seals the open claim as a message of <paramref name="length"/> bytes (at most what was claimed; the rest is
+    /// padded) and makes it visible to the consumer, waking it if it is parked.
+    /// </summary>
+    [MethodImpl(HotPath.Optimised)]
+    public void Commit(int length)
+    {
+        if (_reservedAt < 0 || (uint)length > (uint)_reservedLength)
+        {
+            ThrowCannotCommit(length);
+        }
+        long claimedSize = L.RecordSize(_reservedLength);
+        long size = L.RecordSize(length);
+        if (size < claimedSize)
+        {
+            WriteHeader(_reservedAt + size, (int)(claimedSize - size - L.RecordHeaderSize), L.PaddingKind);
+        }
+        if (CrashPoints.Armed)
+        {
+            CrashPoints.Reach(CrashPoints.QueueCommitBeforePublish);
+        }
+        Seal(length, L.MessageKind);
+    }
+
+    /// <summary>Copies <paramref name="message"/> in and commits it, without waiting; false when the queue is too full.</summary>
+    [MethodImpl(HotPath.Optimised)]
+    public bool TryWrite(ReadOnlySpan<byte> message)
+    {
+        if (!TryReserve(message.Length, out Span<byte> buffer))
+        {
+            return false;
+        }
+        message.CopyTo(buffer);
+        Commit(message.Length);
+        return true;
+    }
+
+    /// <summary>
+    /// Copies <paramref name="message"/> in and commits it, waiting up to <paramref name="timeout"/> for room (spin, then
+    /// park); false on timeout, and once the consumer closed its end (nothing written would be read).
+    /// </summary>
+    /// <exception cref="PeerGoneException">The consumer died, so room will never come.</exception>
+    public bool TryWrite(ReadOnlySpan<byte> message, TimeSpan timeout, CancellationToken cancellation = default)
+    {
+        if (TryWrite(message))
+        {
+            return true;
+        }
+        var wait = (Producer: this, Length: message.Length);
+        try
+        {
+            if (!SpinThenPark.Until(ref wait, static (ref (QueueProducer Producer, int Length) w) => w.Producer.TryReserve(w.Length, out _),
+                static (ref (QueueProducer Producer, int Length) w) => w.Producer._queue.ThrowIfConsumerGone(),
+                ref _queue.Field32(L.ProducersWaitingOffset), ref _queue.Field64(L.HeadOffset), Parking.Futex, timeout, _spin, _queue.MetricTag, cancellation))
+            {
+                return false;
+            }
+        }
+        catch (PeerGoneException gone) when (gone.ClosedNormally)
+        {
+            return false;
+        }
+        message.CopyTo(new Span<byte>(_data + _reservedAt + L.RecordHeaderSize, message.Length));
+        Commit(message.Length);
+        return true;
+    }
+
+    /// <summary>
+    /// Gives the producer slot up. An open claim is committed as aborted (the consumer skips it). Idempotent, never throws.
+    /// </summary>
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+        if (_reservedAt >= 0)
+        {
+            Seal(_reservedLength, L.AbortedKind);
+        }
+        _queue.ReleaseSlot(_slot);
+    }
+
+    private void Seal(int length, int kind)
+    {
+        // Release: the message is in place before its header says so (pairs with the consumer's acquire of the header).
+        Volatile.Write(ref Unsafe.AsRef<ulong>(_data + _reservedAt), L.Header(length, kind, _slot, _generation));
+        _reservedAt = -1;
+        // Full fence: the header before the read of the consumer's waiter count (pairs with its count-in, then look).
+        Interlocked.MemoryBarrier();
+        if (WaiterCount.Waiters(Volatile.Read(ref _queue.Field32(L.ConsumerWaitingOffset))) != 0)
+        {
+            WakeConsumer();
+        }
+    }
+
+    /// <summary>
+    /// The consumer parks on the commit signal, which a commit does not otherwise change: bump it, so that a consumer
+    /// between its last look and its sleep does not sleep through this commit, then wake it.
+    /// </summary>
+    [MethodImpl(HotPath.OutOfLine)]
+    private void WakeConsumer()
+    {
+        Interlocked.Increment(ref _queue.Field64(L.CommitSignalOffset));
+        SpinThenPark.WakeIfParked(ref _queue.Field64(L.CommitSignalOffset), ref _queue.Field32(L.ConsumerWaitingOffset), Parking.Futex, _queue.MetricTag);
+    }
+
+    private void WriteHeader(long position, int length, int kind) =>
+        Volatile.Write(ref Unsafe.AsRef<ulong>(_data + position), L.Header(length, kind, _slot, _generation));
+
+    private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+
+    [MethodImpl(HotPath.OutOfLine)]
+    private void ThrowCannotCommit(int length)
+    {
+        ThrowIfDisposed();
+        throw _reservedAt < 0
+            ? new InvalidOperationException($"Queue '{_queue.Name}': nothing is claimed to commit.")
+            : new ArgumentOutOfRangeException(nameof(length), length, $"Queue '{_queue.Name}': {_reservedLength} bytes were claimed.");
+    }
+}
