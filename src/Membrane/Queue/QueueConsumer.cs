@@ -132,6 +132,25 @@ public sealed unsafe class QueueConsumer : IDisposable
     }
 
     /// <summary>
+    /// Copies the next message into <paramref name="destination"/> and releases it, waiting without holding a thread
+    /// (through the process's futex reactor, as the ring's waits) until one is committed. A claim left by a dead producer
+    /// is skipped within a second (an awaited wait looks at its claim once a second).
+    /// </summary>
+    /// <exception cref="ArgumentException"><paramref name="destination"/> is smaller than the message (it stays next).</exception>
+    public ValueTask<int> ReadAsync(Memory<byte> destination, CancellationToken cancellation = default)
+    {
+        if (TryRead(destination.Span, out int length))
+        {
+            return ValueTask.FromResult(length);
+        }
+        if (length > destination.Length)
+        {
+            ThrowDestinationTooSmall(length, destination.Length);
+        }
+        return QueueAsync.ReadAsync(this, destination, cancellation);
+    }
+
+    /// <summary>
     /// Publishes the room released with <c>publish: false</c> (see <see cref="QueueLease.Release(bool)"/>), waking
     /// producers waiting for it.
     /// </summary>
@@ -171,6 +190,17 @@ public sealed unsafe class QueueConsumer : IDisposable
             Free(_leaseSize, publish: true);
         }
     }
+
+    /// <summary>Waits without a thread until a message is taken as the open lease (see <see cref="ReadAsync"/>).</summary>
+    internal ValueTask<bool> TakeAsync(CancellationToken cancellation) =>
+        SpinThenPark.UntilAsync(this, static c => c.TryTake(), static _ => { }, _queue.Address(L.ConsumerWaitingOffset), _queue.Address(L.CommitSignalOffset),
+            _queue.Users, Parking.Futex, Timeout.InfiniteTimeSpan, _spin, _queue.MetricTag, cancellation, beforeParking: static c => c.PublishHead());
+
+    /// <summary>Copies the message taken by <see cref="TakeAsync"/> out and releases it; false if it does not fit (it stays next).</summary>
+    internal bool CopyTaken(Span<byte> destination, out int length) => CopyOut(destination, out length);
+
+    internal void ThrowDestinationTooSmall(int length, int room) =>
+        throw new ArgumentException($"Queue '{_queue.Name}': the message is {length} bytes, the destination {room} (it stays unread).");
 
     private bool CopyOut(Span<byte> destination, out int length)
     {

@@ -14,7 +14,7 @@ namespace Membrane;
 /// other producers, and no system call is made unless the consumer is parked.
 /// </summary>
 [DebuggerDisplay("QueueProducer {_queue.Name} slot {_slot}")]
-public sealed unsafe class QueueProducer : IDisposable
+public sealed unsafe class QueueProducer : IDisposable, ICompletableEnd
 {
     private readonly SharedQueue _queue;
     private readonly int _slot;
@@ -185,6 +185,41 @@ public sealed unsafe class QueueProducer : IDisposable
         message.CopyTo(new Span<byte>(_data + _reservedAt + L.RecordHeaderSize, message.Length));
         Commit(message.Length);
         return true;
+    }
+
+    /// <summary>
+    /// Copies <paramref name="message"/> in and commits it, waiting without holding a thread (through the process's futex
+    /// reactor) for room.
+    /// </summary>
+    /// <exception cref="System.Threading.Channels.ChannelClosedException">The consumer closed its end: nothing written would be read.</exception>
+    /// <exception cref="PeerGoneException">The consumer died.</exception>
+    public ValueTask WriteAsync(ReadOnlyMemory<byte> message, CancellationToken cancellation = default) =>
+        TryWrite(message.Span) ? ValueTask.CompletedTask : QueueAsync.WriteAsync(this, message, cancellation);
+
+    /// <summary>Whether the consumer closed its end (and no consumer has taken the role since).</summary>
+    internal bool ConsumerClosed => Volatile.Read(ref _queue.Field32(L.ConsumerClosedOffset)) != 0;
+
+    /// <summary>The queue's name, for the asynchronous loops' messages.</summary>
+    internal string QueueName => _queue.Name;
+
+    /// <summary>Waits without a thread until a message of <paramref name="length"/> bytes fits, claiming nothing.</summary>
+    internal ValueTask<bool> WaitForRoomAsync(int length, CancellationToken cancellation) =>
+        SpinThenPark.UntilAsync((Producer: this, Length: length), static w => w.Producer.HasRoom(w.Length), static w => w.Producer._queue.ThrowIfConsumerGone(),
+            _queue.Address(L.ProducersWaitingOffset), _queue.Address(L.HeadOffset), _queue.Users, Parking.Futex, Timeout.InfiniteTimeSpan, _spin, _queue.MetricTag, cancellation);
+
+    /// <summary>A queue has no completion of its own to remember: a closed consumer makes every write fail.</summary>
+    void ICompletableEnd.MarkCompleted()
+    {
+    }
+
+    /// <summary>Whether a claim of <paramref name="length"/> bytes would fit now (the same test as <see cref="TryReserve"/>'s).</summary>
+    private bool HasRoom(int length)
+    {
+        long size = L.RecordSize(length);
+        long tail = Volatile.Read(ref _queue.Field64(L.TailOffset));
+        long toEnd = _capacity - (tail & _mask);
+        _headSeen = Volatile.Read(ref _queue.Field64(L.HeadOffset));
+        return tail + (size <= toEnd ? size : toEnd + size) - _headSeen <= _capacity;
     }
 
     /// <summary>

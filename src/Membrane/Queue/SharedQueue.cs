@@ -152,6 +152,9 @@ public sealed unsafe class SharedQueue : IDisposable
 
     internal MappingUsers Users => _users;
 
+    /// <summary>A field's address, for asynchronous waits (mapped memory never moves).</summary>
+    internal nint Address(int offset) => (nint)(Payload + offset);
+
     internal ref long Field64(int offset) => ref Unsafe.AsRef<long>(Payload + offset);
 
     internal ref int Field32(int offset) => ref Unsafe.AsRef<int>(Payload + offset);

@@ -94,6 +94,64 @@ public sealed class SharedQueueTests : IDisposable
         JsonElement shown = JsonDocument.Parse(stdout).RootElement.GetProperty("queue");
         Assert.Equal(1, shown.GetProperty("aborted_claims").GetInt64());
         Assert.Equal(1, shown.GetProperty("producer_slots").GetInt32());
+        (exitCode, stdout, stderr) = Peer.RunCli("inspect", name);
+        Assert.True(exitCode == 0, stderr);
+        Assert.Contains("claims aborted by dead producers: 1", stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ReadAsync_parked_on_the_reactor_gets_every_message_of_two_producer_processes_each_in_order()
+    {
+        const long count = 100_000;
+        string name = _segments.NewName("queue-async-read");
+        using var queue = SharedQueue.Create(name, new QueueOptions { Capacity = 64 * 1024 });
+        using QueueConsumer consumer = queue.CreateConsumer();
+        consumer.SpinBeforeParking = TimeSpan.Zero; // every wait that finds nothing parks
+        using Peer first = Peer.Start("queue-write", name, "0", count.ToString(CultureInfo.InvariantCulture));
+        using Peer second = Peer.Start("queue-write", name, "1", count.ToString(CultureInfo.InvariantCulture));
+
+        var next = new long[2];
+        var message = new byte[16];
+        using var timeout = new CancellationTokenSource(s_noHang * 3);
+        for (long i = 0; i < 2 * count; i++)
+        {
+            Assert.Equal(16, await consumer.ReadAsync(message, timeout.Token));
+            int id = (int)BinaryPrimitives.ReadInt64LittleEndian(message);
+            Assert.Equal(next[id]++, BinaryPrimitives.ReadInt64LittleEndian(message.AsSpan(8)));
+        }
+
+        Assert.Equal([count, count], next);
+        await Assert.ThrowsAsync<ArgumentException>(async () =>
+        {
+            using QueueProducer producer = queue.CreateProducer();
+            producer.TryWrite(new byte[32]);
+            await consumer.ReadAsync(new byte[8]);
+        });
+    }
+
+    [Fact]
+    public async Task WriteAsync_waits_for_the_room_a_consumer_in_another_process_makes_and_fails_once_it_closed()
+    {
+        string name = _segments.NewName("queue-async-write");
+        using var queue = SharedQueue.Create(name, new QueueOptions { Capacity = 256 }); // ten messages' room
+        using QueueProducer producer = queue.CreateProducer();
+        producer.SpinBeforeParking = TimeSpan.Zero;
+        using (Peer reader = Peer.Start("queue-read", name, "1000"))
+        {
+            var message = new byte[16];
+            for (long sequence = 0; sequence < 1000; sequence++)
+            {
+                BinaryPrimitives.WriteInt64LittleEndian(message.AsSpan(8), sequence);
+                await producer.WriteAsync(message).AsTask().WaitAsync(s_noHang);
+            }
+            reader.Expect("read 1000");
+            Assert.Equal(0, reader.Finish());
+        }
+
+        while (producer.TryWrite(new byte[16]))
+        {
+        }
+        await Assert.ThrowsAsync<System.Threading.Channels.ChannelClosedException>(() => producer.WriteAsync(new byte[16]).AsTask().WaitAsync(s_noHang));
     }
 
     [Fact]
