@@ -25,9 +25,17 @@ internal static class QueueAsync
     {
         while (true)
         {
-            if (producer.ConsumerClosed || !await RingAsync.FalseOnCompletion(producer, producer.WaitForRoomAsync(message.Length, cancellation)).ConfigureAwait(false))
+            if (producer.ConsumerClosed)
             {
-                throw new ChannelClosedException($"Queue '{producer.QueueName}': the consumer closed its end; nothing more will be read.");
+                throw Closed(producer);
+            }
+            try
+            {
+                await producer.WaitForRoomAsync(message.Length, cancellation).ConfigureAwait(false);
+            }
+            catch (PeerGoneException gone) when (gone.ClosedNormally)
+            {
+                throw Closed(producer);
             }
             if (producer.TryWrite(message.Span))
             {
@@ -35,4 +43,7 @@ internal static class QueueAsync
             }
         }
     }
+
+    private static ChannelClosedException Closed(QueueProducer producer) =>
+        new($"Queue '{producer.QueueName}': the consumer closed its end; nothing more will be read.");
 }

@@ -180,14 +180,14 @@ public sealed unsafe class QueueConsumer : IDisposable
             ThrowIfDisposed();
             throw new InvalidOperationException($"Queue '{_queue.Name}': no message is leased (it was released already).");
         }
-        Free(_leaseSize, publish);
+        ReleaseLease(publish);
     }
 
     internal void ReleaseIfLeased()
     {
         if (_leaseAt >= 0)
         {
-            Free(_leaseSize, publish: true);
+            ReleaseLease(publish: true);
         }
     }
 
@@ -211,7 +211,7 @@ public sealed unsafe class QueueConsumer : IDisposable
             return false;
         }
         new ReadOnlySpan<byte>(_data + _leaseAt + L.RecordHeaderSize, length).CopyTo(destination);
-        Free(_leaseSize, publish: true);
+        ReleaseLease(publish: true);
         return true;
     }
 
@@ -250,8 +250,7 @@ public sealed unsafe class QueueConsumer : IDisposable
                 {
                     throw Corrupt($"a record of {L.Length(header)} bytes at {position}");
                 }
-                _leaseAt = position;
-                Free(size, publish: false);
+                Advance(size, publish: false);
                 continue;
             }
             if (kind != L.ClaimedKind && header != 0)
@@ -303,8 +302,7 @@ public sealed unsafe class QueueConsumer : IDisposable
             MembraneMetrics.QueueAborted.Add(1, _queue.MetricTag);
         }
         _wrapSkipEnd = header == 0 && position + skipped == _capacity ? _head + skipped : -1;
-        _leaseAt = position;
-        Free(skipped, publish: true);
+        Advance(skipped, publish: true);
         return true;
     }
 
@@ -377,10 +375,16 @@ public sealed unsafe class QueueConsumer : IDisposable
         return at - _head;
     }
 
-    /// <summary>Moves the head past the open lease's record (<paramref name="size"/> bytes), publishing now or later.</summary>
-    private void Free(long size, bool publish)
+    /// <summary>Releases the open lease: its room goes back with the next publication.</summary>
+    private void ReleaseLease(bool publish)
     {
         _leaseAt = -1;
+        Advance(_leaseSize, publish);
+    }
+
+    /// <summary>Moves the head past <paramref name="size"/> bytes of records, publishing now or later.</summary>
+    private void Advance(long size, bool publish)
+    {
         _head += size;
         if (publish || _head - _published >= _heldBackLimit)
         {

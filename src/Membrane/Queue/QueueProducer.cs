@@ -14,7 +14,7 @@ namespace Membrane;
 /// other producers, and no system call is made unless the consumer is parked.
 /// </summary>
 [DebuggerDisplay("QueueProducer {_queue.Name} slot {_slot}")]
-public sealed unsafe class QueueProducer : IDisposable, ICompletableEnd
+public sealed unsafe class QueueProducer : IDisposable
 {
     private readonly SharedQueue _queue;
     private readonly int _slot;
@@ -206,11 +206,6 @@ public sealed unsafe class QueueProducer : IDisposable, ICompletableEnd
     internal ValueTask<bool> WaitForRoomAsync(int length, CancellationToken cancellation) =>
         SpinThenPark.UntilAsync((Producer: this, Length: length), static w => w.Producer.HasRoom(w.Length), static w => w.Producer._queue.ThrowIfConsumerGone(),
             _queue.Address(L.ProducersWaitingOffset), _queue.Address(L.HeadOffset), _queue.Users, Parking.Futex, Timeout.InfiniteTimeSpan, _spin, _queue.MetricTag, cancellation);
-
-    /// <summary>A queue has no completion of its own to remember: a closed consumer makes every write fail.</summary>
-    void ICompletableEnd.MarkCompleted()
-    {
-    }
 
     /// <summary>Whether a claim of <paramref name="length"/> bytes would fit now (the same test as <see cref="TryReserve"/>'s).</summary>
     private bool HasRoom(int length)
