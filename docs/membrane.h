@@ -1,6 +1,6 @@
 /*
  * Membrane shared-memory layouts, for programs in other languages that read or join Membrane segments.
- * Layout version 1. All integers little-endian; offsets, never pointers. docs/LAYOUT.md explains every field;
+ * Layout version 4. All integers little-endian; offsets, never pointers. docs/LAYOUT.md explains every field;
  * the test suite compiles this header against the C# layout (offsetof/sizeof), so the two cannot drift apart.
  */
 #ifndef MEMBRANE_H
@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 #define MEMBRANE_MAGIC 0x454E4152424D454DULL /* "MEMBRANE" read as a little-endian uint64 */
-#define MEMBRANE_LAYOUT_VERSION 3
+#define MEMBRANE_LAYOUT_VERSION 4
 #define MEMBRANE_HEADER_SIZE 4096
 #define MEMBRANE_PROCESS_SLOTS 240
 
@@ -101,9 +101,10 @@ struct membrane_arc {
 _Static_assert(sizeof(struct membrane_arc) == 0x80, "the arc's value starts at payload offset 0x80");
 
 /*
- * Journal payload (kind 3), at payload_offset: one writer, many readers, a power-of-two ring of fixed-size slots.
- * Sequence s lives in slot (s & (capacity - 1)) at slots_offset + index * slot_stride. A slot's stamp is
+ * Journal payload (kind 3), at payload_offset: one writer (or many), many readers, a power-of-two ring of fixed-size
+ * slots. Sequence s lives in slot (s & (capacity - 1)) at slots_offset + index * slot_stride. A slot's stamp is
  * MEMBRANE_JOURNAL_WRITING_STAMP(s) while s is being written and MEMBRANE_JOURNAL_COMPLETE_STAMP(s) once complete.
+ * With many writers, the writer table (writer_slots of struct membrane_journal_writer) follows the cursor table.
  */
 #define MEMBRANE_JOURNAL_CURSOR_NAME_SIZE 32
 #define MEMBRANE_JOURNAL_WRITING_STAMP(s) (2 * ((int64_t)(s) + 1) - 1)
@@ -113,6 +114,14 @@ enum membrane_overrun_policy {
     MEMBRANE_OVERRUN_OVERWRITE = 0, /* the writer never waits; lapped readers are told what they lost */
     MEMBRANE_OVERRUN_BLOCK = 1,     /* the writer waits for the slowest registered cursor */
 };
+
+enum membrane_journal_writers {
+    MEMBRANE_JOURNAL_ONE_WRITER = 0,   /* writer_identity holds the role; write_position is published by it */
+    MEMBRANE_JOURNAL_MANY_WRITERS = 1, /* each writer holds a writer slot; write_position is claimed by CAS */
+};
+
+/* A writer slot's claiming when its writer claims nothing. */
+#define MEMBRANE_JOURNAL_NOT_CLAIMING (-1)
 
 enum membrane_cursor_state {
     MEMBRANE_CURSOR_FREE = 0,
@@ -130,9 +139,21 @@ struct membrane_journal_cursor {  /* one cache line, written only by the reader 
     char name[MEMBRANE_JOURNAL_CURSOR_NAME_SIZE]; /* UTF-8, NUL padded; empty for cursors attached by number */
 };
 
+struct membrane_journal_writer { /* one cache line of the writer table, written only by the writer holding it */
+    uint64_t identity;            /* the writer, as in membrane_process_slot; 0 = free; CAS to take (from a dead one too) */
+    uint32_t boot_tag;
+    uint32_t reserved;
+    int64_t claiming;             /* release: the sequence it claims, from before its CAS on write_position until its
+                                     next claim; MEMBRANE_JOURNAL_NOT_CLAIMING when none */
+    uint8_t reserved1[0x40 - 0x18];
+};
+
 struct membrane_journal {
-    int64_t write_position;       /* sequences below it are published (release); readers park on its low 32 bits */
-    uint8_t reserved0[0x40 - 0x08];
+    int64_t write_position;       /* one writer: sequences below it are published (release); many: the next sequence
+                                     to claim (CAS), every one below it claimed */
+    int64_t readers_signal;       /* readers park on its low 32 bits; a writer bumps it, then wakes, only when
+                                     parked_readers has waiters */
+    uint8_t reserved0[0x40 - 0x10];
     uint64_t writer_identity;     /* the writer's identity, 0 = none; CAS to claim the writer role */
     uint32_t writer_boot_tag;
     uint8_t reserved1[0x80 - 0x4C];
@@ -141,15 +162,18 @@ struct membrane_journal {
     int64_t capacity;             /* slots, a power of two */
     uint32_t cursor_count;
     uint32_t policy;              /* enum membrane_overrun_policy */
-    int64_t slots_offset;         /* from the payload: 0x100 + cursor_count * 64 */
-    uint8_t reserved2[0xC0 - 0xA0];
-    int32_t parked_readers;       /* a waiter count (MEMBRANE_WAITERS): readers asleep on write_position; the writer
+    int64_t slots_offset;         /* from the payload: 0x100 + (cursor_count + writer_slots) * 64 */
+    uint32_t writers;             /* enum membrane_journal_writers */
+    uint32_t writer_slots;        /* one writer: 0; many: 1 to 1024 */
+    uint8_t reserved2[0xC0 - 0xA8];
+    int32_t parked_readers;       /* a waiter count (MEMBRANE_WAITERS): readers asleep on readers_signal; the writer
                                      wakes them only if its waiters are non-zero */
     int32_t writer_parked;        /* a Block writer asleep on commit_epoch */
     int32_t commit_epoch;         /* bumped (then futex-woken) by a commit that finds writer_parked set */
     int32_t registration_epoch;   /* bumped when a cursor is registered or removed */
     uint8_t reserved3[0x100 - 0xD0];
-    struct membrane_journal_cursor cursors[]; /* cursor_count of them; then the slots at slots_offset */
+    struct membrane_journal_cursor cursors[]; /* cursor_count of them; then writer_slots of struct membrane_journal_writer;
+                                                 then the slots at slots_offset */
 };
 
 struct membrane_journal_slot {
@@ -160,6 +184,7 @@ struct membrane_journal_slot {
 };
 
 _Static_assert(sizeof(struct membrane_journal_cursor) == 64, "a cursor is one cache line");
+_Static_assert(sizeof(struct membrane_journal_writer) == 64, "a writer slot is one cache line");
 _Static_assert(sizeof(struct membrane_journal) == 0x100, "the cursor table starts at payload offset 0x100");
 _Static_assert(sizeof(struct membrane_journal_slot) == 16, "the entry starts 16 bytes into its slot");
 

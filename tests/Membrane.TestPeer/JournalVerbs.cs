@@ -12,6 +12,7 @@ internal static class JournalVerbs
         "journal-write-until-stopped" => WriteUntilStopped(name),
         "journal-hold-writer" => HoldWriter(name),
         "journal-repair-parked" => RepairParkedUntilStopped(name),
+        "journal-write-tagged" => WriteTagged(name, int.Parse(rest[0], CultureInfo.InvariantCulture), long.Parse(rest[1], CultureInfo.InvariantCulture)),
         _ => -1,
     };
 
@@ -22,6 +23,44 @@ internal static class JournalVerbs
         {
             entry[i] = unchecked(sequence * (long)0x9E37_79B9_7F4A_7C15UL) ^ i;
         }
+    }
+
+    /// <summary>
+    /// The 64 bytes of a writer's <paramref name="index"/>-th entry, for journals with many writers (whose sequences a
+    /// writer cannot know beforehand): the writer, the index, then six longs derived from both.
+    /// </summary>
+    internal static void FillTagged(Span<long> entry, int writer, long index)
+    {
+        Fill(entry, ((long)writer << 40) | index);
+        entry[0] = writer;
+        entry[1] = index;
+    }
+
+    /// <summary>Whether <paramref name="entry"/> is whole: what <see cref="FillTagged"/> wrote for the writer and index it names.</summary>
+    internal static bool IsWholeTagged(ReadOnlySpan<long> entry)
+    {
+        Span<long> expected = stackalloc long[8];
+        FillTagged(expected, (int)entry[0], entry[1]);
+        return entry.Length == 8 && entry.SequenceEqual(expected);
+    }
+
+    /// <summary>
+    /// Takes a writer of a journal with many writers, says "writing", appends <paramref name="count"/>
+    /// tagged entries (<see cref="FillTagged"/>), says "written N".
+    /// </summary>
+    private static int WriteTagged(string name, int writerId, long count)
+    {
+        using var journal = Journal.Open(name);
+        using JournalWriter writer = journal.CreateWriter();
+        Verbs.Say("writing");
+        Span<long> entry = stackalloc long[8];
+        for (long i = 0; i < count; i++)
+        {
+            FillTagged(entry, writerId, i);
+            writer.Append(MemoryMarshal.AsBytes(entry));
+        }
+        Verbs.Say(string.Create(CultureInfo.InvariantCulture, $"written {count}"));
+        return 0;
     }
 
     /// <summary>Appends <paramref name="count"/> entries, says "written N"; with hang, waits there to be killed (still the writer).</summary>

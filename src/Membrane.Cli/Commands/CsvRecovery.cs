@@ -30,8 +30,8 @@ internal static class CsvRecovery
         {
             return null;
         }
-        // "# lost N (sequences A..B)" or "sequence,...": either way the next sequence follows the last one named.
-        if (last.StartsWith("# lost ", StringComparison.Ordinal))
+        // "# lost N (sequences A..B)" (or aborted, or both) or "sequence,...": either way the next sequence follows the last one named.
+        if (last.StartsWith("# ", StringComparison.Ordinal))
         {
             int dots = last.LastIndexOf("..", StringComparison.Ordinal);
             return long.Parse(last[(dots + 2)..^1], CultureInfo.InvariantCulture) + 1;

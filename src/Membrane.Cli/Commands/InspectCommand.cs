@@ -21,9 +21,20 @@ internal static class InspectCommand
 
     private static void WriteJournal(SegmentJson.JournalJson journal)
     {
-        string writer = journal.Writer is { } w ? $"pid {w}" : "none";
+        string writer = journal.WritersMode == JournalWriters.Many ? $"up to {journal.MaxWriters} writers, {journal.Writers.Count(w => w.Process.Alive)} live"
+            : journal.Writer is { } w ? $"writer pid {w}" : "no writer";
         AnsiConsole.MarkupLine(CliOutput.Escape(
-            $"journal: {journal.Capacity:N0} slots of {journal.SlotSize} bytes, {journal.Policy}; write position {journal.WritePosition:N0}; writer {writer}"));
+            $"journal: {journal.Capacity:N0} slots of {journal.SlotSize} bytes, {journal.Policy}; write position {journal.WritePosition:N0}; {writer}"));
+        if (journal.WritersMode == JournalWriters.Many)
+        {
+            var writers = new Table().Title("writers").AddColumns("slot", "process", "claiming or last wrote");
+            foreach (SegmentJson.WriterJson slot in journal.Writers)
+            {
+                writers.AddRow(slot.Slot.ToString(System.Globalization.CultureInfo.InvariantCulture), CliOutput.Escape(slot.Process.ToString()),
+                    slot.Claiming is long claiming ? $"{claiming:N0}" : "-");
+            }
+            AnsiConsole.Write(writers);
+        }
         var cursors = new Table().Title("cursors").AddColumns("id", "name", "committed", "lag", "reader");
         foreach (SegmentJson.CursorJson cursor in journal.Cursors)
         {

@@ -14,7 +14,7 @@ internal struct Quote
 {
     internal const string CsvHeader = "sequence,timestamp_ns,symbol,price,quantity";
 
-    public long Sequence;
+    public long Sequence; // the sequence its writer expected: exact with one writer; with many, the next unclaimed one when it was made
     public long TimestampNanoseconds;
     public SymbolBytes Symbol;
     public double Price;

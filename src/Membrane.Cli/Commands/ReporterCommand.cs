@@ -52,7 +52,7 @@ internal static class ReporterCommand
         {
             file.WriteLine(Quote.CsvHeader);
         }
-        long rows = 0, lost = 0, pending = 0;
+        long rows = 0, lost = 0, aborted = 0, pending = 0;
         byte[] entry = new byte[journal.SlotSize]; // a whole slot: an entry of any length is read, then judged
         long idleLimit = untilIdle is double seconds ? (long)(seconds * Stopwatch.Frequency) : long.MaxValue;
         long? idleSince = null; // set by the first read that found nothing: the clock is read only while idle
@@ -85,11 +85,11 @@ internal static class ReporterCommand
                 continue;
             }
             idleSince = null;
-            if (record.LostBefore > 0)
+            if ((record.LostBefore | record.AbortedBefore) != 0)
             {
-                file.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"# lost {record.LostBefore} (sequences {record.Sequence - record.LostBefore}..{record.Sequence - 1})"));
+                file.WriteLine(GapLine(record));
                 lost += record.LostBefore;
+                aborted += record.AbortedBefore;
             }
             file.WriteLine(Quote.From(entry.AsSpan(0, record.Length), name, record.Sequence).ToCsv(record.Sequence));
             rows++;
@@ -99,8 +99,26 @@ internal static class ReporterCommand
             }
         }
         Checkpoint(file, reader, ref pending);
-        Console.Out.WriteLine($"reporter {id}: wrote {rows} rows to {path}, lost {lost}, now at sequence {reader.Position}");
+        Console.Out.WriteLine($"reporter {id}: wrote {rows} rows to {path}, lost {lost}{(aborted > 0 ? $", skipped {aborted} aborted" : "")}, now at sequence {reader.Position}");
         return ExitCodes.Success;
+    }
+
+    /// <summary>
+    /// The comment line for the sequences a record says went undelivered just before it: "# lost N (sequences A..B)" for
+    /// entries overwritten before the reporter got to them, "# aborted M (...)" for holes left by writers that died
+    /// mid-append (many writers), or both ("# lost N, aborted M (...)"). Every form ends with the range, which
+    /// <see cref="CsvRecovery"/> resumes after.
+    /// </summary>
+    private static string GapLine(JournalRecord record)
+    {
+        long first = record.Sequence - record.LostBefore - record.AbortedBefore;
+        string what = (record.LostBefore, record.AbortedBefore) switch
+        {
+            (0, long aborted) => $"aborted {aborted}",
+            (long lost, 0) => $"lost {lost}",
+            (long lost, long aborted) => $"lost {lost}, aborted {aborted}",
+        };
+        return string.Create(CultureInfo.InvariantCulture, $"# {what} (sequences {first}..{record.Sequence - 1})");
     }
 
     /// <summary>Rows into the kernel first, then the cursor: a crash between the two leaves the file ahead, never behind.</summary>

@@ -48,12 +48,17 @@ internal sealed record SegmentJson(
     /// <summary>An arc's lock: who holds it, and whether the value is mid-change.</summary>
     internal sealed record LockJson(int? HolderPid, bool? HolderAlive, bool Changing, long Sequence);
 
-    /// <summary>A journal's shape, writer and cursors.</summary>
-    internal sealed record JournalJson(long Capacity, int SlotSize, OverrunPolicy Policy, long WritePosition, ProcessJson? Writer, IReadOnlyList<CursorJson> Cursors)
+    /// <summary>
+    /// A journal's shape, writers and cursors. <c>writer</c> is the one writer (with many, the first live one);
+    /// <c>writers</c> lists every writer slot held, with the sequence each is claiming or last wrote.
+    /// </summary>
+    internal sealed record JournalJson(long Capacity, int SlotSize, OverrunPolicy Policy, JournalWriters WritersMode, int MaxWriters, long WritePosition,
+        ProcessJson? Writer, IReadOnlyList<WriterJson> Writers, IReadOnlyList<CursorJson> Cursors)
     {
         internal static JournalJson From(Journal journal) => new(
-            journal.Capacity, journal.SlotSize, journal.Policy, journal.WritePosition,
+            journal.Capacity, journal.SlotSize, journal.Policy, journal.Writers, journal.MaxWriters, journal.WritePosition,
             journal.Writer is { } writer ? new ProcessJson(writer.Pid, writer.StartTicks, null, journal.WriterAlive) : null,
+            [.. journal.ReadWriters().Select(w => new WriterJson(w.Slot, new ProcessJson(w.Holder.Pid, w.Holder.StartTicks, null, w.Alive), w.Claiming))],
             [.. journal.Cursors().Where(c => c.Registered || c.Owner is not null).Select(c => new CursorJson(
                 c.Id, c.Name, c.Registered, c.CommittedPosition, c.Lag,
                 c.Owner is { } owner ? new ProcessJson(owner.Pid, owner.StartTicks, null, c.OwnerAlive) : null))]);
@@ -68,6 +73,8 @@ internal sealed record SegmentJson(
     }
 
     internal sealed record ProducerJson(int Slot, ProcessJson Process);
+
+    internal sealed record WriterJson(int Slot, ProcessJson Process, long? Claiming);
 
     internal sealed record CursorJson(int Id, string? Name, bool Registered, long CommittedPosition, long Lag, ProcessJson? Reader);
 

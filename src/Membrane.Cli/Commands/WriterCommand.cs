@@ -36,13 +36,21 @@ internal static class WriterCommand
             }
         });
         var policy = new Option<OverrunPolicy>("--policy") { Description = "overwrite (never wait for readers) or block (lossless).", DefaultValueFactory = _ => OverrunPolicy.Overwrite };
+        var writers = new Option<JournalWriters>("--writers")
+        {
+            Description = "one (a single writer at a time) or many (several writer commands at once), when creating it.",
+            DefaultValueFactory = _ => JournalWriters.One,
+        };
         var command = new Command("writer", "Append quote entries to a journal (creating it if needed) until --count or SIGINT/SIGTERM.")
         {
-            journal, count, rate, capacity, readers, policy,
+            journal, count, rate, capacity, readers, policy, writers,
         };
         command.SetAction(parse => CliOutput.Run(json: false, () => Run(
             parse.GetRequiredValue(journal), parse.GetValue(count), parse.GetValue(rate),
-            new JournalOptions { Capacity = parse.GetValue(capacity), Cursors = parse.GetValue(readers), Policy = parse.GetValue(policy), SlotSize = 64 })));
+            new JournalOptions
+            {
+                Capacity = parse.GetValue(capacity), Cursors = parse.GetValue(readers), Policy = parse.GetValue(policy), Writers = parse.GetValue(writers), SlotSize = 64,
+            })));
         return command;
     }
 
@@ -52,11 +60,12 @@ internal static class WriterCommand
         using Journal journal = Journal.OpenOrCreate(name, options);
         if (count == 0)
         {
-            Console.Out.WriteLine($"journal {name}: {journal.Capacity} slots, {journal.CursorCount} cursors, {journal.Policy}");
+            Console.Out.WriteLine($"journal {name}: {journal.Capacity} slots, {journal.CursorCount} cursors, {journal.Policy}"
+                + (journal.Writers == JournalWriters.Many ? $", up to {journal.MaxWriters} writers" : ""));
             return ExitCodes.Success;
         }
         using JournalWriter writer = journal.CreateWriter();
-        long first = writer.NextSequence;
+        long first = -1, last = -1;
         long written = 0;
         var random = new Random();
         double price = 100;
@@ -76,12 +85,16 @@ internal static class WriterCommand
             quote.SetSymbol(s_symbols[quote.Sequence % s_symbols.Length]);
             quote.Price = Math.Round(price, 4);
             quote.Quantity = random.Next(1, 1000);
-            writer.Append(quote);
-            written++;
+            last = writer.Append(quote);
+            if (written++ == 0)
+            {
+                first = last;
+            }
         }
+        string sequences = journal.Writers == JournalWriters.Many ? $"sequences {first} to {last}, among other writers'" : $"sequences {first}..{last}";
         Console.Out.WriteLine(written == 0
             ? $"wrote 0 entries to {name}"
-            : $"wrote {written} entries to {name} (sequences {first}..{first + written - 1}) in {clock.Elapsed.TotalSeconds:0.00} s");
+            : $"wrote {written} entries to {name} ({sequences}) in {clock.Elapsed.TotalSeconds:0.00} s");
         return ExitCodes.Success;
     }
 }

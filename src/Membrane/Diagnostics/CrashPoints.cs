@@ -56,6 +56,9 @@ public static class CrashPoints
     /// <summary>A journal entry stamped complete, the write position not yet published.</summary>
     public const string JournalAppendBeforePublish = "journal.append.before-publish";
 
+    /// <summary>A writer of a journal with many writers has claimed a sequence (CAS on the write position) and written nothing of it.</summary>
+    public const string JournalAppendAfterClaim = "journal.append.after-claim";
+
     /// <summary>A journal cursor claimed by a reader and not yet registered.</summary>
     public const string JournalCursorAfterClaim = "journal.cursor.after-claim";
 
@@ -100,7 +103,7 @@ public static class CrashPoints
     [
         SegmentCreateBeforeHeader, SegmentCreateBeforePublish, SegmentOpenBeforeAttach, SegmentAttachAfterSlot,
         SegmentDetachAfterRelease, SegmentRemoveAfterClaim, RoleClaimAfterCas, ArcLockAfterAcquire, ArcLockMidUpdate,
-        ArcUnlockBeforeRelease, JournalAppendMidCopy, JournalAppendBeforePublish, JournalCursorAfterClaim, JournalCommitBeforeStore,
+        ArcUnlockBeforeRelease, JournalAppendMidCopy, JournalAppendBeforePublish, JournalAppendAfterClaim, JournalCursorAfterClaim, JournalCommitBeforeStore,
         JournalCursorRemoveAfterUnregister, JournalReadParked, RingReserveAfterPadding, RingCommitBeforePublish,
         RingPartsAfterFirstPart, RingReleaseBeforePublish, RingReadParked, RingWriteParked, QueueReserveAfterClaim,
         QueueCommitBeforePublish, QueueReleaseBeforePublish,

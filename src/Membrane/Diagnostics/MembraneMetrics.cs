@@ -26,6 +26,7 @@ public static class MembraneMetrics
     internal static readonly Counter<long> RingAborted = Meter.CreateCounter<long>("membrane.ring.aborted", "{message}", "Messages in parts abandoned by a producer that died.");
 
     /// <summary>Queue claims skipped because their producer died before committing them.</summary>
+    internal static readonly Counter<long> JournalAborted = Meter.CreateCounter<long>("membrane.journal.aborted", "{entry}", "Journal sequences skipped by a reader because their writer died before completing them (many writers).");
     internal static readonly Counter<long> QueueAborted = Meter.CreateCounter<long>("membrane.queue.aborted", "{claim}", "Queue claims abandoned by a producer that died.");
 
     /// <summary>Times a reader or writer parked on a futex.</summary>

@@ -9,15 +9,16 @@ using L = Membrane.JournalLayout;
 namespace Membrane;
 
 /// <summary>
-/// A journal: one writer appends fixed-size entries to a shared ring, any number of readers follow it, each from
-/// its own cursor persisted in the segment (crash recovery, late-join catch-up). Open one, then take the writer role
-/// with <see cref="CreateWriter"/> or a cursor with <see cref="OpenReader(int, StartPosition)"/>.
+/// A journal: one writer (or many, <see cref="JournalWriters.Many"/>) appends fixed-size entries to a shared ring, any
+/// number of readers follow it, each from its own cursor persisted in the segment (crash recovery, late-join catch-up).
+/// Open one, then take a writer with <see cref="CreateWriter"/> or a cursor with <see cref="OpenReader(int, StartPosition)"/>.
 /// <para>
-/// Protocol. The writer stamps a slot odd, writes the entry, stamps it even (release), then publishes the write
-/// position with a full fence and, only if a reader announced it is parked, wakes the futex on the position's low
-/// half. A reader reads the position (acquire), checks the slot's stamp before and after copying the entry, and
-/// delivers it only if both equal the complete stamp of the sequence it wants. Under <see cref="OverrunPolicy.Block"/>
-/// the writer also keeps every registered cursor's committed position within one ring of the write position.
+/// Protocol. A writer stamps a slot odd, writes the entry, stamps it even (release); the one writer then publishes the
+/// write position (release), while many writers claim their sequences from it beforehand (see <see cref="SharedWriter"/>).
+/// After a full fence, and only if a reader announced it is parked, the writer bumps the readers' signal and wakes the
+/// futex on its low half. A reader checks the slot's stamp before and after copying the entry, and delivers it only if
+/// both equal the complete stamp of the sequence it wants. Under <see cref="OverrunPolicy.Block"/> the writers also keep
+/// every registered cursor's committed position within one ring of the write position.
 /// </para>
 /// </summary>
 [DebuggerDisplay("Journal {Name} ({Capacity} x {SlotSize} B, {Policy})")]
@@ -39,12 +40,17 @@ public sealed unsafe class Journal : IDisposable
         uint cursors = Read32(L.CursorCountOffset);
         uint policy = Read32(L.PolicyOffset);
         long slotsOffset = Unsafe.ReadUnaligned<long>(Payload + L.SlotsOffsetOffset);
-        ValidateLayout(slotSize, stride, capacity, cursors, policy, slotsOffset);
+        uint writers = Read32(L.WritersOffset);
+        uint writerSlots = Read32(L.WriterSlotsOffset);
+        ValidateLayout(slotSize, stride, capacity, cursors, policy, slotsOffset, writers, writerSlots);
         SlotSize = (int)slotSize;
         SlotStride = (int)stride;
         Capacity = capacity;
         CursorCount = (int)cursors;
         Policy = (OverrunPolicy)policy;
+        Writers = (JournalWriters)writers;
+        WriterSlotCount = (int)writerSlots;
+        WriterTable = Payload + L.WriterTableOffset((int)cursors);
         Slots = Payload + slotsOffset;
         Mask = Capacity - 1;
         ValidateCursors();
@@ -64,6 +70,21 @@ public sealed unsafe class Journal : IDisposable
 
     /// <summary>What the writer does when a reader falls a ring behind.</summary>
     public OverrunPolicy Policy { get; }
+
+    /// <summary>Whether the journal takes one writer at a time or many.</summary>
+    public JournalWriters Writers { get; }
+
+    /// <summary>How many writers may be open at once: 1 with one writer, <see cref="JournalOptions.MaxWriters"/> with many.</summary>
+    public int MaxWriters => Writers == JournalWriters.Many ? WriterSlotCount : 1;
+
+    /// <summary>
+    /// With many writers: how long a reader finds the next sequence claimed and not complete, or a writer finds its
+    /// slot's previous lap so, before it looks whether the claim's writer is alive, and then how often it looks again
+    /// (1 ms). A claim is a copy away from complete, so a live writer is rarely looked at; a dead one's claim is skipped
+    /// at the first look. A reader parked behind a dead claim looks when its wait's slice ends (50 ms; 1 s for an awaited
+    /// wait), so a dead writer holds a reader up for at most about that long.
+    /// </summary>
+    public static readonly TimeSpan AbandonedClaimCheck = TimeSpan.FromMilliseconds(1);
 
     /// <summary>
     /// The sequence the next appended entry gets: the entries appended so far, counting one that a writer stamped
@@ -115,11 +136,17 @@ public sealed unsafe class Journal : IDisposable
         return new Journal(SharedSegment.OpenOrCreate(name, PayloadSize(options), Spec, SegmentOptions(options), s => Initialise(s, options)));
     }
 
-    /// <summary>Takes the writer role; a second live writer gets <see cref="SegmentInUseException"/>.</summary>
+    /// <summary>
+    /// Takes the writer role, or with many writers a writer slot (a dead writer's is taken over). A writer is used by one
+    /// thread at a time.
+    /// </summary>
+    /// <param name="blockTimeout">Block policy: how long an append waits for the slowest reader to make room (infinite by default).</param>
+    /// <exception cref="SegmentInUseException">One writer: a live writer holds the role. Many: every writer slot is held by a live writer.</exception>
     public JournalWriter CreateWriter(TimeSpan? blockTimeout = null)
     {
         ThrowIfDisposed();
-        return new(this, blockTimeout ?? Timeout.InfiniteTimeSpan);
+        TimeSpan timeout = blockTimeout ?? Timeout.InfiniteTimeSpan;
+        return Writers == JournalWriters.Many ? new SharedWriter(this, timeout) : new SoleWriter(this, timeout);
     }
 
     /// <summary>Attaches a reader to cursor <paramref name="cursorId"/> (0 to <see cref="CursorCount"/> - 1).</summary>
@@ -154,24 +181,58 @@ public sealed unsafe class Journal : IDisposable
         }
     }
 
-    /// <summary>The process that holds the writer role (alive or not: a dead one is replaced by the next writer), or null.</summary>
+    /// <summary>
+    /// The process that holds the writer role (alive or not: a dead one is replaced by the next writer), or null. With
+    /// many writers, the first live writer's process, else the first dead one's (<see cref="ReadWriters"/> lists them all).
+    /// </summary>
     public ProcessIdentity? Writer
     {
         get
         {
             ThrowIfDisposed();
-            return ProcessClaim.Holder(ref WriterIdentity, ref WriterBootTag);
+            List<JournalWriterInfo> writers = ListWriters();
+            return writers.Count == 0 ? null : writers[Math.Max(0, writers.FindIndex(w => w.Alive))].Holder;
         }
     }
 
-    /// <summary>Whether the writer role is held by a live process (judged by its attachment, so in any PID namespace).</summary>
+    /// <summary>Whether a live process holds the writer role (with many writers, a writer slot); judged by its attachment, so in any PID namespace.</summary>
     public bool WriterAlive
     {
         get
         {
             ThrowIfDisposed();
-            return Processes.IsAlive(Volatile.Read(ref WriterIdentity));
+            return ListWriters().Exists(w => w.Alive);
         }
+    }
+
+    /// <summary>Every writer the journal records (free writer slots are left out), alive or not.</summary>
+    public IReadOnlyList<JournalWriterInfo> ReadWriters()
+    {
+        ThrowIfDisposed();
+        return ListWriters();
+    }
+
+    private List<JournalWriterInfo> ListWriters()
+    {
+        var writers = new List<JournalWriterInfo>();
+        if (Writers == JournalWriters.One)
+        {
+            if (ProcessClaim.Holder(ref WriterIdentity, ref WriterBootTag) is { } holder)
+            {
+                writers.Add(new JournalWriterInfo(0, holder, Processes.IsAlive(holder.Packed), Claiming: null));
+            }
+            return writers;
+        }
+        for (int slot = 0; slot < WriterSlotCount; slot++)
+        {
+            ref JournalWriterSlot writer = ref WriterSlot(slot);
+            if (ProcessClaim.Holder(ref writer.Identity, ref writer.BootTag) is { } holder)
+            {
+                long claiming = Volatile.Read(ref writer.Claiming);
+                writers.Add(new JournalWriterInfo(slot, holder, Processes.IsAlive(holder.Packed), claiming < 0 ? null : claiming));
+            }
+        }
+        return writers;
     }
 
     /// <summary>Every cursor, registered or not.</summary>
@@ -253,11 +314,68 @@ public sealed unsafe class Journal : IDisposable
 
     internal byte* Slots { get; }
 
+    private byte* WriterTable { get; }
+
     internal long Mask { get; }
 
     internal int SlotStride { get; }
 
     internal ref long WritePositionRef => ref Unsafe.AsRef<long>(Payload + L.WritePositionOffset);
+
+    /// <summary>What parked readers sleep on (its low half): bumped by a writer only when a reader is counted as parked.</summary>
+    internal ref long ReadersSignal => ref Unsafe.AsRef<long>(Payload + L.ReadersSignalOffset);
+
+    internal int WriterSlotCount { get; }
+
+    internal ref JournalWriterSlot WriterSlot(int slot) => ref Unsafe.AsRef<JournalWriterSlot>(WriterTable + ((long)slot * L.WriterSlotSize));
+
+    /// <summary>
+    /// Many writers: whether no live writer names <paramref name="sequence"/> in its slot. For a sequence below the write
+    /// position (claimed) that is not complete, that means its writer died between its claim and its completion; the
+    /// caller reads the slot's stamp again afterwards, as a writer that completed it and moved on stamped it first.
+    /// </summary>
+    internal bool ClaimAbandoned(long sequence)
+    {
+        for (int slot = 0; slot < WriterSlotCount; slot++)
+        {
+            ref JournalWriterSlot writer = ref WriterSlot(slot);
+            // Acquire: a writer's name of its claim is read before what it wrote after it.
+            if (Volatile.Read(ref writer.Claiming) == sequence && Processes.IsAlive(Volatile.Read(ref writer.Identity)))
+            {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /// <summary>Takes a writer slot for this process (a dead writer's is taken over), keeping the journal mapped until <see cref="ReleaseWriterSlot"/>.</summary>
+    internal int ClaimWriterSlot()
+    {
+        int claimed = -1;
+        _users.Add(this, () =>
+        {
+            for (int slot = 0; slot < WriterSlotCount; slot++)
+            {
+                if (ProcessClaim.TryClaim(ref WriterSlot(slot).Identity, ref WriterSlot(slot).BootTag, Processes) is null)
+                {
+                    claimed = slot;
+                    return;
+                }
+            }
+            throw new SegmentInUseException("Every writer slot of the journal is held by a live writer.", Name,
+                expected: "a free writer slot", found: $"{WriterSlotCount} live writers");
+        });
+        // A claim the slot's previous (dead) holder left is no longer anyone's: readers skip it.
+        Volatile.Write(ref WriterSlot(claimed).Claiming, L.NotClaiming);
+        return claimed;
+    }
+
+    /// <summary>Gives a writer slot up: its last claim is complete (an append is never left half-done by a live writer).</summary>
+    internal void ReleaseWriterSlot(int slot)
+    {
+        Volatile.Write(ref WriterSlot(slot).Claiming, L.NotClaiming);
+        ProcessClaim.Release(ref WriterSlot(slot).Identity);
+    }
 
     internal ref ulong WriterIdentity => ref Unsafe.AsRef<ulong>(Payload + L.WriterIdentityOffset);
 
@@ -328,7 +446,7 @@ public sealed unsafe class Journal : IDisposable
 
     private static PayloadSpec Spec { get; } = new(SegmentKind.Journal, TypeFingerprint.None);
 
-    private static long PayloadSize(JournalOptions options) => L.PayloadSize(options.SlotSize, options.Capacity, options.Cursors); // checked by Validate
+    private static long PayloadSize(JournalOptions options) => L.PayloadSize(options.SlotSize, options.Capacity, options.Cursors, options.WriterSlots); // checked by Validate
 
     private static SegmentOptions SegmentOptions(JournalOptions options) => new() { Mode = options.Mode };
 
@@ -340,14 +458,20 @@ public sealed unsafe class Journal : IDisposable
         Unsafe.WriteUnaligned(payload + L.CapacityOffset, options.Capacity);
         Unsafe.WriteUnaligned(payload + L.CursorCountOffset, (uint)options.Cursors);
         Unsafe.WriteUnaligned(payload + L.PolicyOffset, (uint)options.Policy);
-        Unsafe.WriteUnaligned(payload + L.SlotsOffsetOffset, L.SlotsOffset(options.Cursors));
+        Unsafe.WriteUnaligned(payload + L.SlotsOffsetOffset, L.SlotsOffset(options.Cursors, options.WriterSlots));
+        Unsafe.WriteUnaligned(payload + L.WritersOffset, (uint)options.Writers);
+        Unsafe.WriteUnaligned(payload + L.WriterSlotsOffset, (uint)options.WriterSlots);
+        for (int slot = 0; slot < options.WriterSlots; slot++)
+        {
+            Unsafe.WriteUnaligned(payload + L.WriterTableOffset(options.Cursors) + ((long)slot * L.WriterSlotSize) + L.WriterSlotClaimingOffset, L.NotClaiming);
+        }
         // Everything else starts at zero: position 0, no writer, free cursors, never-written slots (stamp 0).
     }
 
     private uint Read32(int offset) => Unsafe.ReadUnaligned<uint>(Payload + offset);
 
     /// <summary>The journal's own fields, checked once at open: a foreign or damaged segment is refused here.</summary>
-    private void ValidateLayout(uint slotSize, uint stride, long capacity, uint cursors, uint policy, long slotsOffset)
+    private void ValidateLayout(uint slotSize, uint stride, long capacity, uint cursors, uint policy, long slotsOffset, uint writers, uint writerSlots)
     {
         string? problem =
             slotSize is 0 or > L.MaxSlotSize ? $"slot size {slotSize}"
@@ -355,8 +479,13 @@ public sealed unsafe class Journal : IDisposable
             : !L.IsPowerOfTwo(capacity) || capacity > L.MaxCapacity ? $"capacity {capacity} (a power of two up to {L.MaxCapacity} expected)"
             : cursors is 0 or > L.MaxCursors ? $"cursor count {cursors}"
             : policy > (uint)OverrunPolicy.Block ? $"overrun policy {policy}"
-            : slotsOffset != L.SlotsOffset((int)cursors) ? $"slots offset {slotsOffset}"
-            : L.PayloadSize((int)slotSize, capacity, (int)cursors) > _segment.PayloadLength ? $"a ring larger than the segment ({_segment.PayloadLength} bytes)"
+            : writers > (uint)JournalWriters.Many ? $"writers mode {writers}"
+            : writers == (uint)JournalWriters.One ? (writerSlots != 0 ? $"{writerSlots} writer slots in a journal with one writer" : null)
+            : writerSlots is 0 or > L.MaxWriterSlots ? $"{writerSlots} writer slots"
+            : null;
+        problem ??=
+            slotsOffset != L.SlotsOffset((int)cursors, (int)writerSlots) ? $"slots offset {slotsOffset}"
+            : L.PayloadSize((int)slotSize, capacity, (int)cursors, (int)writerSlots) > _segment.PayloadLength ? $"a ring larger than the segment ({_segment.PayloadLength} bytes)"
             : null;
         if (problem is not null)
         {

@@ -12,19 +12,14 @@ internal static class JournalAsync
         reader.MarkWaiting(true);
         try
         {
-            while (true)
+            // The caller (JournalReader.ReadAsync) has just tried; the wait's attempts are reads.
+            await reader.ReadWhenReadyAsync(destination, cancellation).ConfigureAwait(false);
+            JournalRecord record = reader.Waited;
+            if (record.Length > destination.Length)
             {
-                // The caller (JournalReader.ReadAsync) has just tried: wait first, then read what came.
-                await reader.WaitForEntryAsync(cancellation).ConfigureAwait(false);
-                if (reader.TryRead(destination.Span, out JournalRecord record))
-                {
-                    return record;
-                }
-                if (record.Length > destination.Length)
-                {
-                    reader.ThrowDestinationTooSmall(destination.Length, record.Length);
-                }
+                reader.ThrowDestinationTooSmall(destination.Length, record.Length);
             }
+            return record;
         }
         finally
         {
@@ -41,7 +36,7 @@ internal static class JournalAsync
             while (true)
             {
                 JournalRecord record = await reader.ReadAsync(buffer, cancellation).ConfigureAwait(false);
-                yield return new JournalEntry(record.Sequence, record.LostBefore, buffer.AsMemory(0, record.Length));
+                yield return new JournalEntry(record.Sequence, record.LostBefore, buffer.AsMemory(0, record.Length), record.AbortedBefore);
                 reader.Commit(); // the loop came back: its body is done with the entry
             }
         }

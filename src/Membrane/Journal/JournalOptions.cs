@@ -15,6 +15,15 @@ public sealed record JournalOptions
     /// <summary>What the writer does when a reader falls a whole ring behind.</summary>
     public OverrunPolicy Policy { get; init; } = OverrunPolicy.Overwrite;
 
+    /// <summary>One writer at a time (the default) or many at once.</summary>
+    public JournalWriters Writers { get; init; } = JournalWriters.One;
+
+    /// <summary>
+    /// With <see cref="JournalWriters.Many"/>: how many writers may be open at once, in all processes together (1 to
+    /// 1,024; 16 by default). Each takes a 64-byte slot of the segment. Ignored with one writer.
+    /// </summary>
+    public int MaxWriters { get; init; } = 16;
+
     /// <summary>Permission bits of the segment, applied exactly; 0600 by default.</summary>
     public UnixFileMode Mode { get; init; } = UnixFileMode.UserRead | UnixFileMode.UserWrite;
 
@@ -23,6 +32,9 @@ public sealed record JournalOptions
 
     /// <summary>The largest <see cref="SlotSize"/>: 1 MiB.</summary>
     public const int MaxSlotSize = JournalLayout.MaxSlotSize;
+
+    /// <summary>The writer slots the segment holds: none with one writer (its role is a single word).</summary>
+    internal int WriterSlots => Writers == JournalWriters.Many ? MaxWriters : 0;
 
     internal void Validate(string name)
     {
@@ -38,7 +50,15 @@ public sealed record JournalOptions
         {
             throw new ArgumentOutOfRangeException(null, Cursors, $"Journal '{name}': JournalOptions.Cursors is 1 to {JournalLayout.MaxCursors}.");
         }
-        long payload = JournalLayout.PayloadSize(SlotSize, Capacity, Cursors);
+        if (Writers is not (JournalWriters.One or JournalWriters.Many))
+        {
+            throw new ArgumentOutOfRangeException(null, Writers, $"Journal '{name}': JournalOptions.Writers is One or Many.");
+        }
+        if (Writers == JournalWriters.Many && MaxWriters is <= 0 or > JournalLayout.MaxWriterSlots)
+        {
+            throw new ArgumentOutOfRangeException(null, MaxWriters, $"Journal '{name}': JournalOptions.MaxWriters is 1 to {JournalLayout.MaxWriterSlots}.");
+        }
+        long payload = JournalLayout.PayloadSize(SlotSize, Capacity, Cursors, WriterSlots);
         if (payload > Segments.SegmentHeaderLayout.MaxPayloadSize)
         {
             throw new ArgumentOutOfRangeException(null, Capacity,

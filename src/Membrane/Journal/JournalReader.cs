@@ -15,11 +15,15 @@ namespace Membrane;
 /// (<see cref="Commit"/>), so the application decides when an entry counts as consumed; after a crash the next
 /// reader of the cursor starts at the last commit. Entries are copied out: under the Overwrite policy a slot may be
 /// rewritten at any moment, and a copy checked against the slot's stamp is the only delivery that cannot be torn.
+/// With many writers, a sequence whose writer died between claiming and completing it is skipped as aborted (see
+/// <see cref="Journal.AbandonedClaimCheck"/>), never delivered torn.
 /// </summary>
 [DebuggerDisplay("JournalReader {_journal.Name} cursor {CursorId} at {Position}")]
 public sealed unsafe class JournalReader : IDisposable
 {
     private const int MetricsBatch = 4096;
+
+    private static readonly long s_checkTicks = (long)(Journal.AbandonedClaimCheck.TotalSeconds * Stopwatch.Frequency);
 
     /// <summary>Open readers, for the lag gauge; guarded by itself, so that none is disposed (and its journal unmapped) while the gauge reads it.</summary>
     private static readonly HashSet<JournalReader> s_open = [];
@@ -28,8 +32,13 @@ public sealed unsafe class JournalReader : IDisposable
 
     private readonly Journal _journal;
     private readonly KeyValuePair<string, object?> _tag;
+    private readonly bool _manyWriters; // a sequence may be a hole left by a dead writer, and a slot may show any earlier lap
     private long _position;
     private long _pendingLost;
+    private long _pendingAborted;
+    private long _blockedAt = -1;  // many writers: the position at which this reader found a claim not complete
+    private long _lastLook;        // when it last looked at that claim's writer (or first found it)
+    private JournalRecord _waited; // what an asynchronous wait's read delivered
     private int _unreportedReads;
     private int _disposed;
     private readonly AdaptiveSpin _spin = new(); // how long a wait for the writer spins before it parks
@@ -39,6 +48,7 @@ public sealed unsafe class JournalReader : IDisposable
         _journal = journal;
         CursorId = cursorId;
         _tag = MembraneMetrics.Tag(journal.Name);
+        _manyWriters = journal.Writers == JournalWriters.Many;
         journal.Users.Add(journal, () => ClaimCursor(name));
         _position = StartingPosition(start);
         journal.RepairParkedReaders();
@@ -91,9 +101,13 @@ public sealed unsafe class JournalReader : IDisposable
     /// <summary>Entries this reader lost to being lapped, since it attached.</summary>
     public long TotalLost { get; private set; }
 
+    /// <summary>Holes this reader skipped (sequences whose writer died before completing them; many writers only), since it attached.</summary>
+    public long TotalAborted { get; private set; }
+
     /// <summary>
     /// Copies the next entry into <paramref name="destination"/> if there is one, without waiting. A lapped reader's
-    /// next record says how many entries it lost (<see cref="JournalRecord.LostBefore"/>). False when there is none yet,
+    /// next record says how many entries it lost (<see cref="JournalRecord.LostBefore"/>), and how many holes of dead
+    /// writers it skipped (<see cref="JournalRecord.AbortedBefore"/>). False when there is none yet,
     /// and when it is longer than <paramref name="destination"/>: then it stays next, and <paramref name="record"/> gives
     /// its sequence and length (<see cref="JournalRecord.Length"/> greater than the destination's), so that the caller can
     /// read it again into a buffer large enough.
@@ -104,6 +118,7 @@ public sealed unsafe class JournalReader : IDisposable
         ThrowIfDisposed();
         long position = _position;
         long lost = _pendingLost;
+        long aborted = _pendingAborted;
         bool provenPublished = false;
         while (true)
         {
@@ -123,8 +138,8 @@ public sealed unsafe class JournalReader : IDisposable
                     if (Volatile.Read(ref stamp) == expected)
                     {
                         // An ordinary false: the entry stays next, and the record says how long it is.
-                        NothingYet(position, lost, out record);
-                        record = record with { Sequence = position, Length = copied, LostBefore = lost };
+                        NothingYet(position, lost, aborted, out record);
+                        record = new JournalRecord(position, copied, lost, aborted);
                         return false;
                     }
                     continue; // overwritten meanwhile: look again (the lapped case)
@@ -138,21 +153,29 @@ public sealed unsafe class JournalReader : IDisposable
                     {
                         ThrowCorrupt(position, $"entry length {length} in a {_journal.SlotSize}-byte slot");
                     }
-                    return Deliver(position, length, lost, out record);
+                    return Deliver(position, length, lost, aborted, out record);
                 }
                 // Overwritten while we copied it: fall through to the lapped case.
             }
             else if (before < expected)
             {
-                if (before == L.WritingStamp(position) || before == PreviousLapStamp(position))
+                if (before == L.WritingStamp(position) || before == PreviousLapStamp(position) || (_manyWriters && IsEarlierLap(before, position)))
                 {
-                    return NothingYet(position, lost, out record); // being written, or not begun
+                    // Being written, or not begun. With many writers, perhaps never to be: a claim whose writer died.
+                    if (_manyWriters && SkipIfAbandoned(position))
+                    {
+                        aborted++;
+                        position++;
+                        provenPublished = false;
+                        continue;
+                    }
+                    return NothingYet(position, lost, aborted, out record);
                 }
                 // Any other smaller stamp is damage, but only once the position is known to be published: the stamp
                 // we read may predate the writer's, so read it once more after the write position says it is there.
                 if (position >= Volatile.Read(ref _journal.WritePositionRef))
                 {
-                    return NothingYet(position, lost, out record);
+                    return NothingYet(position, lost, aborted, out record);
                 }
                 if (provenPublished)
                 {
@@ -187,10 +210,52 @@ public sealed unsafe class JournalReader : IDisposable
     /// <summary>The stamp a slot shows before the writer reaches <paramref name="position"/>: the previous lap's, or 0.</summary>
     private long PreviousLapStamp(long position) => position >= _journal.Capacity ? L.CompleteStamp(position - _journal.Capacity) : 0;
 
-    private bool NothingYet(long position, long lost, out JournalRecord record)
+    /// <summary>
+    /// Many writers: whether <paramref name="stamp"/> is one that the slot of <paramref name="position"/> may show before
+    /// its writer reaches it: blank, or any earlier lap's (complete or being written), when claims of earlier laps died.
+    /// </summary>
+    private bool IsEarlierLap(long stamp, long position)
+    {
+        long stamped = L.StampedSequence(stamp);
+        return stamp == 0 || (stamped >= 0 && stamped < position && (stamped & _journal.Mask) == (position & _journal.Mask));
+    }
+
+    /// <summary>
+    /// Many writers: <paramref name="position"/> is not complete. Once the reader has found it so for
+    /// <see cref="Journal.AbandonedClaimCheck"/> (and then at most that often), looks whether it is claimed and its
+    /// claim's writer alive; true if it is a hole (claimed, not complete, no live writer naming it), to be skipped.
+    /// </summary>
+    [MethodImpl(HotPath.OutOfLine)]
+    private bool SkipIfAbandoned(long position)
+    {
+        long now = Stopwatch.GetTimestamp();
+        if (_blockedAt != position)
+        {
+            _blockedAt = position;
+            _lastLook = now;
+            return false;
+        }
+        if (now - _lastLook < s_checkTicks)
+        {
+            return false;
+        }
+        _lastLook = now;
+        // Claimed (acquire: read before the writer slots), no live writer naming it, and, read again after the slots,
+        // still not complete (a writer that completed it and moved on to its next claim stamped it complete first).
+        if (position >= Volatile.Read(ref _journal.WritePositionRef) || !_journal.ClaimAbandoned(position)
+            || Volatile.Read(ref _journal.StampOf(position)) >= L.CompleteStamp(position))
+        {
+            return false;
+        }
+        _blockedAt = -1;
+        return true;
+    }
+
+    private bool NothingYet(long position, long lost, long aborted, out JournalRecord record)
     {
         _position = position;
         _pendingLost = lost;
+        _pendingAborted = aborted;
         record = default;
         return false;
     }
@@ -231,8 +296,10 @@ public sealed unsafe class JournalReader : IDisposable
     private bool WaitForEntry(Span<byte> destination, TimeSpan timeout, CancellationToken cancellation, out JournalRecord record)
     {
         var read = new PendingRead(this, destination);
-        bool got = SpinThenPark.Until(ref read, static (ref PendingRead r) => r.Reader.TryRead(r.Destination, out r.Record) || r.Record.Length > r.Destination.Length, checkPeer: null,
-            ref _journal.ParkedReaders, ref _journal.WritePositionRef, Parking.Futex, timeout, _spin, _tag, cancellation,
+        // With many writers the wait parks in slices, so that its read looks at a claim whose writer may have died.
+        bool got = SpinThenPark.Until(ref read, static (ref PendingRead r) => r.Reader.TryRead(r.Destination, out r.Record) || r.Record.Length > r.Destination.Length,
+            checkPeer: _manyWriters ? static (ref PendingRead _) => { } : null,
+            ref _journal.ParkedReaders, ref _journal.ReadersSignal, Parking.Futex, timeout, _spin, _tag, cancellation,
             beforeParking: CrashPoints.Armed ? static (ref PendingRead _) => CrashPoints.Reach(CrashPoints.JournalReadParked) : null);
         record = read.Record;
         return got && record.Length <= destination.Length;
@@ -279,12 +346,20 @@ public sealed unsafe class JournalReader : IDisposable
     /// </summary>
     internal void MarkWaiting(bool waiting) => Volatile.Write(ref Cursor.Waiting, waiting ? 1u : 0u);
 
-    /// <summary>Waits without a thread until the writer has gone past this reader's position (then read it).</summary>
-    internal ValueTask<bool> WaitForEntryAsync(CancellationToken cancellation) =>
-        SpinThenPark.UntilAsync(this, static r => r._journal.CurrentWritePosition > r._position, checkPeer: null,
-            (nint)Unsafe.AsPointer(ref _journal.ParkedReaders), (nint)Unsafe.AsPointer(ref _journal.WritePositionRef), _journal.Users,
+    /// <summary>
+    /// Waits without a thread until a read into <paramref name="destination"/> delivers the next entry, or finds it longer
+    /// than <paramref name="destination"/>; what the read gave is then <see cref="Waited"/>.
+    /// </summary>
+    internal ValueTask<bool> ReadWhenReadyAsync(Memory<byte> destination, CancellationToken cancellation) =>
+        SpinThenPark.UntilAsync((Reader: this, Destination: destination),
+            static w => w.Reader.TryRead(w.Destination.Span, out w.Reader._waited) || w.Reader._waited.Length > w.Destination.Length,
+            _manyWriters ? static _ => { } : null,
+            (nint)Unsafe.AsPointer(ref _journal.ParkedReaders), (nint)Unsafe.AsPointer(ref _journal.ReadersSignal), _journal.Users,
             Parking.Futex, Timeout.InfiniteTimeSpan, _spin, _tag, cancellation,
             beforeParking: CrashPoints.Armed ? static _ => CrashPoints.Reach(CrashPoints.JournalReadParked) : null);
+
+    /// <summary>What the read that ended <see cref="ReadWhenReadyAsync"/> gave.</summary>
+    internal JournalRecord Waited => _waited;
 
     /// <summary>
     /// Moves the reader to <paramref name="sequence"/> (not committed until <see cref="Commit"/>). A sequence already
@@ -300,6 +375,7 @@ public sealed unsafe class JournalReader : IDisposable
         }
         _position = sequence;
         _pendingLost = 0;
+        _pendingAborted = 0;
     }
 
     /// <summary>
@@ -347,21 +423,36 @@ public sealed unsafe class JournalReader : IDisposable
         public JournalRecord Record;
     }
 
-    private bool Deliver(long position, int length, long lost, out JournalRecord record)
+    private bool Deliver(long position, int length, long lost, long aborted, out JournalRecord record)
     {
         _position = position + 1;
-        _pendingLost = 0;
-        if (lost > 0)
+        if ((lost | aborted) != 0)
         {
-            TotalLost += lost;
-            MembraneMetrics.JournalLost.Add(lost, _tag);
+            CountGap(lost, aborted);
         }
         if (++_unreportedReads == MetricsBatch)
         {
             ReportReads();
         }
-        record = new JournalRecord(position, length, lost);
+        record = new JournalRecord(position, length, lost, aborted);
         return true;
+    }
+
+    [MethodImpl(HotPath.OutOfLine)]
+    private void CountGap(long lost, long aborted)
+    {
+        _pendingLost = 0;
+        _pendingAborted = 0;
+        if (lost > 0)
+        {
+            TotalLost += lost;
+            MembraneMetrics.JournalLost.Add(lost, _tag);
+        }
+        if (aborted > 0)
+        {
+            TotalAborted += aborted;
+            MembraneMetrics.JournalAborted.Add(aborted, _tag);
+        }
     }
 
     private void ClaimCursor(string? name)
@@ -402,7 +493,10 @@ public sealed unsafe class JournalReader : IDisposable
             Interlocked.Exchange(ref cursor.State, JournalCursor.Registered);
             Interlocked.Increment(ref _journal.RegistrationEpoch);
             write = _journal.CurrentWritePosition;
-            long safe = _journal.Policy == OverrunPolicy.Block ? write - _journal.Capacity + 1 : 0;
+            // With many writers the write position counts claims, and every append in flight is one of them.
+            long safe = _journal.Policy != OverrunPolicy.Block ? 0
+                : _manyWriters ? write - _journal.Capacity
+                : write - _journal.Capacity + 1;
             position = Math.Max(position, safe);
             Interlocked.Exchange(ref cursor.Committed, position);
         }

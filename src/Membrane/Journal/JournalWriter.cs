@@ -3,93 +3,48 @@ using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Membrane.Codegen;
 using Membrane.Diagnostics;
-using Membrane.Segments;
 using Membrane.Sync;
 using L = Membrane.JournalLayout;
 
 namespace Membrane;
 
 /// <summary>
-/// The journal's one writer. Appending is wait-free under <see cref="OverrunPolicy.Overwrite"/>: no lock, no
-/// allocation, no system call unless a reader is parked. A writer that died is replaced by the next one, which
-/// continues the sequence with no gap and no duplicate (an entry it had not published is written again).
+/// A journal's writer: the one writer (<see cref="JournalWriters.One"/>) or one of many. How a sequence is obtained
+/// differs (<see cref="SoleWriter"/>, <see cref="SharedWriter"/>); how an entry is written into its slot, how the Block
+/// policy waits for readers and how parked readers are woken is the same, and lives here. A writer is used by one
+/// thread at a time. Appending takes no lock and allocates nothing, and makes no system call unless a reader is parked.
 /// </summary>
-[DebuggerDisplay("JournalWriter {_journal.Name} next {_next}")]
-public sealed unsafe class JournalWriter : IDisposable
+[DebuggerDisplay("JournalWriter {Journal.Name}")]
+public abstract unsafe class JournalWriter : IDisposable
 {
     private const int MetricsBatch = 4096;
     private const int SpinsBeforePark = 64;
 
-    private readonly Journal _journal;
     private readonly TimeSpan _blockTimeout;
     private readonly KeyValuePair<string, object?> _tag;
-    private long _next;
     private long _blockLimit;
     private int _entryLimit; // the slot size; -1 once disposed, so that the one length check also catches use after Dispose
     private int _registrationEpoch = -1;
     private int _unreportedAppends;
     private int _disposed;
 
-    internal JournalWriter(Journal journal, TimeSpan blockTimeout)
+    private protected JournalWriter(Journal journal, TimeSpan blockTimeout)
     {
-        _journal = journal;
+        Journal = journal;
         _blockTimeout = blockTimeout;
         _tag = MembraneMetrics.Tag(journal.Name);
         _entryLimit = journal.SlotSize;
-        journal.Users.Add(journal, ClaimWriterRole);
-        journal.RepairParkedReaders();
-        _next = journal.CurrentWritePosition;
-        if (_next != journal.PublishedWritePosition)
-        {
-            // A writer died between stamping entries complete and publishing them. Readers deliver on the stamp alone,
-            // so those entries may be read and committed already: they are published, never given to another entry.
-            SpinThenPark.Publish(ref _journal.WritePositionRef, _next, ref _journal.ParkedReaders, Parking.Futex, _tag);
-        }
     }
 
-    /// <summary>The sequence the next <see cref="Append(ReadOnlySpan{byte})"/> gives its entry.</summary>
-    public long NextSequence => _next;
+    /// <summary>
+    /// The sequence the next <see cref="Append(ReadOnlySpan{byte})"/> gives its entry. With many writers, the next
+    /// sequence unclaimed now, which another writer may take first.
+    /// </summary>
+    public abstract long NextSequence { get; }
 
     /// <summary>Appends one entry (at most the journal's slot size) and returns its sequence number.</summary>
-    [MethodImpl(HotPath.Optimised)]
-    public long Append(ReadOnlySpan<byte> entry)
-    {
-        if (entry.Length > _entryLimit)
-        {
-            ThrowTooLarge(entry.Length);
-        }
-        long sequence = _next;
-        if (_journal.Policy == OverrunPolicy.Block
-            && (sequence >= _blockLimit || Volatile.Read(ref _journal.RegistrationEpoch) != _registrationEpoch))
-        {
-            WaitForRoom(sequence);
-        }
-        byte* slot = _journal.Slot(sequence);
-        ref long stamp = ref Unsafe.AsRef<long>(slot + L.SlotStampOffset);
-        Volatile.Write(ref stamp, L.WritingStamp(sequence));
-        // The odd stamp is visible before any byte of the new entry (pairs with the reader's ReadBarrier).
-        Volatile.WriteBarrier();
-        var destination = new Span<byte>(slot + L.SlotHeaderSize, entry.Length);
-        if (CrashPoints.Armed)
-        {
-            CrashPoints.ReachMidCopy(CrashPoints.JournalAppendMidCopy, entry, destination);
-        }
-        entry.CopyTo(destination);
-        Unsafe.WriteUnaligned(slot + L.SlotLengthOffset, entry.Length);
-        // Release: the entry is complete before the even stamp (pairs with the reader's first stamp read).
-        Volatile.Write(ref stamp, L.CompleteStamp(sequence));
-        _next = sequence + 1;
-        if (CrashPoints.Armed)
-        {
-            CrashPoints.Reach(CrashPoints.JournalAppendBeforePublish);
-        }
-        SpinThenPark.Publish(ref _journal.WritePositionRef, sequence + 1, ref _journal.ParkedReaders, Parking.Futex, _tag);
-        if (++_unreportedAppends == MetricsBatch)
-        {
-            EveryBatch();
-        }
-        return sequence;
-    }
+    /// <exception cref="ReaderStalledException">Block policy: the slowest reader made no room within the writer's block timeout.</exception>
+    public abstract long Append(ReadOnlySpan<byte> entry);
 
     /// <summary>Appends the bytes of <paramref name="entry"/>.</summary>
     public long Append<T>(in T entry)
@@ -104,29 +59,86 @@ public sealed unsafe class JournalWriter : IDisposable
         }
         _entryLimit = -1;
         ReportAppends();
-        ProcessClaim.Release(ref _journal.WriterIdentity);
-        _journal.Users.Remove();
+        ReleaseRole();
+        Journal.Users.Remove();
+        GC.SuppressFinalize(this);
     }
 
-    private void ClaimWriterRole()
+    private protected Journal Journal { get; }
+
+    private protected KeyValuePair<string, object?> MetricTag => _tag;
+
+    /// <summary>Gives the role (or the writer slot) up; the mapping is let go of afterwards.</summary>
+    private protected abstract void ReleaseRole();
+
+    /// <summary>Refuses an entry larger than a slot, and any append after <see cref="Dispose"/>.</summary>
+    [MethodImpl(HotPath.Inline)]
+    private protected void CheckLength(int length)
     {
-        if (ProcessClaim.TryClaim(ref _journal.WriterIdentity, ref _journal.WriterBootTag, _journal.Processes) is { } holder)
+        if (length > _entryLimit)
         {
-            throw new SegmentInUseException("The journal has a live writer already; it takes one writer at a time.", _journal.Name,
-                expected: "no live writer", found: $"writer pid {holder.Pid}");
+            ThrowTooLarge(length);
         }
     }
 
+    /// <summary>Block policy: whether <paramref name="sequence"/> may be past the room last found, so that <see cref="WaitForRoom"/> must look.</summary>
+    [MethodImpl(HotPath.Inline)]
+    private protected bool MayNeedRoom(long sequence) =>
+        Journal.Policy == OverrunPolicy.Block
+        && (sequence >= _blockLimit || Volatile.Read(ref Journal.RegistrationEpoch) != _registrationEpoch);
+
+    /// <summary>
+    /// Writes <paramref name="entry"/> into its slot as sequence <paramref name="sequence"/>: the odd stamp, the bytes and
+    /// their length, the even stamp (release). The caller owns the slot for this sequence: no other writer touches it.
+    /// </summary>
+    [MethodImpl(HotPath.Inline)]
+    private protected void WriteEntry(long sequence, ReadOnlySpan<byte> entry)
+    {
+        byte* slot = Journal.Slot(sequence);
+        ref long stamp = ref Unsafe.AsRef<long>(slot + L.SlotStampOffset);
+        Volatile.Write(ref stamp, L.WritingStamp(sequence));
+        // The odd stamp is visible before any byte of the new entry (pairs with the reader's ReadBarrier).
+        Volatile.WriteBarrier();
+        var destination = new Span<byte>(slot + L.SlotHeaderSize, entry.Length);
+        if (CrashPoints.Armed)
+        {
+            CrashPoints.ReachMidCopy(CrashPoints.JournalAppendMidCopy, entry, destination);
+        }
+        entry.CopyTo(destination);
+        Unsafe.WriteUnaligned(slot + L.SlotLengthOffset, entry.Length);
+        // Release: the entry is complete before the even stamp (pairs with the reader's first stamp read).
+        Volatile.Write(ref stamp, L.CompleteStamp(sequence));
+    }
+
+    /// <summary>After an append is visible: wake parked readers (only if any said so), and the batch's bookkeeping.</summary>
+    [MethodImpl(HotPath.Inline)]
+    private protected void Appended()
+    {
+        WakeReaders();
+        if (++_unreportedAppends == MetricsBatch)
+        {
+            EveryBatch();
+        }
+    }
+
+    /// <summary>
+    /// Wakes the readers parked on the readers' signal, only if the count says any are (after a full fence: pairs with a
+    /// reader's count-in, then its last look).
+    /// </summary>
+    [MethodImpl(HotPath.Inline)]
+    private protected void WakeReaders() => SpinThenPark.Signal(ref Journal.ReadersSignal, ref Journal.ParkedReaders, Parking.Futex, _tag);
+
     /// <summary>Block policy: wait until every registered cursor is less than one ring behind <paramref name="sequence"/>.</summary>
-    private void WaitForRoom(long sequence)
+    [MethodImpl(HotPath.OutOfLine)]
+    private protected void WaitForRoom(long sequence)
     {
         long deadline = _blockTimeout == Timeout.InfiniteTimeSpan ? long.MaxValue
             : Stopwatch.GetTimestamp() + (long)(_blockTimeout.TotalSeconds * Stopwatch.Frequency);
         for (int round = 0; ; round++)
         {
-            _registrationEpoch = Volatile.Read(ref _journal.RegistrationEpoch);
-            int commitEpoch = Volatile.Read(ref _journal.CommitEpoch);
-            _blockLimit = SlowestRegisteredCursor(out _) + _journal.Capacity;
+            _registrationEpoch = Volatile.Read(ref Journal.RegistrationEpoch);
+            int commitEpoch = Volatile.Read(ref Journal.CommitEpoch);
+            _blockLimit = SlowestRegisteredCursor(out _) + Journal.Capacity;
             if (sequence < _blockLimit)
             {
                 return;
@@ -140,21 +152,23 @@ public sealed unsafe class JournalWriter : IDisposable
                 Thread.SpinWait(1 << Math.Min(round, 10));
                 continue;
             }
-            // Announce, then re-check (pairs with the reader's commit exchange, then its read of WriterParked).
-            Interlocked.Exchange(ref _journal.WriterParked, 1);
+            // Announce, then re-check (pairs with the reader's commit exchange, then its read of WriterParked). With many
+            // writers the flag is shared: a writer that wakes clears it, and another still waiting sets it again within
+            // its 100 ms slice at the latest.
+            Interlocked.Exchange(ref Journal.WriterParked, 1);
             try
             {
-                if (sequence < SlowestRegisteredCursor(out _) + _journal.Capacity)
+                if (sequence < SlowestRegisteredCursor(out _) + Journal.Capacity)
                 {
                     continue;
                 }
                 MembraneMetrics.Parks.Add(1, _tag);
                 // 100 ms slices: a deadline is honoured and a lost wake costs at most a slice.
-                Futex.Wait((int*)Unsafe.AsPointer(ref _journal.CommitEpoch), commitEpoch, TimeSpan.FromMilliseconds(100));
+                Futex.Wait((int*)Unsafe.AsPointer(ref Journal.CommitEpoch), commitEpoch, TimeSpan.FromMilliseconds(100));
             }
             finally
             {
-                Volatile.Write(ref _journal.WriterParked, 0);
+                Volatile.Write(ref Journal.WriterParked, 0);
             }
         }
     }
@@ -162,11 +176,11 @@ public sealed unsafe class JournalWriter : IDisposable
     /// <summary>The smallest committed position among registered cursors (long.MaxValue - capacity when there is none).</summary>
     private long SlowestRegisteredCursor(out int slowest)
     {
-        long minimum = long.MaxValue - _journal.Capacity;
+        long minimum = long.MaxValue - Journal.Capacity;
         slowest = -1;
-        for (int id = 0; id < _journal.CursorCount; id++)
+        for (int id = 0; id < Journal.CursorCount; id++)
         {
-            ref JournalCursor cursor = ref _journal.Cursor(id);
+            ref JournalCursor cursor = ref Journal.Cursor(id);
             if (Volatile.Read(ref cursor.State) == JournalCursor.Registered)
             {
                 long committed = Volatile.Read(ref cursor.Committed);
@@ -183,20 +197,21 @@ public sealed unsafe class JournalWriter : IDisposable
     private void ThrowStalled(long sequence)
     {
         long position = SlowestRegisteredCursor(out int slowest);
-        CursorInfo cursor = _journal.ReadCursors()[slowest];
+        CursorInfo cursor = Journal.ReadCursors()[slowest];
         string who = cursor.Owner is { } owner ? $"pid {owner.Pid}{(cursor.OwnerAlive ? "" : " (dead)")}" : "no reader attached";
         throw new ReaderStalledException(
-            $"The writer waited {_blockTimeout.TotalSeconds:0.###} s for the slowest reader to make room (Block policy).", _journal.Name,
+            $"The writer waited {_blockTimeout.TotalSeconds:0.###} s for the slowest reader to make room (Block policy).", Journal.Name,
             expected: $"room for entry {sequence}", found: $"cursor {slowest}{(cursor.Name is null ? "" : $" '{cursor.Name}'")} at {position}, {who}");
     }
 
     /// <summary>Once every <see cref="MetricsBatch"/> appends: the metrics, and a count of parked readers that may include dead ones.</summary>
+    [MethodImpl(HotPath.OutOfLine)]
     private void EveryBatch()
     {
         ReportAppends();
-        if (WaiterCount.Waiters(Volatile.Read(ref _journal.ParkedReaders)) != 0)
+        if (WaiterCount.Waiters(Volatile.Read(ref Journal.ParkedReaders)) != 0)
         {
-            _journal.RepairParkedReaders();
+            Journal.RepairParkedReaders();
         }
     }
 
@@ -209,9 +224,10 @@ public sealed unsafe class JournalWriter : IDisposable
         }
     }
 
+    [MethodImpl(HotPath.OutOfLine)]
     private void ThrowTooLarge(int length)
     {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
-        throw new ArgumentException($"Journal '{_journal.Name}': an entry of {length} bytes does not fit its {_journal.SlotSize}-byte slots.");
+        throw new ArgumentException($"Journal '{Journal.Name}': an entry of {length} bytes does not fit its {Journal.SlotSize}-byte slots.");
     }
 }

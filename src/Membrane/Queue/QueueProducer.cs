@@ -238,23 +238,8 @@ public sealed unsafe class QueueProducer : IDisposable
         // Release: the message is in place before its header says so (pairs with the consumer's acquire of the header).
         Volatile.Write(ref Unsafe.AsRef<ulong>(_data + _reservedAt), L.Header(length, kind, _slot, _generation));
         _reservedAt = -1;
-        // Full fence: the header before the read of the consumer's waiter count (pairs with its count-in, then look).
-        Interlocked.MemoryBarrier();
-        if (WaiterCount.Waiters(Volatile.Read(ref _queue.Field32(L.ConsumerWaitingOffset))) != 0)
-        {
-            WakeConsumer();
-        }
-    }
-
-    /// <summary>
-    /// The consumer parks on the commit signal, which a commit does not otherwise change: bump it, so that a consumer
-    /// between its last look and its sleep does not sleep through this commit, then wake it.
-    /// </summary>
-    [MethodImpl(HotPath.OutOfLine)]
-    private void WakeConsumer()
-    {
-        Interlocked.Increment(ref _queue.Field64(L.CommitSignalOffset));
-        SpinThenPark.WakeIfParked(ref _queue.Field64(L.CommitSignalOffset), ref _queue.Field32(L.ConsumerWaitingOffset), Parking.Futex, _queue.MetricTag);
+        // The consumer parks on the commit signal, which a commit does not otherwise change.
+        SpinThenPark.Signal(ref _queue.Field64(L.CommitSignalOffset), ref _queue.Field32(L.ConsumerWaitingOffset), Parking.Futex, _queue.MetricTag);
     }
 
     private void WriteHeader(long position, int length, int kind) =>

@@ -63,6 +63,29 @@ internal static class SpinThenPark
         WakeIfParked(ref position, ref parkedCount, parking, metricTag);
     }
 
+    /// <summary>
+    /// The publisher's half where waiters park on a signal word that a publication does not change by itself (a queue's
+    /// commit, a journal's append): a full fence after what was published (pairs with the waiter's count-in, then its
+    /// last look), then, only if <paramref name="parkedCount"/> says someone is parked, a bump of the signal, so that a
+    /// waiter between its last look and its sleep does not sleep through the publication, and the wake.
+    /// </summary>
+    [MethodImpl(HotPath.Inline)]
+    internal static void Signal(ref long signal, ref int parkedCount, Parking parking, KeyValuePair<string, object?> metricTag)
+    {
+        Interlocked.MemoryBarrier();
+        if (WaiterCount.Waiters(Volatile.Read(ref parkedCount)) != 0)
+        {
+            SignalParked(ref signal, parking, metricTag);
+        }
+    }
+
+    [MethodImpl(HotPath.OutOfLine)]
+    private static void SignalParked(ref long signal, Parking parking, KeyValuePair<string, object?> metricTag)
+    {
+        Interlocked.Increment(ref signal);
+        Wake(ref signal, parking, metricTag);
+    }
+
     /// <summary>Wakes the waiters parked on <paramref name="position"/>'s low half, if the count says there are any; true if it did.</summary>
     [MethodImpl(HotPath.Inline)]
     internal static bool WakeIfParked(ref long position, ref int parkedCount, Parking parking, KeyValuePair<string, object?> metricTag)

@@ -82,6 +82,74 @@ public sealed class JournalCliTests : IDisposable
     }
 
     [Fact]
+    public void Two_writer_commands_on_a_journal_made_with_writers_many_give_one_reporter_every_entry_once()
+    {
+        const int Count = 100_000;
+        string journal = _segments.NewName("cli-many-writers");
+        string csv = Path.Combine(_segments.NewDirectory("cli-many-writers-csv"), "out.csv");
+        (int created, string creation, string creationErrors) = Peer.RunCli("writer", "--journal", journal, "--count", "0", "--writers", "many", "--capacity", Text(1 << 18));
+        Assert.True(created == 0, creationErrors);
+        Assert.Contains("up to 16 writers", creation, StringComparison.Ordinal);
+
+        using (var reporter = Peer.Cli("reporter", "--journal", journal, "--id", "0", "--out", csv))
+        {
+            using var first = Peer.Cli("writer", "--journal", journal, "--count", Text(Count));
+            using var second = Peer.Cli("writer", "--journal", journal, "--count", Text(Count));
+            foreach (Peer writer in new[] { first, second })
+            {
+                (int exit, string said) = writer.ReadToExit();
+                Assert.True(exit == 0, writer.Stderr);
+                Assert.Contains($"wrote {Text(Count)} entries to {journal}", said, StringComparison.Ordinal);
+                Assert.Contains("among other writers'", said, StringComparison.Ordinal);
+            }
+            using var view = Membrane.Journal.Open(journal);
+            Assert.Equal(2 * Count, view.WritePosition);
+            Eventually.Holds(() => view.Cursors()[0].CommittedPosition == 2 * Count, "the reporter committing every entry");
+            reporter.Terminate();
+            Assert.True(reporter.ReadToExit().ExitCode == 0, reporter.Stderr);
+        }
+
+        AssertEveryEntryOnce(csv, 0, 2 * Count);
+    }
+
+    [Fact]
+    public void A_writer_command_killed_mid_copy_among_many_leaves_the_reporter_every_entry_of_the_survivor_and_no_torn_row()
+    {
+        const int Count = 100_000;
+        int diesAt = new Random().Next(1_000, Count); // any append: every one of them must leave the same guarantee
+        string journal = _segments.NewName("cli-many-crash");
+        string csv = Path.Combine(_segments.NewDirectory("cli-many-crash-csv"), "out.csv");
+        (int created, _, string creationErrors) = Peer.RunCli("writer", "--journal", journal, "--count", "0", "--writers", "many", "--capacity", Text(1 << 18));
+        Assert.True(created == 0, creationErrors);
+
+        using (var reporter = Peer.Cli("reporter", "--journal", journal, "--id", "0", "--out", csv))
+        {
+            using var survivor = Peer.Cli("writer", "--journal", journal, "--count", Text(Count));
+            using var dying = Peer.CliCrashingAt($"journal.append.mid-copy@{Text(diesAt)}", "writer", "--journal", journal, "--count", Text(Count));
+            dying.ExpectCrash();
+            (int exit, _) = survivor.ReadToExit();
+            Assert.True(exit == 0, $"diesAt {diesAt}: {survivor.Stderr}");
+            using var view = Membrane.Journal.Open(journal);
+            Assert.Equal(Count + diesAt, view.WritePosition); // every claim made, the dead one's last among them
+            Eventually.Holds(() => view.Cursors()[0].CommittedPosition == Count + diesAt, "the reporter committing every entry");
+            reporter.Terminate();
+            (int reporterExit, string reported) = reporter.ReadToExit();
+            Assert.True(reporterExit == 0, reporter.Stderr);
+            Assert.Contains("skipped 1 aborted", reported, StringComparison.Ordinal);
+        }
+
+        string[] lines = File.ReadAllLines(csv);
+        Assert.Equal(CsvHeader, lines[0]);
+        // The one sequence the dead writer claimed and never completed (its slot may have been taken over since).
+        string gap = Assert.Single(lines, l => l.StartsWith('#'));
+        System.Text.RegularExpressions.Match aborted = System.Text.RegularExpressions.Regex.Match(gap, @"^# aborted 1 \(sequences (\d+)\.\.(\d+)\)$");
+        Assert.True(aborted.Success && aborted.Groups[1].Value == aborted.Groups[2].Value, $"diesAt {diesAt}: {gap}");
+        long hole = long.Parse(aborted.Groups[1].Value, CultureInfo.InvariantCulture);
+        long[] sequences = [.. lines.Skip(1).Where(l => !l.StartsWith('#')).Select(AssertRow)]; // every row whole: no torn quote
+        Assert.Equal(Enumerable.Range(0, Count + diesAt).Select(i => (long)i).Where(i => i != hole), sequences);
+    }
+
+    [Fact]
     public void Writer_and_reporter_keep_their_contracts_including_loss_lines_and_sigterm()
     {
         string journal = _segments.NewName("cli-journal");

@@ -39,6 +39,7 @@ public sealed class CrashMatrixTests : IDisposable
         [CrashPoints.ArcUnlockBeforeRelease] = ArcWriterKilled,
         [CrashPoints.JournalAppendMidCopy] = JournalWriterKilled,
         [CrashPoints.JournalAppendBeforePublish] = JournalWriterKilled,
+        [CrashPoints.JournalAppendAfterClaim] = SharedJournalWriterKilledHoldingClaim,
         [CrashPoints.JournalCursorAfterClaim] = JournalCursorClaimantKilled,
         [CrashPoints.JournalCommitBeforeStore] = JournalCommitterKilled,
         [CrashPoints.JournalCursorRemoveAfterUnregister] = CursorRemoverKilled,
@@ -274,6 +275,62 @@ public sealed class CrashMatrixTests : IDisposable
         Assert.Equal(stampedComplete + 3, ReadAll(reader, from: stampedComplete));
         using JournalReader late = journal.OpenReader("late", StartPosition.Oldest);
         Assert.Equal(stampedComplete + 3, ReadAll(late, from: 0)); // every entry once, with one content
+    }
+
+    /// <summary>
+    /// One of many journal writers killed right after claiming its 4th sequence: readers skip that one sequence as aborted
+    /// (once, never torn), a writer taking over the dead one's slot continues after it, and the next lap's writer of the
+    /// hole's slot takes it over instead of waiting for the dead claimant.
+    /// </summary>
+    private void SharedJournalWriterKilledHoldingClaim(string point)
+    {
+        string name = _segments.NewName("crash-journal-many");
+        using var journal = global::Membrane.Journal.Create(name, new JournalOptions { Capacity = 16, SlotSize = 64, Writers = JournalWriters.Many, MaxWriters = 1 });
+        using JournalReader reader = journal.OpenReader("reporter", StartPosition.Oldest);
+        using (Peer writer = Peer.StartCrashingAt(point + "@4", "journal-write-tagged", name, "0", "10"))
+        {
+            writer.ExpectCrash();
+        }
+        Assert.Equal(4, journal.WritePosition); // claimed 0..3, completed 0..2
+        JournalWriterInfo dead = Assert.Single(journal.ReadWriters());
+        Assert.Equal((false, 3L), (dead.Alive, dead.Claiming));
+
+        using (JournalWriter successor = journal.CreateWriter()) // the one slot: the dead writer's, taken over
+        {
+            Span<long> entry = stackalloc long[8];
+            for (int i = 0; i < 3 + 16; i++) // 4..22: past the hole's slot on the next lap (19)
+            {
+                JournalVerbs.FillTagged(entry, 1, i);
+                Assert.Equal(4 + i, successor.Append(MemoryMarshal.AsBytes(entry)));
+                if (i == 2)
+                {
+                    Assert.Equal(7, ReadTagged(reader, [0, 1, 2, 4, 5, 6])); // 3 skipped, said on 4
+                    Assert.Equal(1, reader.TotalAborted);
+                }
+            }
+        }
+        Assert.Equal(23, ReadTagged(reader, [.. Enumerable.Range(7, 16).Select(i => (long)i)]));
+        Assert.Equal((1L, 0L), (reader.TotalAborted, reader.TotalLost));
+        Assert.Empty(journal.ReadWriters());
+    }
+
+    /// <summary>Reads the entries there are, checking they are exactly <paramref name="sequences"/>, whole; returns the position after.</summary>
+    private static long ReadTagged(JournalReader reader, long[] sequences)
+    {
+        Span<long> entry = stackalloc long[8];
+        var read = new List<long>();
+        while (reader.TryRead(MemoryMarshal.AsBytes(entry), TimeSpan.FromSeconds(5), CancellationToken.None, out JournalRecord record))
+        {
+            Assert.True(JournalVerbs.IsWholeTagged(entry), $"entry {record.Sequence} is torn");
+            Assert.Equal(record.Sequence == 4 ? 1 : 0, record.AbortedBefore);
+            read.Add(record.Sequence);
+            if (read.Count == sequences.Length)
+            {
+                break;
+            }
+        }
+        Assert.Equal(sequences, read);
+        return reader.Position;
     }
 
     /// <summary>A reader killed after claiming the only cursor and before naming it: the cursor is not lost to the next reader.</summary>

@@ -40,7 +40,9 @@ public sealed unsafe class JournalLieTests : IDisposable
         new("a capacity whose ring overflows a long", (j, r) => Field64(j, L.CapacityOffset) = 1L << r.Next(57, 63), FoundAtOpen: true),
         new("a cursor count of 0 or over 1024", (j, r) => Field32(j, L.CursorCountOffset) = r.Next(2) == 0 ? 0 : r.Next(L.MaxCursors + 1, int.MaxValue), FoundAtOpen: true),
         new("an unknown overrun policy", (j, r) => Field32(j, L.PolicyOffset) = r.Next(2, int.MaxValue), FoundAtOpen: true),
-        new("a slots offset elsewhere", (j, r) => Field64(j, L.SlotsOffsetOffset) = L.SlotsOffset(2) + (64 * r.Next(1, 1000)), FoundAtOpen: true),
+        new("a slots offset elsewhere", (j, r) => Field64(j, L.SlotsOffsetOffset) = L.SlotsOffset(2, 0) + (64 * r.Next(1, 1000)), FoundAtOpen: true),
+        new("an unknown writers mode", (j, r) => Field32(j, L.WritersOffset) = r.Next(2, int.MaxValue), FoundAtOpen: true),
+        new("writer slots in a journal with one writer", (j, r) => Field32(j, L.WriterSlotsOffset) = r.Next(1, int.MaxValue), FoundAtOpen: true),
         new("a cursor committed past the write position", (j, r) => Cursor(j, 1).Committed = 9 + r.Next(0, 1000), FoundAtOpen: true),
         new("a cursor in an unknown state", (j, r) => Cursor(j, 1).State = (uint)r.Next(2, int.MaxValue), FoundAtOpen: true),
     ];

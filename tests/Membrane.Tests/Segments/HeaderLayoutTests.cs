@@ -91,6 +91,7 @@ public class HeaderLayoutTests
         Check("sizeof(struct membrane_arc)", Membrane.Arc.ArcLayout.ValueOffset);
         Check("MEMBRANE_ARC_MUTEX_SIZE", Membrane.Native.Interop.PThreadMutexReservedSize);
         Check("offsetof(struct membrane_journal, write_position)", JournalLayout.WritePositionOffset);
+        Check("offsetof(struct membrane_journal, readers_signal)", JournalLayout.ReadersSignalOffset);
         Check("offsetof(struct membrane_journal, writer_identity)", JournalLayout.WriterIdentityOffset);
         Check("offsetof(struct membrane_journal, writer_boot_tag)", JournalLayout.WriterBootTagOffset);
         Check("offsetof(struct membrane_journal, slot_size)", JournalLayout.SlotSizeOffset);
@@ -99,6 +100,14 @@ public class HeaderLayoutTests
         Check("offsetof(struct membrane_journal, cursor_count)", JournalLayout.CursorCountOffset);
         Check("offsetof(struct membrane_journal, policy)", JournalLayout.PolicyOffset);
         Check("offsetof(struct membrane_journal, slots_offset)", JournalLayout.SlotsOffsetOffset);
+        Check("offsetof(struct membrane_journal, writers)", JournalLayout.WritersOffset);
+        Check("offsetof(struct membrane_journal, writer_slots)", JournalLayout.WriterSlotsOffset);
+        Check("sizeof(struct membrane_journal_writer)", JournalLayout.WriterSlotSize);
+        Check("offsetof(struct membrane_journal_writer, identity)", JournalLayout.WriterSlotIdentityOffset);
+        Check("offsetof(struct membrane_journal_writer, boot_tag)", JournalLayout.WriterSlotBootTagOffset);
+        Check("offsetof(struct membrane_journal_writer, claiming)", JournalLayout.WriterSlotClaimingOffset);
+        Check("MEMBRANE_JOURNAL_NOT_CLAIMING", JournalLayout.NotClaiming);
+        Check("MEMBRANE_JOURNAL_MANY_WRITERS", (int)JournalWriters.Many);
         Check("offsetof(struct membrane_journal, parked_readers)", JournalLayout.ParkedReadersOffset);
         Check("offsetof(struct membrane_journal, writer_parked)", JournalLayout.WriterParkedOffset);
         Check("offsetof(struct membrane_journal, commit_epoch)", JournalLayout.CommitEpochOffset);
