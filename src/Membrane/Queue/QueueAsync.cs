@@ -1,5 +1,4 @@
 using System.Runtime.CompilerServices;
-using System.Threading.Channels;
 
 namespace Membrane;
 
@@ -20,30 +19,17 @@ internal static class QueueAsync
         }
     }
 
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    internal static async ValueTask WriteAsync(QueueProducer producer, ReadOnlyMemory<byte> message, CancellationToken cancellation)
+    /// <summary>A wait for room that ends in the consumer's normal close ends in false (nothing more will be read), not in <see cref="PeerGoneException"/>.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    internal static async ValueTask<bool> FalseOnClose(ValueTask<bool> waiting)
     {
-        while (true)
+        try
         {
-            if (producer.ConsumerClosed)
-            {
-                throw Closed(producer);
-            }
-            try
-            {
-                await producer.WaitForRoomAsync(message.Length, cancellation).ConfigureAwait(false);
-            }
-            catch (PeerGoneException gone) when (gone.ClosedNormally)
-            {
-                throw Closed(producer);
-            }
-            if (producer.TryWrite(message.Span))
-            {
-                return;
-            }
+            return await waiting.ConfigureAwait(false);
+        }
+        catch (PeerGoneException gone) when (gone.ClosedNormally)
+        {
+            return false;
         }
     }
-
-    private static ChannelClosedException Closed(QueueProducer producer) =>
-        new($"Queue '{producer.QueueName}': the consumer closed its end; nothing more will be read.");
 }

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
+using Membrane.Adapters;
 using Membrane.Codegen;
 using Membrane.Diagnostics;
 using Membrane.Sync;
@@ -13,7 +14,7 @@ namespace Membrane;
 /// were made; a claim whose producer died before committing it is skipped as aborted (see <see cref="AbandonedClaimCheck"/>).
 /// </summary>
 [DebuggerDisplay("QueueConsumer {_queue.Name} head {_head}")]
-public sealed unsafe class QueueConsumer : IDisposable
+public sealed unsafe class QueueConsumer : IDisposable, IMessageSource
 {
     /// <summary>
     /// How long the consumer finds the next record claimed and not committed before it looks whether the claim's
@@ -151,6 +152,60 @@ public sealed unsafe class QueueConsumer : IDisposable
     }
 
     /// <summary>
+    /// Waits without holding a thread (through the process's futex reactor) until a message is committed (true); then
+    /// read it with <see cref="TryRead(out QueueLease)"/>. A queue has no end (producers come and go), so it never returns
+    /// false; a claim left by a dead producer is skipped meanwhile (within a second: an awaited wait looks once a second).
+    /// </summary>
+    public ValueTask<bool> WaitToReadAsync(CancellationToken cancellation = default)
+    {
+        if (HasMessage())
+        {
+            return ValueTask.FromResult(true);
+        }
+        return SpinThenPark.UntilAsync(this, static c => c.HasMessage(), static _ => { }, _queue.Address(L.ConsumerWaitingOffset), _queue.Address(L.CommitSignalOffset),
+            _queue.Users, Parking.Futex, Timeout.InfiniteTimeSpan, _spin, _queue.MetricTag, cancellation, beforeParking: static c => c.PublishHead());
+    }
+
+    /// <summary>
+    /// This consumer as a <see cref="System.Threading.Channels.ChannelReader{T}"/>: one message per item, each exactly
+    /// <c>sizeof(T)</c> bytes (a message of another size throws <see cref="PeerViolationException"/> and is skipped),
+    /// from every producer, each producer's in its order. A queue has no end, so <c>Completion</c> never completes by
+    /// itself. Read through one or the other, not both.
+    /// </summary>
+    public System.Threading.Channels.ChannelReader<T> AsChannelReader<T>()
+        where T : unmanaged
+    {
+        ThrowIfDisposed();
+        return new MessageChannelReader<T>(this);
+    }
+
+    /// <summary>
+    /// This consumer as a <see cref="System.IO.Pipelines.PipeReader"/>: the messages of every producer, concatenated, as
+    /// one byte stream. Messages of different producers interleave, so the stream makes sense when each message holds
+    /// whole frames (each flush of a <see cref="QueueProducer.AsPipeWriter"/> is one message). A read's buffer is the
+    /// queue's memory, one message from where the last <c>AdvanceTo</c> left it, unless the caller examined all of it and
+    /// wants more: then the rest and the next message are copied together. <c>Complete</c> disposes this consumer.
+    /// </summary>
+    public System.IO.Pipelines.PipeReader AsPipeReader()
+    {
+        ThrowIfDisposed();
+        return new MessagePipeReader(this);
+    }
+
+    string IMessageSource.Description => $"Queue '{_queue.Name}'";
+
+    string IMessageSource.SegmentName => _queue.Name;
+
+    bool IMessageSource.TryLend(out ReadOnlySpan<byte> message)
+    {
+        bool lent = TryRead(out QueueLease lease);
+        message = lease.Message;
+        return lent;
+    }
+
+    void IMessageSource.Release(bool publish) => Release(publish);
+
+    /// <summary>
     /// Publishes the room released with <c>publish: false</c> (see <see cref="QueueLease.Release(bool)"/>), waking
     /// producers waiting for it.
     /// </summary>
@@ -195,6 +250,17 @@ public sealed unsafe class QueueConsumer : IDisposable
     internal ValueTask<bool> TakeAsync(CancellationToken cancellation) =>
         SpinThenPark.UntilAsync(this, static c => c.TryTake(), static _ => { }, _queue.Address(L.ConsumerWaitingOffset), _queue.Address(L.CommitSignalOffset),
             _queue.Users, Parking.Futex, Timeout.InfiniteTimeSpan, _spin, _queue.MetricTag, cancellation, beforeParking: static c => c.PublishHead());
+
+    /// <summary>Whether a message is committed next (padding and dead claims before it skipped); nothing is taken.</summary>
+    private bool HasMessage()
+    {
+        if (!TryTake())
+        {
+            return false;
+        }
+        _leaseAt = -1; // not taken: it stays next
+        return true;
+    }
 
     /// <summary>Copies the message taken by <see cref="TakeAsync"/> out and releases it; false if it does not fit (it stays next).</summary>
     internal bool CopyTaken(Span<byte> destination, out int length) => CopyOut(destination, out length);

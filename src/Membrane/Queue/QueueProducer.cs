@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
+using Membrane.Adapters;
 using Membrane.Codegen;
 using Membrane.Diagnostics;
 using Membrane.Sync;
@@ -14,7 +15,7 @@ namespace Membrane;
 /// other producers, and no system call is made unless the consumer is parked.
 /// </summary>
 [DebuggerDisplay("QueueProducer {_queue.Name} slot {_slot}")]
-public sealed unsafe class QueueProducer : IDisposable
+public sealed unsafe class QueueProducer : IDisposable, IMessageSink
 {
     private readonly SharedQueue _queue;
     private readonly int _slot;
@@ -194,16 +195,71 @@ public sealed unsafe class QueueProducer : IDisposable
     /// <exception cref="System.Threading.Channels.ChannelClosedException">The consumer closed its end: nothing written would be read.</exception>
     /// <exception cref="PeerGoneException">The consumer died.</exception>
     public ValueTask WriteAsync(ReadOnlyMemory<byte> message, CancellationToken cancellation = default) =>
-        TryWrite(message.Span) ? ValueTask.CompletedTask : QueueAsync.WriteAsync(this, message, cancellation);
+        TryWrite(message.Span) ? ValueTask.CompletedTask : SinkAsync.WriteAsync(this, message, cancellation);
+
+    /// <summary>
+    /// Waits without holding a thread (through the process's futex reactor) until a message of <paramref name="length"/>
+    /// bytes fits (true), or the consumer closed its end (false: nothing more will be read, as a completed
+    /// <see cref="System.Threading.Channels.ChannelWriter{T}"/>). Another producer may take the room first: then
+    /// <see cref="TryWrite(ReadOnlySpan{byte})"/> finds none, and the caller waits again.
+    /// </summary>
+    /// <exception cref="PeerGoneException">The consumer died.</exception>
+    public ValueTask<bool> WaitToWriteAsync(int length, CancellationToken cancellation = default)
+    {
+        ThrowIfDisposed();
+        if ((uint)length > (uint)_maxMessage)
+        {
+            throw new ArgumentOutOfRangeException(nameof(length), length, $"Queue '{_queue.Name}': a message is 0 to {_maxMessage} bytes.");
+        }
+        if (HasRoom(length))
+        {
+            return ValueTask.FromResult(true);
+        }
+        if (ConsumerClosed)
+        {
+            return ValueTask.FromResult(false);
+        }
+        ValueTask<bool> waiting = WaitForRoomAsync(length, cancellation);
+        return waiting.IsCompletedSuccessfully ? waiting : QueueAsync.FalseOnClose(waiting);
+    }
+
+    /// <summary>
+    /// This producer as a <see cref="System.Threading.Channels.ChannelWriter{T}"/>: one message per item, each exactly
+    /// <c>sizeof(T)</c> bytes. <c>Complete</c> disposes this producer (its slot is freed; the consumer's channel reader
+    /// goes on with the other producers: a queue has no end). Write through one or the other, not both.
+    /// </summary>
+    public System.Threading.Channels.ChannelWriter<T> AsChannelWriter<T>()
+        where T : unmanaged
+    {
+        ThrowIfDisposed();
+        return new MessageChannelWriter<T>(this);
+    }
+
+    /// <summary>
+    /// This producer as a <see cref="System.IO.Pipelines.PipeWriter"/>: the bytes written between two flushes go as one
+    /// message (at most <see cref="MaxMessageSize"/>; more is refused at <c>Advance</c>), so that a protocol whose frames
+    /// each go out in one flush reaches the consumer's <see cref="QueueConsumer.AsPipeReader"/> whole, whatever the
+    /// other producers send. The bytes gather in a buffer of the writer's and are copied in at the flush: a claim lent
+    /// across the caller's code would hold up every producer's messages behind it. A consumer that closed completes the
+    /// flush result; one that died makes it throw <see cref="PeerGoneException"/>. <c>Complete</c> sends what is
+    /// written and disposes this producer.
+    /// </summary>
+    public System.IO.Pipelines.PipeWriter AsPipeWriter()
+    {
+        ThrowIfDisposed();
+        return new QueuePipeWriter(this);
+    }
+
+    string IMessageSink.Description => $"Queue '{_queue.Name}'";
 
     /// <summary>Whether the consumer closed its end (and no consumer has taken the role since).</summary>
-    internal bool ConsumerClosed => Volatile.Read(ref _queue.Field32(L.ConsumerClosedOffset)) != 0;
+    private bool ConsumerClosed => Volatile.Read(ref _queue.Field32(L.ConsumerClosedOffset)) != 0;
 
     /// <summary>The queue's name, for the asynchronous loops' messages.</summary>
     internal string QueueName => _queue.Name;
 
     /// <summary>Waits without a thread until a message of <paramref name="length"/> bytes fits, claiming nothing.</summary>
-    internal ValueTask<bool> WaitForRoomAsync(int length, CancellationToken cancellation) =>
+    private ValueTask<bool> WaitForRoomAsync(int length, CancellationToken cancellation) =>
         SpinThenPark.UntilAsync((Producer: this, Length: length), static w => w.Producer.HasRoom(w.Length), static w => w.Producer._queue.ThrowIfConsumerGone(),
             _queue.Address(L.ProducersWaitingOffset), _queue.Address(L.HeadOffset), _queue.Users, Parking.Futex, Timeout.InfiniteTimeSpan, _spin, _queue.MetricTag, cancellation);
 

@@ -3,22 +3,10 @@ using System.Threading.Channels;
 
 namespace Membrane;
 
-/// <summary>The copying asynchronous loops of both ring ends (apart because an <c>await</c> cannot sit in their unsafe code), their
+/// <summary>The copying asynchronous read of a ring's consumer (apart because an <c>await</c> cannot sit in their unsafe code), their
 /// state machines pooled so that a wait allocates nothing in steady state.</summary>
 internal static class RingAsync
 {
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    internal static async ValueTask WriteAsync(RingProducer producer, ReadOnlyMemory<byte> message, CancellationToken cancellation)
-    {
-        while (!producer.TryWrite(message.Span))
-        {
-            if (!await producer.WaitToWriteAsync(message.Length, cancellation).ConfigureAwait(false))
-            {
-                throw new ChannelClosedException($"Ring '{producer.RingName}': the consumer closed its end; nothing more will be read.");
-            }
-        }
-    }
-
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     internal static async ValueTask<int> ReadAsync(RingConsumer consumer, Memory<byte> destination, CancellationToken cancellation)
     {

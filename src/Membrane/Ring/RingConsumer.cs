@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics.X86;
+using Membrane.Adapters;
 using Membrane.Codegen;
 using Membrane.Diagnostics;
 using Membrane.Segments;
@@ -16,7 +17,7 @@ namespace Membrane;
 /// every later call the same one — a stream with a lie in it cannot be resumed), never a read outside the ring.
 /// </summary>
 [DebuggerDisplay("RingConsumer {_ring.Name} head {_head}")]
-public sealed unsafe class RingConsumer : IDisposable, ICompletableEnd
+public sealed unsafe class RingConsumer : IDisposable, ICompletableEnd, IMessageSource
 {
     private const long PrefetchLimit = 4096; // as many lines as a core keeps misses in flight, roughly
 
@@ -260,7 +261,7 @@ public sealed unsafe class RingConsumer : IDisposable, ICompletableEnd
         where T : unmanaged
     {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
-        return new RingChannelReader<T>(this);
+        return new MessageChannelReader<T>(this);
     }
 
     /// <summary>
@@ -274,11 +275,24 @@ public sealed unsafe class RingConsumer : IDisposable, ICompletableEnd
     public System.IO.Pipelines.PipeReader AsPipeReader()
     {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
-        return new RingPipeReader(this);
+        return new MessagePipeReader(this);
     }
 
     /// <summary>The ring's name, for the adapters' messages.</summary>
     internal string RingName => _ring.Name;
+
+    string IMessageSource.Description => $"Ring '{_ring.Name}'";
+
+    string IMessageSource.SegmentName => _ring.Name;
+
+    bool IMessageSource.TryLend(out ReadOnlySpan<byte> message)
+    {
+        bool lent = TryRead(out RingLease lease);
+        message = lease.Message;
+        return lent;
+    }
+
+    void IMessageSource.Release(bool publish) => Release(publish);
 
     /// <summary>Makes every released message's room available to the producer, waking it if it is parked.</summary>
     public void Publish()

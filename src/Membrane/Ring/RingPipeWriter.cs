@@ -2,6 +2,7 @@ using System.Buffers;
 using System.IO.Pipelines;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using Membrane.Adapters;
 using Membrane.Native;
 
 namespace Membrane;

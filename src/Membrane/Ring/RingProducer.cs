@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
+using Membrane.Adapters;
 using Membrane.Codegen;
 using Membrane.Diagnostics;
 using Membrane.Sync;
@@ -14,7 +15,7 @@ namespace Membrane;
 /// consumer is parked.
 /// </summary>
 [DebuggerDisplay("RingProducer {_ring.Name} tail {_tail}")]
-public sealed unsafe class RingProducer : IDisposable, ICompletableEnd
+public sealed unsafe class RingProducer : IDisposable, ICompletableEnd, IMessageSink
 {
     /// <summary>Reservations from this size on wake a parked consumer at once (a heads-up), not only at the commit.</summary>
     private const int HeadsUpSize = 64 * 1024;
@@ -347,7 +348,7 @@ public sealed unsafe class RingProducer : IDisposable, ICompletableEnd
     /// <exception cref="System.Threading.Channels.ChannelClosedException">The consumer closed its end: nothing written would be read.</exception>
     /// <exception cref="PeerGoneException">The consumer died.</exception>
     public ValueTask WriteAsync(ReadOnlyMemory<byte> message, CancellationToken cancellation = default) =>
-        RingAsync.WriteAsync(this, message, cancellation);
+        SinkAsync.WriteAsync(this, message, cancellation);
 
     /// <summary>
     /// This producer as a <see cref="System.Threading.Channels.ChannelWriter{T}"/>: one message per item, each exactly
@@ -358,7 +359,7 @@ public sealed unsafe class RingProducer : IDisposable, ICompletableEnd
         where T : unmanaged
     {
         ThrowIfDisposed();
-        return new RingChannelWriter<T>(this);
+        return new MessageChannelWriter<T>(this);
     }
 
     /// <summary>
@@ -376,6 +377,8 @@ public sealed unsafe class RingProducer : IDisposable, ICompletableEnd
 
     /// <summary>The ring's name, for the adapters' messages.</summary>
     internal string RingName => _ring.Name;
+
+    string IMessageSink.Description => $"Ring '{_ring.Name}'";
 
     /// <summary>
     /// Publishes what is committed, closes the producer's end (the consumer drains it, then hears it closed). Idempotent;

@@ -4,23 +4,23 @@ using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Membrane.Native;
 
-namespace Membrane;
+namespace Membrane.Adapters;
 
 /// <summary>
-/// A <see cref="PipeReader"/> over a ring's consumer: the messages, concatenated, as one byte stream. The buffer a read
-/// returns is the ring's own memory (one message, from where the caller's last <see cref="AdvanceTo(SequencePosition, SequencePosition)"/>
-/// left it) whenever it can be; only when the caller has examined all of it and asks for more is the rest copied into
-/// a buffer of the reader's and the next message appended there. A message is released (its room returned in
-/// batches, see <see cref="RingLease.Release"/>) once consumed. The producer closing its end ends the stream
-/// (<see cref="ReadResult.IsCompleted"/>); a producer that died makes the read throw <see cref="PeerGoneException"/>.
-/// <see cref="Complete"/> disposes the consumer. Single reader, as every <see cref="PipeReader"/>.
+/// A <see cref="PipeReader"/> over a consumer (a ring's or a queue's): the messages, concatenated, as one byte stream.
+/// The buffer a read returns is the segment's own memory (one message, from where the caller's last
+/// <see cref="AdvanceTo(SequencePosition, SequencePosition)"/> left it) whenever it can be; only when the caller has
+/// examined all of it and asks for more is the rest copied into a buffer of the reader's and the next message appended
+/// there. A message is released (its room returned in batches) once consumed. The end of the stream (a ring producer's
+/// close) completes the read (<see cref="ReadResult.IsCompleted"/>); a peer that died makes it throw
+/// <see cref="PeerGoneException"/>. <see cref="Complete"/> disposes the consumer. Single reader, as every <see cref="PipeReader"/>.
 /// </summary>
 [System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001:Types that own disposable fields should be disposable",
     Justification = "A PipeReader's end of life is Complete, which disposes them.")]
-internal sealed class RingPipeReader : PipeReader
+internal sealed class MessagePipeReader : PipeReader
 {
-    private readonly RingConsumer _consumer;
-    private readonly MappedMemorySlice _inRing = new();
+    private readonly IMessageSource _consumer;
+    private readonly MappedMemorySlice _inPlace = new();
     private readonly PendingCancellation _pendingRead = new();
 
     // In place: a leased message of the ring, and how much of it is consumed.
@@ -35,10 +35,10 @@ internal sealed class RingPipeReader : PipeReader
 
     private ReadOnlySequence<byte> _shown;
     private bool _wantsMore;      // the last AdvanceTo examined all it was shown: the next read brings more
-    private bool _producerClosed; // and everything it published was read
+    private bool _ended;          // the stream ended (a ring's producer closed) and everything in it was read
     private bool _completed;
 
-    internal RingPipeReader(RingConsumer consumer) => _consumer = consumer;
+    internal MessagePipeReader(IMessageSource consumer) => _consumer = consumer;
 
     private bool InPlace => _leased != 0;
 
@@ -59,8 +59,8 @@ internal sealed class RingPipeReader : PipeReader
             result = new ReadResult(Show(), isCanceled: false, isCompleted: false);
             return true;
         }
-        result = new ReadResult(Show(), isCanceled: false, isCompleted: _producerClosed);
-        return _producerClosed;
+        result = new ReadResult(Show(), isCanceled: false, isCompleted: _ended);
+        return _ended;
     }
 
     public override ValueTask<ReadResult> ReadAsync(CancellationToken cancellationToken = default) =>
@@ -74,7 +74,7 @@ internal sealed class RingPipeReader : PipeReader
         {
             try
             {
-                _producerClosed = !await _consumer.WaitToReadAsync(_pendingRead.Token).ConfigureAwait(false);
+                _ended = !await _consumer.WaitToReadAsync(_pendingRead.Token).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {
@@ -144,23 +144,23 @@ internal sealed class RingPipeReader : PipeReader
             Gather(new ReadOnlySpan<byte>((byte*)_leased + _leasedConsumed, _leasedLength - _leasedConsumed));
             ReleaseLease();
         }
-        while (_consumer.TryRead(out RingLease lease))
+        while (_consumer.TryLend(out ReadOnlySpan<byte> message))
         {
-            if (lease.Message.IsEmpty)
+            if (message.IsEmpty)
             {
-                lease.Release(publish: false);
+                _consumer.Release(publish: false);
                 continue;
             }
             if (Unconsumed == 0)
             {
                 _copyStart = _copyEnd = 0;
-                _leased = (nint)Unsafe.AsPointer(ref MemoryMarshal.GetReference(lease.Message));
-                _leasedLength = lease.Message.Length;
+                _leased = (nint)Unsafe.AsPointer(ref MemoryMarshal.GetReference(message));
+                _leasedLength = message.Length;
                 _leasedConsumed = 0;
                 return true; // held: released by AdvanceTo once consumed
             }
-            Gather(lease.Message);
-            lease.Release(publish: false);
+            Gather(message);
+            _consumer.Release(publish: false);
             return true;
         }
         return false;
@@ -196,7 +196,7 @@ internal sealed class RingPipeReader : PipeReader
     private unsafe ReadOnlySequence<byte> Show()
     {
         _shown = InPlace
-            ? new ReadOnlySequence<byte>(_inRing.Point((byte*)_leased + _leasedConsumed, _leasedLength - _leasedConsumed))
+            ? new ReadOnlySequence<byte>(_inPlace.Point((byte*)_leased + _leasedConsumed, _leasedLength - _leasedConsumed))
             : new ReadOnlySequence<byte>(_copy, _copyStart, _copyEnd - _copyStart);
         return _shown;
     }
@@ -206,7 +206,7 @@ internal sealed class RingPipeReader : PipeReader
     {
         if (_completed)
         {
-            throw new InvalidOperationException($"Ring '{_consumer.RingName}': this pipe reader was completed.");
+            throw new InvalidOperationException($"{_consumer.Description}: this pipe reader was completed.");
         }
     }
 }

@@ -1,4 +1,4 @@
-namespace Membrane;
+namespace Membrane.Adapters;
 
 /// <summary>
 /// The cancellation a pipe adapter's pending operation waits on: the caller's token forwarded into it, and the adapter's
