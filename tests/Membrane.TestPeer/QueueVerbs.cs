@@ -83,7 +83,10 @@ internal static class QueueVerbs
         return 0;
     }
 
-    /// <summary>Takes the consumer role, reads and releases <paramref name="count"/> messages (waiting for each), says "read N".</summary>
+    /// <summary>
+    /// Takes the consumer role, reads and releases <paramref name="count"/> messages (waiting for each; each must carry its
+    /// sequence 0, 1, ... at byte 8), says "read N".
+    /// </summary>
     private static int Read(string name, long count)
     {
         using var queue = SharedQueue.Open(name);
@@ -95,6 +98,11 @@ internal static class QueueVerbs
             {
                 Verbs.Say(string.Create(CultureInfo.InvariantCulture, $"stuck at {i}"));
                 return 3;
+            }
+            if (BinaryPrimitives.ReadInt64LittleEndian(message.AsSpan(8)) != i)
+            {
+                Verbs.Say(string.Create(CultureInfo.InvariantCulture, $"message {BinaryPrimitives.ReadInt64LittleEndian(message.AsSpan(8))} where {i} was due"));
+                return 4;
             }
         }
         Verbs.Say(string.Create(CultureInfo.InvariantCulture, $"read {count}"));

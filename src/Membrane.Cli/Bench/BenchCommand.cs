@@ -24,6 +24,11 @@ internal static class BenchCommand
         var transports = new Option<string?>("--transports") { Description = $"Transports, comma-separated, from: {string.Join(", ", BenchTransport.All.Select(t => t.Name))}. Default: all." };
         var output = new Option<string>("--out") { Description = "Directory for results.md, results.csv, results.json and the charts.", DefaultValueFactory = _ => "bench-results" };
         var seconds = new Option<double?>("--seconds") { Description = "Seconds each measurement runs (default 1.5, or 0.25 with --quick)." };
+        var producers = new Option<string>("--producers")
+        {
+            Description = "Producer processes of the fan-in throughput rows (queue, journal with many writers, and a Unix-socket server with as many clients), comma-separated; 0: none.",
+            DefaultValueFactory = _ => "1,2",
+        };
         var repeat = new Option<int>("--repeat")
         {
             Description = "Runs of the whole matrix, one after the other (so that each scenario's runs are minutes apart); the report gives each figure's median and spread.",
@@ -31,7 +36,7 @@ internal static class BenchCommand
         };
         var command = new Command("bench", "Measure every transport (Membrane's rings and journal; Unix socket, pipes, TCP) between two processes, side by side.")
         {
-            quick, sizes, transports, output, seconds, repeat,
+            quick, sizes, transports, output, seconds, repeat, producers,
         };
         command.SetAction(parse =>
         {
@@ -42,7 +47,7 @@ internal static class BenchCommand
             try
             {
                 chosenSizes = ParseSizes(parse.GetValue(sizes)) ?? (isQuick ? s_quickSizes : s_fullSizes);
-                chosenTransports = ParseTransports(parse.GetValue(transports));
+                chosenTransports = WithFanIns(ParseTransports(parse.GetValue(transports)), ParseProducers(parse.GetRequiredValue(producers)));
                 if (runs is < 1 or > 100)
                 {
                     throw new ArgumentException($"--repeat is 1 to 100 runs, not {runs}.");
@@ -114,44 +119,117 @@ internal static class BenchCommand
         return ExitCodes.Success;
     }
 
-    /// <summary>One scenario between this process and a peer; any failure becomes the row's error, never a figure.</summary>
+    /// <summary>One scenario between this process and its peers; any failure becomes the row's error, never a figure.</summary>
     private static BenchResult RunScenario(BenchTransport transport, string mode, int size, TimeSpan budget, string scratch)
     {
-        var row = new BenchResult(transport.Name, mode, size);
+        var row = new BenchResult(transport.Name, mode, size) { Baseline = transport.Baseline };
         try
         {
-            using var counters = new WaitCounters();
-            using PendingLink pending = transport.Prepare(size, mode, scratch);
-            using Process peer = Process.Start(SelfProcess.StartInfo([BenchPeerCommand.Name, transport.Name, mode, size.ToString(CultureInfo.InvariantCulture), .. pending.Endpoint]))!;
-            try
+            return transport switch
             {
-                using IBenchLink link = pending.Complete();
-                Expect(peer, "ready");
-                long exchanged;
-                BenchResult measured = link is ISelfTimedLink selfTimed ? selfTimed.Measure(row, () => NextLine(peer), out exchanged)
-                    : mode == BenchResult.LatencyMode ? Latency(row, link, size, budget, out exchanged)
-                    : Throughput(row, link, size, budget, out exchanged);
-                (long peerParks, long peerWakes) = ExpectDone(peer);
-                measured = measured with
-                {
-                    ParksPerMessage = Math.Round((double)(counters.Parks + peerParks) / exchanged, 4),
-                    WakesPerMessage = Math.Round((double)(counters.Wakes + peerWakes) / exchanged, 4),
-                };
-                return peer.WaitForExit(TimeSpan.FromSeconds(10)) && peer.ExitCode == 0 ? measured : row with { Error = $"the peer exited with {peer.ExitCode}" };
-            }
-            finally
-            {
-                if (!peer.HasExited)
-                {
-                    peer.Kill(entireProcessTree: true);
-                    peer.WaitForExit();
-                }
-            }
+                PairTransport pair => RunPair(pair, row, budget, scratch),
+                FanInTransport fanIn => RunFanIn(fanIn, row, budget, scratch),
+                _ => throw new InvalidOperationException($"no way to run {transport.Name}"),
+            };
         }
         catch (Exception e) when (e is MembraneException or IOException or InvalidDataException or TimeoutException or System.Net.Sockets.SocketException
             or InvalidOperationException or UnauthorizedAccessException)
         {
             return row with { Error = $"{e.GetType().Name}: {e.Message}" };
+        }
+    }
+
+    /// <summary>The bench and one peer process: a round trip or a one-way stream through <paramref name="transport"/>.</summary>
+    private static BenchResult RunPair(PairTransport transport, BenchResult row, TimeSpan budget, string scratch)
+    {
+        (string mode, int size) = (row.Mode, row.Size);
+        using var counters = new WaitCounters();
+        using PendingLink pending = transport.Prepare(size, mode, scratch);
+        using Process peer = Process.Start(SelfProcess.StartInfo([BenchPeerCommand.Name, transport.Name, mode, size.ToString(CultureInfo.InvariantCulture), .. pending.Endpoint]))!;
+        try
+        {
+            using IBenchLink link = pending.Complete();
+            Expect(peer, "ready");
+            long exchanged;
+            BenchResult measured = link is ISelfTimedLink selfTimed ? selfTimed.Measure(row, () => NextLine(peer), out exchanged)
+                : mode == BenchResult.LatencyMode ? Latency(row, link, size, budget, out exchanged)
+                : Throughput(row, link, size, budget, out exchanged);
+            (long peerParks, long peerWakes) = ExpectDone(peer);
+            measured = measured with
+            {
+                ParksPerMessage = Math.Round((double)(counters.Parks + peerParks) / exchanged, 4),
+                WakesPerMessage = Math.Round((double)(counters.Wakes + peerWakes) / exchanged, 4),
+            };
+            return peer.WaitForExit(TimeSpan.FromSeconds(10)) && peer.ExitCode == 0 ? measured : row with { Error = $"the peer exited with {peer.ExitCode}" };
+        }
+        finally
+        {
+            Stop(peer);
+        }
+    }
+
+    /// <summary>Several producer processes into the bench (see <see cref="FanInScenario"/>).</summary>
+    private static BenchResult RunFanIn(FanInTransport transport, BenchResult row, TimeSpan budget, string scratch)
+    {
+        using var counters = new WaitCounters();
+        using FanInReceiver receiver = transport.Prepare(row.Size, scratch);
+        var peers = new List<Process>();
+        try
+        {
+            for (int producer = 0; producer < transport.Producers; producer++)
+            {
+                peers.Add(Process.Start(SelfProcess.StartInfo([BenchPeerCommand.Name, transport.Kind, BenchPeerCommand.FanInMode, row.Size.ToString(CultureInfo.InvariantCulture),
+                    transport.Producers.ToString(CultureInfo.InvariantCulture), producer.ToString(CultureInfo.InvariantCulture),
+                    budget.TotalSeconds.ToString("R", CultureInfo.InvariantCulture), .. receiver.Endpoint]))!);
+            }
+            receiver.Complete();
+            foreach (Process peer in peers)
+            {
+                Expect(peer, "ready");
+            }
+            (long messages, TimeSpan elapsed) = FanInScenario.Receive(receiver, transport.Producers, row.Size, budget, () =>
+            {
+                foreach (Process peer in peers)
+                {
+                    peer.StandardInput.WriteLine("go");
+                    peer.StandardInput.Flush();
+                }
+            }, out long exchanged);
+            long peerParks = 0, peerWakes = 0;
+            foreach (Process peer in peers)
+            {
+                (long parks, long wakes) = ExpectDone(peer);
+                peerParks += parks;
+                peerWakes += wakes;
+            }
+            double rate = messages / elapsed.TotalSeconds;
+            BenchResult measured = row with
+            {
+                MsgsPerS = rate,
+                BytesPerS = rate * row.Size,
+                Samples = messages,
+                ParksPerMessage = Math.Round((double)(counters.Parks + peerParks) / exchanged, 4),
+                WakesPerMessage = Math.Round((double)(counters.Wakes + peerWakes) / exchanged, 4),
+            };
+            Process? failed = peers.FirstOrDefault(p => !p.WaitForExit(TimeSpan.FromSeconds(10)) || p.ExitCode != 0);
+            return failed is null ? measured : row with { Error = $"a producer exited with {(failed.HasExited ? failed.ExitCode : "nothing: it hung")}" };
+        }
+        finally
+        {
+            foreach (Process peer in peers)
+            {
+                Stop(peer);
+                peer.Dispose();
+            }
+        }
+    }
+
+    private static void Stop(Process peer)
+    {
+        if (!peer.HasExited)
+        {
+            peer.Kill(entireProcessTree: true);
+            peer.WaitForExit();
         }
     }
 
@@ -255,6 +333,21 @@ internal static class BenchCommand
         return int.TryParse(digits, NumberStyles.None, CultureInfo.InvariantCulture, out int value) && (long)value * unit is >= 16 and <= 16 << 20
             ? value * unit
             : throw new ArgumentException($"Not a message size from 16 B to 16 MiB: '{text}'.");
+    }
+
+    /// <summary>
+    /// The chosen transports, and after them a fan-in row for each chosen kind (queue, journal, unix) and each count of
+    /// <paramref name="producers"/>: each kind's counts together, the Unix-socket servers last, as the baselines are.
+    /// </summary>
+    private static IReadOnlyList<BenchTransport> WithFanIns(IReadOnlyList<BenchTransport> chosen, IReadOnlyList<int> producers) =>
+        [.. chosen, .. from kind in FanInTransport.Kinds where chosen.Any(t => t.Name == kind) from count in producers select FanInTransport.Of(kind, count)];
+
+    private static int[] ParseProducers(string text)
+    {
+        int[] counts = [.. text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(word =>
+            int.TryParse(word, NumberStyles.None, CultureInfo.InvariantCulture, out int count) && count is >= 0 and <= 16 ? count
+                : throw new ArgumentException($"--producers takes counts from 0 to 16, not '{word}'."))];
+        return [.. counts.Where(c => c > 0).Distinct().Order()];
     }
 
     private static IReadOnlyList<BenchTransport> ParseTransports(string? text)

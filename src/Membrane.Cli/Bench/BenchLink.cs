@@ -169,3 +169,43 @@ internal sealed class StreamBenchLink(Stream outgoing, Stream incoming, int mess
         }
     }
 }
+
+/// <summary>Two queues, one each way: the bench's producer of one and consumer of the other (a round trip's two legs).</summary>
+internal sealed class QueueBenchLink : IBenchLink
+{
+    private static readonly TimeSpan s_limit = TimeSpan.FromSeconds(30);
+    private readonly SharedQueue _outgoing;
+    private readonly SharedQueue _incoming;
+    private readonly QueueProducer _producer;
+    private readonly QueueConsumer _consumer;
+
+    internal QueueBenchLink(SharedQueue outgoing, SharedQueue incoming)
+    {
+        _outgoing = outgoing;
+        _incoming = incoming;
+        _producer = outgoing.CreateProducer();
+        _consumer = incoming.CreateConsumer();
+        _producer.SpinBeforeParking = _consumer.SpinBeforeParking = TimeSpan.FromSeconds(1); // spinning, as the ring's row
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // see IBenchLink
+    public void Send(ReadOnlySpan<byte> message, bool endOfBurst = true)
+    {
+        if (!_producer.TryWrite(message, s_limit))
+        {
+            throw new TimeoutException("the queue stayed full for 30 s");
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // see IBenchLink
+    public int Receive(Span<byte> buffer) =>
+        _consumer.TryRead(buffer, s_limit, CancellationToken.None, out int length) ? length : throw new TimeoutException("no message for 30 s");
+
+    public void Dispose()
+    {
+        _producer.Dispose();
+        _consumer.Dispose();
+        _outgoing.Dispose();
+        _incoming.Dispose();
+    }
+}

@@ -11,6 +11,12 @@ internal static class BenchPeerCommand
 {
     internal const string Name = "bench-peer";
 
+    /// <summary>
+    /// The mode of a fan-in producer: the transport argument is the kind, the endpoint the producer count, this
+    /// producer's number, the budget in seconds, then what the kind joins.
+    /// </summary>
+    internal const string FanInMode = "fan-in";
+
     internal static Command Create()
     {
         var transport = new Argument<string>("transport");
@@ -27,7 +33,11 @@ internal static class BenchPeerCommand
     {
         try
         {
-            BenchTransport transport = BenchTransport.Find(transportName) ?? throw new ArgumentException($"no transport {transportName}");
+            if (mode == FanInMode)
+            {
+                return Produce(transportName, size, endpoint);
+            }
+            var transport = BenchTransport.Find(transportName) as PairTransport ?? throw new ArgumentException($"no transport {transportName}");
             using var counters = new WaitCounters();
             using IBenchLink link = transport.Join(endpoint, size);
             Say("ready");
@@ -55,6 +65,24 @@ internal static class BenchPeerCommand
             Say(string.Create(CultureInfo.InvariantCulture, $"error {e.GetType().Name}: {e.Message}"));
             return ExitCodes.Failed;
         }
+    }
+
+    /// <summary>A fan-in producer: joins, says "ready", waits for "go" on stdin, sends (<see cref="FanInScenario.Send"/>), says "done".</summary>
+    private static int Produce(string kind, int size, string[] endpoint)
+    {
+        int producers = int.Parse(endpoint[0], CultureInfo.InvariantCulture);
+        int producer = int.Parse(endpoint[1], CultureInfo.InvariantCulture);
+        var budget = TimeSpan.FromSeconds(double.Parse(endpoint[2], CultureInfo.InvariantCulture));
+        using var counters = new WaitCounters();
+        using IFanInSender sender = FanInTransport.Of(kind, producers).Join(endpoint[3..], size);
+        Say("ready");
+        if (Console.In.ReadLine() != "go")
+        {
+            throw new InvalidDataException("the bench did not say go");
+        }
+        FanInScenario.Send(sender, producer, size, budget);
+        Say(string.Create(CultureInfo.InvariantCulture, $"done {counters.Parks} {counters.Wakes}"));
+        return ExitCodes.Success;
     }
 
     private static void Say(string line)

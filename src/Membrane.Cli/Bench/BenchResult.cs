@@ -14,6 +14,9 @@ internal sealed record BenchResult(string Transport, string Mode, int Size)
     /// <summary>One-way wake latency of many pending asynchronous reads (the scale row): compared with no baseline.</summary>
     internal const string WakeMode = "wake";
 
+    /// <summary>The transport its ratio to a Unix socket is taken against: <c>unix</c>, or for a fan-in row the Unix-socket server with as many clients.</summary>
+    public string Baseline { get; init; } = BenchTransport.BaselineName;
+
     /// <summary>Which run of the matrix (1 to <c>--repeat</c>) this measurement belongs to.</summary>
     public int Run { get; init; } = 1;
 
@@ -72,7 +75,7 @@ internal sealed record BenchResult(string Transport, string Mode, int Size)
             results.FirstOrDefault(b => b.Transport == transport && b.Run == r.Run && b.Mode == r.Mode && b.Size == r.Size && b.Succeeded);
         return [.. results.Select(r => r with
         {
-            VsUnixSocket = r.RatioTo(Baseline(r, BenchTransport.BaselineName)),
+            VsUnixSocket = r.RatioTo(Baseline(r, r.Baseline)),
             VsFloor = r.RatioTo(Baseline(r, BenchTransport.FloorName)),
         })];
     }

@@ -8,8 +8,8 @@ using Membrane.Segments;
 namespace Membrane.Cli.Bench;
 
 /// <summary>
-/// A transport the bench measures. The bench's side <see cref="Prepare"/>s it before the peer process starts (and
-/// says what the peer needs to join), completes it once the peer runs; the peer <see cref="Join"/>s it.
+/// A transport the bench measures: between the bench and one peer process (<see cref="PairTransport"/>), or from
+/// several producer processes into the bench (<see cref="FanInTransport"/>).
 /// </summary>
 internal abstract class BenchTransport
 {
@@ -30,6 +30,7 @@ internal abstract class BenchTransport
          new JournalTransport("journal", "Journal, 1 writer -> 1 reader (two journals for replies)", parked: false),
          new JournalTransport("journal-parked", "Journal, reader parked (futex)", parked: true),
          new JournalTransport("journal-async", "Journal, reader parked, every read awaited (futex reactor)", parked: true, awaited: true),
+         new QueueTransport(),
          new UnixSocketTransport(),
          new PipeTransport(),
          new TcpTransport()];
@@ -47,17 +48,14 @@ internal abstract class BenchTransport
 
     internal static BenchTransport? Find(string name) => All.FirstOrDefault(t => t.Name == name);
 
+    /// <summary>The transport whose figures this one's ratios are taken against (the Unix socket, or a Unix-socket server with as many clients).</summary>
+    internal virtual string Baseline => BaselineName;
+
     /// <summary>Whether the transport has a figure for <paramref name="mode"/> (the floor has only latency).</summary>
     internal virtual bool Measures(string mode) => true;
 
     /// <summary>Whether the transport has a figure for <paramref name="mode"/> at messages of <paramref name="size"/> bytes.</summary>
     internal virtual bool Measures(string mode, int size) => mode != BenchResult.WakeMode && Measures(mode);
-
-    /// <summary>The bench's side, before the peer starts: resources made for a <paramref name="mode"/> run, and the peer's arguments to join them.</summary>
-    internal abstract PendingLink Prepare(int size, string mode, string scratchDirectory);
-
-    /// <summary>The peer's side.</summary>
-    internal abstract IBenchLink Join(IReadOnlyList<string> endpoint, int size);
 
     /// <summary>A name no other run or scenario uses.</summary>
     protected static string UniqueName(string kind) =>
@@ -74,6 +72,19 @@ internal abstract class BenchTransport
     private static int s_scenario;
 }
 
+/// <summary>
+/// A transport between the bench and one peer process. The bench's side <see cref="Prepare"/>s it before the peer
+/// process starts (and says what the peer needs to join), completes it once the peer runs; the peer <see cref="Join"/>s it.
+/// </summary>
+internal abstract class PairTransport : BenchTransport
+{
+    /// <summary>The bench's side, before the peer starts: resources made for a <paramref name="mode"/> run, and the peer's arguments to join them.</summary>
+    internal abstract PendingLink Prepare(int size, string mode, string scratchDirectory);
+
+    /// <summary>The peer's side.</summary>
+    internal abstract IBenchLink Join(IReadOnlyList<string> endpoint, int size);
+}
+
 /// <summary>What <see cref="BenchTransport.Prepare"/> leaves: the peer's arguments, and how to finish once the peer runs.</summary>
 internal sealed class PendingLink(IReadOnlyList<string> endpoint, Func<IBenchLink> complete, Action? cleanup = null) : IDisposable
 {
@@ -87,7 +98,7 @@ internal sealed class PendingLink(IReadOnlyList<string> endpoint, Func<IBenchLin
 }
 
 /// <summary>A named ring channel, waiting with <paramref name="spin"/> before parking; <paramref name="awaited"/>: every wait awaited (latency only).</summary>
-internal sealed class RingTransport(string name, string label, TimeSpan spin, bool awaited = false) : BenchTransport
+internal sealed class RingTransport(string name, string label, TimeSpan spin, bool awaited = false) : PairTransport
 {
     internal override string Name => name;
 
@@ -108,7 +119,7 @@ internal sealed class RingTransport(string name, string label, TimeSpan spin, bo
 }
 
 /// <summary>A thousand rings, each with a pending asynchronous read (see <see cref="ScaleBenchLink"/>).</summary>
-internal sealed class ScaleTransport : BenchTransport
+internal sealed class ScaleTransport : PairTransport
 {
     internal override string Name => "ring-async-1000";
 
@@ -129,7 +140,7 @@ internal sealed class ScaleTransport : BenchTransport
     internal override IBenchLink Join(IReadOnlyList<string> endpoint, int size) => ScaleBenchLink.Open(endpoint[0], size);
 }
 
-internal sealed class UntrustedRingTransport : BenchTransport
+internal sealed class UntrustedRingTransport : PairTransport
 {
     internal override string Name => "ring-untrusted";
 
@@ -155,7 +166,7 @@ internal sealed class UntrustedRingTransport : BenchTransport
 }
 
 /// <summary>Two journals; the reader <paramref name="parked"/> (no spin) or spinning first; <paramref name="awaited"/>: every read awaited (latency only).</summary>
-internal sealed class JournalTransport(string name, string label, bool parked, bool awaited = false) : BenchTransport
+internal sealed class JournalTransport(string name, string label, bool parked, bool awaited = false) : PairTransport
 {
     internal override string Name => name;
 
@@ -191,7 +202,7 @@ internal sealed class JournalTransport(string name, string label, bool parked, b
 }
 
 /// <summary>A stream socket: the bench listens, the peer connects, each side frames messages by the scenario's size.</summary>
-internal abstract class SocketTransport : BenchTransport
+internal abstract class SocketTransport : PairTransport
 {
     internal override PendingLink Prepare(int size, string mode, string scratchDirectory)
     {
@@ -262,7 +273,7 @@ internal sealed class TcpTransport : SocketTransport
     protected override EndPoint Parse(string endpoint) => new IPEndPoint(IPAddress.Loopback, int.Parse(endpoint, CultureInfo.InvariantCulture));
 }
 
-internal sealed class PipeTransport : BenchTransport
+internal sealed class PipeTransport : PairTransport
 {
     internal override string Name => "pipe";
 
@@ -290,7 +301,7 @@ internal sealed class PipeTransport : BenchTransport
 }
 
 /// <summary>The floor (<see cref="FloorLink"/>): spun on, or <paramref name="parked"/> on a futex.</summary>
-internal sealed class FloorTransport(string name, bool parked, string label) : BenchTransport
+internal sealed class FloorTransport(string name, bool parked, string label) : PairTransport
 {
     internal override string Name => name;
 
@@ -312,4 +323,31 @@ internal sealed class FloorTransport(string name, bool parked, string label) : B
         int slots = int.Parse(endpoint[1], CultureInfo.InvariantCulture);
         return new FloorLink(SharedSegment.Open(endpoint[0]), outgoing: FloorLink.RingSize(size, slots), incoming: 0, size, slots, parked);
     }
+}
+
+/// <summary>
+/// Two queues, one each way, for round trips (latency only: the queue's throughput, one producer process or several,
+/// is <see cref="FanInTransport"/>'s).
+/// </summary>
+internal sealed class QueueTransport : PairTransport
+{
+    internal override string Name => "queue";
+
+    internal override string Label => "SharedQueue, spinning (one queue each way)";
+
+    internal override bool Measures(string mode) => mode == BenchResult.LatencyMode;
+
+    internal override PendingLink Prepare(int size, string mode, string scratchDirectory)
+    {
+        var options = new QueueOptions { Capacity = QueueFanIn.Capacity(size), MaxProducers = 1 };
+        SharedQueue toPeer = SharedQueue.Create(UniqueName("queue"), options);
+        SharedQueue fromPeer = SharedQueue.Create(UniqueName("queue"), options);
+        return new PendingLink([toPeer.Name, fromPeer.Name], () => new QueueBenchLink(toPeer, fromPeer), () =>
+        {
+            toPeer.Dispose();
+            fromPeer.Dispose();
+        });
+    }
+
+    internal override IBenchLink Join(IReadOnlyList<string> endpoint, int size) => new QueueBenchLink(SharedQueue.Open(endpoint[1]), SharedQueue.Open(endpoint[0]));
 }

@@ -72,7 +72,9 @@ internal static class ReporterCommand
             }
             if (!got)
             {
-                if (pending > 0)
+                // Idle: commit what is written, and a skip past a dead writer's hole that no entry follows yet (its
+                // "# aborted" line comes with the next entry; a restart resumes from the file and skips it again).
+                if (pending > 0 || reader.Position != reader.CommittedPosition)
                 {
                     Checkpoint(file, reader, ref pending);
                     continue;

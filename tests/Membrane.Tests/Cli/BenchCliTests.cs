@@ -20,8 +20,9 @@ public sealed class BenchCliTests : IDisposable
         using JsonDocument json = JsonDocument.Parse(File.ReadAllText(Path.Combine(output, "results.json")));
         JsonElement[] rows = [.. json.RootElement.EnumerateArray()];
         string[] transports = ["ring", "ring-parked", "ring-untrusted", "journal", "unix", "pipe", "tcp", "shm-floor"];
-        string[] latencyOnly = ["futex-floor", "ring-async", "journal-parked", "journal-async"];
-        Assert.Equal((transports.Length * 2) + latencyOnly.Length + 1, rows.Length); // and the wake row of ring-async-1000
+        string[] latencyOnly = ["futex-floor", "ring-async", "journal-parked", "journal-async", "queue"];
+        string[] fanIn = ["queue×1", "queue×2", "journal×1", "journal×2", "unix×1", "unix×2"]; // throughput from 1 and 2 producer processes
+        Assert.Equal((transports.Length * 2) + latencyOnly.Length + fanIn.Length + 1, rows.Length); // and the wake row of ring-async-1000
         JsonElement wake = rows.Single(r => r.GetProperty("mode").GetString() == "wake");
         Assert.Equal("ring-async-1000", wake.GetProperty("transport").GetString());
         Assert.True(wake.GetProperty("p50_ns").GetDouble() > 0 && wake.GetProperty("p99_ns").GetDouble() >= wake.GetProperty("p50_ns").GetDouble(), $"{wake}");
@@ -29,7 +30,7 @@ public sealed class BenchCliTests : IDisposable
         JsonElement asyncRing = rows.Single(r => r.GetProperty("transport").GetString() == "ring-async");
         Assert.True(asyncRing.GetProperty("parks_per_message").GetDouble() > 0.5, $"an awaited ring that parks at once parked {asyncRing.GetProperty("parks_per_message")} times a round trip");
         rows = [.. rows.Where(r => r.GetProperty("mode").GetString() != "wake")];
-        transports = [.. transports, .. latencyOnly];
+        transports = [.. transports, .. latencyOnly, .. fanIn];
         foreach (JsonElement row in rows)
         {
             string transport = row.GetProperty("transport").GetString()!;
@@ -50,6 +51,8 @@ public sealed class BenchCliTests : IDisposable
             Assert.True(row.GetProperty("parks_per_message").GetDouble() >= 0, $"{transport}: {row}");
             Assert.False(string.IsNullOrWhiteSpace(row.GetProperty("kernel").GetString()));
         }
+        // A fan-in row's ratio is to the Unix-socket server with as many clients: that server's own is 1.
+        Assert.Equal(1, rows.Single(r => r.GetProperty("transport").GetString() == "unix×2").GetProperty("vs_unix_socket").GetDouble());
         JsonElement parkedLatency = rows.Single(r => r.GetProperty("transport").GetString() == "ring-parked" && r.GetProperty("mode").GetString() == "latency");
         Assert.True(parkedLatency.GetProperty("parks_per_message").GetDouble() > 0.5, $"a ring that parks at once parked {parkedLatency.GetProperty("parks_per_message")} times a round trip");
         Assert.True(parkedLatency.GetProperty("wakes_per_message").GetDouble() > 0.5, $"a parked ring's peer woke it {parkedLatency.GetProperty("wakes_per_message")} times a round trip");
@@ -94,6 +97,7 @@ public sealed class BenchCliTests : IDisposable
     [Theory]
     [InlineData("--repeat", "0")]
     [InlineData("--sizes", "3")]
+    [InlineData("--producers", "17")]
     public void Bench_refuses_a_bad_option_with_a_usage_error(string option, string value)
     {
         (int exitCode, _, string stderr) = Peer.RunCli("bench", option, value, "--out", _segments.NewDirectory("bench-bad-option"));

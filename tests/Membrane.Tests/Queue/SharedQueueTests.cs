@@ -155,6 +155,37 @@ public sealed class SharedQueueTests : IDisposable
     }
 
     [Fact]
+    public void Bursts_committed_without_publishing_all_reach_a_consumer_in_another_process_and_a_wait_for_room_publishes_first()
+    {
+        const long count = 20_000;
+        string name = _segments.NewName("queue-bursts");
+        using var queue = SharedQueue.Create(name, new QueueOptions { Capacity = 1024 }); // forty messages' room: the producer waits often
+        using QueueProducer producer = queue.CreateProducer();
+        using Peer reader = Peer.Start("queue-read", name, count.ToString(CultureInfo.InvariantCulture));
+        var message = new byte[16];
+        int waits = 0;
+        for (long sequence = 0; sequence < count; sequence++)
+        {
+            BinaryPrimitives.WriteInt64LittleEndian(message.AsSpan(8), sequence);
+            if (producer.TryReserve(16, out Span<byte> room))
+            {
+                message.CopyTo(room);
+                producer.Commit(16, publish: sequence % 64 == 63);
+            }
+            else
+            {
+                waits++;
+                Assert.True(producer.TryWrite(message, s_noHang), $"no room for {s_noHang.TotalSeconds} s at {sequence}");
+            }
+        }
+        producer.Publish(); // the last, short burst
+
+        reader.Expect(string.Create(CultureInfo.InvariantCulture, $"read {count}"));
+        Assert.Equal(0, reader.Finish());
+        Assert.True(waits > 0, "the producer never had to wait for room");
+    }
+
+    [Fact]
     public void Zero_copy_claims_commit_shorter_than_claimed_abort_on_dispose_and_a_small_destination_is_an_ordinary_false()
     {
         using var queue = SharedQueue.Create(_segments.NewName("queue-shapes"), new QueueOptions { Capacity = 4096 });
