@@ -66,7 +66,11 @@ internal static class FanInScenario
         }
         if (failures.FirstOrDefault(f => f is not null) is Exception failure)
         {
-            throw new InvalidDataException($"{failure.GetType().Name}: {failure.Message}", failure);
+            throw new InvalidDataException($"{failure.GetType().Name}: {failure.Message}{(receiver.Anomaly is string anomaly ? $"; {anomaly}" : "")}", failure);
+        }
+        if (receiver.Anomaly is string found)
+        {
+            throw new InvalidDataException(found);
         }
         exchanged = Sum(counts);
         return (after - before, elapsed);

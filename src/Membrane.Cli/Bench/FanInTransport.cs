@@ -55,6 +55,9 @@ internal abstract class FanInReceiver : IDisposable
     {
     }
 
+    /// <summary>After a run: what went wrong that the messages themselves do not show (no producer dies in a bench run), or null.</summary>
+    internal virtual string? Anomaly => null;
+
     /// <summary>Receives lane <paramref name="lane"/>'s next message into <paramref name="buffer"/>; throws if none comes within 30 s.</summary>
     internal abstract int Receive(int lane, Span<byte> buffer);
 
@@ -102,6 +105,9 @@ internal sealed class QueueFanIn(int producers) : FanInTransport(producers)
         internal override IReadOnlyList<string> Endpoint => [_queue.Name];
 
         internal override int Lanes => 1;
+
+        internal override string? Anomaly => _consumer.AbortedClaims == 0 ? null
+            : string.Create(CultureInfo.InvariantCulture, $"the consumer skipped {_consumer.AbortedClaims} claims of live producers as aborted");
 
         internal override int Receive(int lane, Span<byte> buffer)
         {

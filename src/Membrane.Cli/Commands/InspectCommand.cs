@@ -21,10 +21,10 @@ internal static class InspectCommand
 
     private static void WriteJournal(SegmentJson.JournalJson journal)
     {
-        string writer = journal.WritersMode == JournalWriters.Many ? $"up to {journal.MaxWriters} writers, {journal.Writers.Count(w => w.Process.Alive)} live"
-            : journal.Writer is { } w ? $"writer pid {w}" : "no writer";
-        AnsiConsole.MarkupLine(CliOutput.Escape(
-            $"journal: {journal.Capacity:N0} slots of {journal.SlotSize} bytes, {journal.Policy}; write position {journal.WritePosition:N0}; {writer}"));
+        string writer = journal.WritersMode == JournalWriters.Many ? $"writers: up to {journal.MaxWriters}, {journal.Writers.Count(w => w.Process.Alive)} live"
+            : journal.Writer is { } w ? $"writer: pid {w}" : "writer: none";
+        AnsiConsole.MarkupLine(CliOutput.Escape($"journal: {journal.Capacity:N0} slots of {journal.SlotSize} bytes, {journal.Policy}; write position {journal.WritePosition:N0}"));
+        AnsiConsole.MarkupLine(CliOutput.Escape(writer));
         if (journal.WritersMode == JournalWriters.Many)
         {
             var writers = new Table().Title("writers").AddColumns("slot", "process", "claiming or last wrote");

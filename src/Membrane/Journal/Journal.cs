@@ -84,7 +84,7 @@ public sealed unsafe class Journal : IDisposable
     /// at the first look. A reader parked behind a dead claim looks when its wait's slice ends (50 ms; 1 s for an awaited
     /// wait), so a dead writer holds a reader up for at most about that long.
     /// </summary>
-    public static readonly TimeSpan AbandonedClaimCheck = TimeSpan.FromMilliseconds(1);
+    public static readonly TimeSpan AbandonedClaimCheck = ClaimLookout.Delay;
 
     /// <summary>
     /// The sequence the next appended entry gets: the entries appended so far, counting one that a writer stamped

@@ -23,8 +23,6 @@ public sealed unsafe class JournalReader : IDisposable
 {
     private const int MetricsBatch = 4096;
 
-    private static readonly long s_checkTicks = (long)(Journal.AbandonedClaimCheck.TotalSeconds * Stopwatch.Frequency);
-
     /// <summary>Open readers, for the lag gauge; guarded by itself, so that none is disposed (and its journal unmapped) while the gauge reads it.</summary>
     private static readonly HashSet<JournalReader> s_open = [];
     private static readonly ObservableGauge<long> s_lag = MembraneMetrics.Meter.CreateObservableGauge(
@@ -36,8 +34,7 @@ public sealed unsafe class JournalReader : IDisposable
     private long _position;
     private long _pendingLost;
     private long _pendingAborted;
-    private long _blockedAt = -1;  // many writers: the position at which this reader found a claim not complete
-    private long _lastLook;        // when it last looked at that claim's writer (or first found it)
+    private ClaimLookout _lookout = new(); // many writers: when to look at a claim not complete that holds this reader up
     private JournalRecord _waited; // what an asynchronous wait's read delivered
     private int _unreportedReads;
     private int _disposed;
@@ -228,18 +225,10 @@ public sealed unsafe class JournalReader : IDisposable
     [MethodImpl(HotPath.OutOfLine)]
     private bool SkipIfAbandoned(long position)
     {
-        long now = Stopwatch.GetTimestamp();
-        if (_blockedAt != position)
-        {
-            _blockedAt = position;
-            _lastLook = now;
-            return false;
-        }
-        if (now - _lastLook < s_checkTicks)
+        if (!_lookout.LookDue(position))
         {
             return false;
         }
-        _lastLook = now;
         // Claimed (acquire: read before the writer slots), no live writer naming it, and, read again after the slots,
         // still not complete (a writer that completed it and moved on to its next claim stamped it complete first).
         if (position >= Volatile.Read(ref _journal.WritePositionRef) || !_journal.ClaimAbandoned(position)
@@ -247,7 +236,7 @@ public sealed unsafe class JournalReader : IDisposable
         {
             return false;
         }
-        _blockedAt = -1;
+        _lookout.Passed();
         return true;
     }
 

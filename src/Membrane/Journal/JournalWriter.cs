@@ -153,8 +153,9 @@ public abstract unsafe class JournalWriter : IDisposable
                 continue;
             }
             // Announce, then re-check (pairs with the reader's commit exchange, then its read of WriterParked). With many
-            // writers the flag is shared: a writer that wakes clears it, and another still waiting sets it again within
-            // its 100 ms slice at the latest.
+            // writers the flag is shared: one that wakes clears it while another may still sleep; the next writer to park
+            // sets it again and the commit after that wakes them all (a wake is for every writer parked), else the sleeper's
+            // 100 ms slice ends its sleep.
             Interlocked.Exchange(ref Journal.WriterParked, 1);
             try
             {

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using Membrane.Codegen;
 using Membrane.Diagnostics;
+using Membrane.Sync;
 using L = Membrane.JournalLayout;
 
 namespace Membrane;
@@ -25,8 +26,6 @@ namespace Membrane;
 [DebuggerDisplay("JournalWriter {Journal.Name} slot {_slot}")]
 internal sealed class SharedWriter : JournalWriter
 {
-    private static readonly long s_checkTicks = (long)(Journal.AbandonedClaimCheck.TotalSeconds * Stopwatch.Frequency);
-
     private readonly int _slot;
     private readonly long _capacity;
 
@@ -103,7 +102,8 @@ internal sealed class SharedWriter : JournalWriter
         {
             return true; // a first-lap slot that is not blank is damage, which this write repairs: there is nobody to wait for
         }
-        long lastLook = Stopwatch.GetTimestamp();
+        var lookout = new ClaimLookout();
+        lookout.LookDue(previous); // from now
         var spinner = default(SpinWait);
         while (true)
         {
@@ -115,10 +115,8 @@ internal sealed class SharedWriter : JournalWriter
             {
                 return true;
             }
-            long now = Stopwatch.GetTimestamp();
-            if (now - lastLook >= s_checkTicks)
+            if (lookout.LookDue(previous))
             {
-                lastLook = now;
                 // Its claimant names it until it is complete: no live writer naming it, and still not complete, is a hole.
                 if (Journal.ClaimAbandoned(previous) && Volatile.Read(ref Journal.StampOf(sequence)) != PreviousLapStamp(sequence))
                 {

@@ -22,9 +22,7 @@ public sealed unsafe class QueueConsumer : IDisposable, IMessageSource
     /// producer is rarely looked at; a dead one's claim is skipped at the first look. A consumer parked behind a dead
     /// claim looks when its wait's 50 ms slice ends, so a dead producer holds the consumer up for at most about 50 ms.
     /// </summary>
-    public static readonly TimeSpan AbandonedClaimCheck = TimeSpan.FromMilliseconds(1);
-
-    private static readonly long s_checkTicks = (long)(AbandonedClaimCheck.TotalSeconds * Stopwatch.Frequency);
+    public static readonly TimeSpan AbandonedClaimCheck = ClaimLookout.Delay;
 
     private readonly SharedQueue _queue;
     private readonly long _capacity;
@@ -37,8 +35,7 @@ public sealed unsafe class QueueConsumer : IDisposable, IMessageSource
     private long _leaseAt = -1;    // the open lease's record, as a position in the data, or -1
     private long _leaseSize;
     private int _leaseLength;
-    private long _blockedAt = -1;  // the head at which the consumer found a claim not committed
-    private long _lastLook;        // when it last looked at that claim's producer (or first found it)
+    private ClaimLookout _lookout = new(); // when to look at a claim not committed that holds the head up
     private long _wrapSkipEnd = -1; // where a skip of an unwritten claim up to the end of the data ended: one from there goes on with it
     private int _disposed;
     private readonly AdaptiveSpin _spin = new();
@@ -341,24 +338,18 @@ public sealed unsafe class QueueConsumer : IDisposable, IMessageSource
     [MethodImpl(HotPath.OutOfLine)]
     private bool TrySkipAbandoned(ulong header)
     {
-        long now = Stopwatch.GetTimestamp();
-        if (_blockedAt != _head)
-        {
-            _blockedAt = _head;
-            _lastLook = now;
-            return false;
-        }
-        if (now - _lastLook < s_checkTicks)
+        if (!_lookout.LookDue(_head))
         {
             return false;
         }
-        _lastLook = now;
         long skipped = header == 0 ? DeadUnwrittenClaim() : DeadClaim(header);
-        if (skipped == 0)
+        // Read again after the producer was looked at: a producer that committed the claim meanwhile and then gave up
+        // its slot (it finished) looks dead, but its message is there.
+        if (skipped == 0 || Volatile.Read(ref Unsafe.AsRef<ulong>(_data + (_head & _mask))) != header)
         {
             return false;
         }
-        _blockedAt = -1;
+        _lookout.Passed();
         long position = _head & _mask;
         // An unwritten claim at a wrap covers the end of the data and the start: it is skipped in two steps, counted once.
         if (!(header == 0 && _head == _wrapSkipEnd))

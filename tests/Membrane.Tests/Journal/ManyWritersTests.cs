@@ -149,9 +149,22 @@ public sealed class ManyWritersTests : IDisposable
         Assert.Contains(journal.Name, refused.Message, StringComparison.Ordinal);
         Assert.Contains("2 live writers", refused.Message, StringComparison.Ordinal);
         Assert.Equal(2, journal.ReadWriters().Count);
+        Assert.Equal(0, first.Append([1]));
+        (int exitCode, string stdout, string stderr) = Peer.RunCli("inspect", journal.Name, "--json");
+        Assert.True(exitCode == 0, stderr);
+        System.Text.Json.JsonElement shown = System.Text.Json.JsonDocument.Parse(stdout).RootElement.GetProperty("journal");
+        Assert.Equal("many", shown.GetProperty("writers_mode").GetString());
+        Assert.Equal(2, shown.GetProperty("max_writers").GetInt32());
+        System.Text.Json.JsonElement[] writers = [.. shown.GetProperty("writers").EnumerateArray()];
+        Assert.Equal([0, 1], writers.Select(w => w.GetProperty("slot").GetInt32()));
+        Assert.All(writers, w => Assert.Equal(Environment.ProcessId, w.GetProperty("process").GetProperty("pid").GetInt32()));
+        Assert.Equal(0, writers[0].GetProperty("claiming").GetInt64()); // the one sequence it wrote
+        (exitCode, stdout, stderr) = Peer.RunCli("inspect", journal.Name);
+        Assert.True(exitCode == 0, stderr);
+        Assert.Contains("writers: up to 2, 2 live", stdout, StringComparison.Ordinal);
         second.Dispose();
         using JournalWriter third = journal.CreateWriter();
-        Assert.Equal(0, third.Append([7]));
+        Assert.Equal(1, third.Append([7]));
         Assert.Equal(2, journal.MaxWriters);
         Assert.Equal(JournalWriters.Many, journal.Writers);
     }
