@@ -19,7 +19,7 @@ internal static class BenchCommand
 
     internal static Command Create()
     {
-        var quick = new Option<bool>("--quick") { Description = "A short run (about 0.25 s a scenario, sizes 64 B and 64 KiB unless --sizes): within a minute." };
+        var quick = new Option<bool>("--quick") { Description = "A short run (about 0.25 s a scenario, sizes 64 B and 64 KiB unless --sizes): about half a minute." };
         var sizes = new Option<string?>("--sizes") { Description = "Message sizes, comma-separated; k and m suffixes allowed (64,1k,64k,1m). Default: 64,1k,16k,64k,1m." };
         var transports = new Option<string?>("--transports") { Description = $"Transports, comma-separated, from: {string.Join(", ", BenchTransport.All.Select(t => t.Name))}. Default: all." };
         var output = new Option<string>("--out") { Description = "Directory for results.md, results.csv, results.json and the charts.", DefaultValueFactory = _ => "bench-results" };
