@@ -96,46 +96,31 @@ internal sealed class RingBenchLink : IBenchLink
 /// <summary>Two journals, one each way (a journal has one writer and readers; a reply needs a second one).</summary>
 internal sealed class JournalBenchLink : IBenchLink
 {
-    private static readonly TimeSpan s_limit = TimeSpan.FromSeconds(30);
     private readonly Journal _outgoing;
     private readonly Journal _incoming;
     private readonly JournalWriter _writer;
-    private readonly JournalReader _reader;
-    private readonly long _commitEvery;
-    private long _received;
+    private readonly CommittingReader _reader;
 
     /// <summary>Journals created with <see cref="OverrunPolicy.Block"/>: the writer waits for the reader rather than lapping it.</summary>
     internal JournalBenchLink(Journal outgoing, Journal incoming)
     {
         _outgoing = outgoing;
         _incoming = incoming;
-        _writer = outgoing.CreateWriter(s_limit);
-        _reader = incoming.OpenReader(0, StartPosition.Oldest);
-        _commitEvery = Math.Max(1, incoming.Capacity / 4);
+        _writer = outgoing.CreateWriter(CommittingReader.Limit);
+        _reader = new CommittingReader(incoming);
     }
 
     /// <summary>Whether the reader parks at once (no spin) when no entry is there.</summary>
     internal bool Parked
     {
-        init => _reader.SpinBeforeParking = value ? TimeSpan.Zero : _reader.SpinBeforeParking;
+        init => _reader.Parked = value;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // see IBenchLink
     public void Send(ReadOnlySpan<byte> message, bool endOfBurst = true) => _writer.Append(message);
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // see IBenchLink
-    public int Receive(Span<byte> buffer)
-    {
-        if (!_reader.TryRead(buffer, s_limit, CancellationToken.None, out JournalRecord record))
-        {
-            throw new TimeoutException("no entry for 30 s");
-        }
-        if (++_received % _commitEvery == 0)
-        {
-            _reader.Commit(); // a Block writer waits for committed positions, not read ones
-        }
-        return record.LostBefore == 0 ? record.Length : throw new InvalidOperationException($"the journal lost {record.LostBefore} entries");
-    }
+    public int Receive(Span<byte> buffer) => _reader.Receive(buffer);
 
     public void Dispose()
     {
@@ -144,6 +129,42 @@ internal sealed class JournalBenchLink : IBenchLink
         _outgoing.Dispose();
         _incoming.Dispose();
     }
+}
+
+/// <summary>
+/// The bench's reader of a Block journal (cursor 0, from the oldest entry): every entry waited for at most
+/// <see cref="Limit"/>, the cursor committed every quarter of the ring (a Block writer waits for committed positions, not
+/// read ones), and a run that lost or skipped an entry failed.
+/// </summary>
+internal sealed class CommittingReader(Journal journal) : IDisposable
+{
+    internal static readonly TimeSpan Limit = TimeSpan.FromSeconds(30);
+    private readonly JournalReader _reader = journal.OpenReader(0, StartPosition.Oldest);
+    private readonly long _commitEvery = Math.Max(1, journal.Capacity / 4);
+    private long _received;
+
+    /// <summary>Whether the reader parks at once (no spin) when no entry is there.</summary>
+    internal bool Parked
+    {
+        set => _reader.SpinBeforeParking = value ? TimeSpan.Zero : _reader.SpinBeforeParking;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // see IBenchLink
+    internal int Receive(Span<byte> buffer)
+    {
+        if (!_reader.TryRead(buffer, Limit, CancellationToken.None, out JournalRecord record))
+        {
+            throw new TimeoutException("no entry for 30 s");
+        }
+        if (++_received % _commitEvery == 0)
+        {
+            _reader.Commit();
+        }
+        return (record.LostBefore | record.AbortedBefore) == 0 ? record.Length
+            : throw new InvalidOperationException($"the journal lost {record.LostBefore} and aborted {record.AbortedBefore} entries");
+    }
+
+    public void Dispose() => _reader.Dispose();
 }
 
 /// <summary>A byte stream (Unix socket, TCP, pipes) carrying messages of the scenario's fixed size, as a user would frame them.</summary>

@@ -177,13 +177,7 @@ internal sealed class JournalTransport(string name, string label, bool parked, b
     internal override PendingLink Prepare(int size, string mode, string scratchDirectory)
     {
         string toPeer = UniqueName("journal"), fromPeer = UniqueName("journal");
-        var options = new JournalOptions
-        {
-            SlotSize = size,
-            Capacity = (long)BitOperations.RoundUpToPowerOf2((ulong)Math.Clamp(Room(size) / size, 16, 1 << 16)),
-            Cursors = 1,
-            Policy = OverrunPolicy.Block,
-        };
+        JournalOptions options = Options(size);
         Journal outgoing = Journal.Create(toPeer, options);
         Journal incoming = Journal.Create(fromPeer, options);
         return new PendingLink([toPeer, fromPeer], () => Over(outgoing, incoming), () =>
@@ -196,6 +190,15 @@ internal sealed class JournalTransport(string name, string label, bool parked, b
     }
 
     internal override IBenchLink Join(IReadOnlyList<string> endpoint, int size) => Over(Journal.Open(endpoint[1]), Journal.Open(endpoint[0]));
+
+    /// <summary>Every bench journal for entries of <paramref name="size"/>: the room every shared-memory transport gets, one cursor, Block (nothing lost).</summary>
+    internal static JournalOptions Options(int size) => new()
+    {
+        SlotSize = size,
+        Capacity = (long)BitOperations.RoundUpToPowerOf2((ulong)Math.Clamp(Room(size) / size, 16, 1 << 16)),
+        Cursors = 1,
+        Policy = OverrunPolicy.Block,
+    };
 
     private IBenchLink Over(Journal outgoing, Journal incoming) =>
         awaited ? new AsyncJournalBenchLink(outgoing, incoming) : new JournalBenchLink(outgoing, incoming) { Parked = parked };

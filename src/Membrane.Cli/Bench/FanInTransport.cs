@@ -174,52 +174,23 @@ internal sealed class JournalFanIn(int producers) : FanInTransport(producers)
 
     internal override FanInReceiver Prepare(int size, string scratchDirectory)
     {
-        string name = UniqueName("journal");
-        var journal = Journal.Create(name, new JournalOptions
-        {
-            SlotSize = size,
-            Capacity = (long)BitOperations.RoundUpToPowerOf2((ulong)Math.Clamp(Room(size) / size, 16, 1 << 16)),
-            Cursors = 1,
-            Policy = OverrunPolicy.Block,
-            Writers = JournalWriters.Many,
-            MaxWriters = Producers,
-        });
+        var journal = Journal.Create(UniqueName("journal"), JournalTransport.Options(size) with { Writers = JournalWriters.Many, MaxWriters = Producers });
         return new Receiver(journal);
     }
 
     internal override IFanInSender Join(IReadOnlyList<string> endpoint, int size) => new Sender(Journal.Open(endpoint[0]));
 
-    private sealed class Receiver : FanInReceiver
+    /// <summary>The reader registers its cursor before any writer starts: a Block writer waits for it from entry 0.</summary>
+    private sealed class Receiver(Journal journal) : FanInReceiver
     {
-        private readonly Journal _journal;
-        private readonly JournalReader _reader;
-        private readonly long _commitEvery;
-        private long _received;
-
-        internal Receiver(Journal journal)
-        {
-            _journal = journal;
-            _reader = journal.OpenReader(0, StartPosition.Oldest); // registered before any writer: a Block writer waits for it
-            _commitEvery = Math.Max(1, journal.Capacity / 4);
-        }
+        private readonly Journal _journal = journal;
+        private readonly CommittingReader _reader = new(journal);
 
         internal override IReadOnlyList<string> Endpoint => [_journal.Name];
 
         internal override int Lanes => 1;
 
-        internal override int Receive(int lane, Span<byte> buffer)
-        {
-            if (!_reader.TryRead(buffer, Limit, CancellationToken.None, out JournalRecord record))
-            {
-                throw new TimeoutException("no entry for 30 s");
-            }
-            if (++_received % _commitEvery == 0)
-            {
-                _reader.Commit();
-            }
-            return (record.LostBefore | record.AbortedBefore) == 0 ? record.Length
-                : throw new InvalidOperationException($"the journal lost {record.LostBefore} and aborted {record.AbortedBefore} entries");
-        }
+        internal override int Receive(int lane, Span<byte> buffer) => _reader.Receive(buffer);
 
         public override void Dispose()
         {
@@ -232,7 +203,7 @@ internal sealed class JournalFanIn(int producers) : FanInTransport(producers)
 
     private sealed class Sender(Journal journal) : IFanInSender
     {
-        private readonly JournalWriter _writer = journal.CreateWriter(TimeSpan.FromSeconds(30));
+        private readonly JournalWriter _writer = journal.CreateWriter(CommittingReader.Limit);
 
         public void Send(ReadOnlySpan<byte> message, bool endOfBurst) => _writer.Append(message);
 

@@ -102,8 +102,7 @@ internal sealed class SharedWriter : JournalWriter
         {
             return true; // a first-lap slot that is not blank is damage, which this write repairs: there is nobody to wait for
         }
-        var lookout = new ClaimLookout();
-        lookout.LookDue(previous); // from now
+        var lookout = new ClaimLookout(); // its first look at `previous` notes the time; a look is due 1 ms after
         var spinner = default(SpinWait);
         while (true)
         {

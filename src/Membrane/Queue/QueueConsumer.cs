@@ -343,8 +343,9 @@ public sealed unsafe class QueueConsumer : IDisposable, IMessageSource
             return false;
         }
         long skipped = header == 0 ? DeadUnwrittenClaim() : DeadClaim(header);
-        // Read again after the producer was looked at: a producer that committed the claim meanwhile and then gave up
-        // its slot (it finished) looks dead, but its message is there.
+        // Read again after the producers were looked at: a header written meanwhile (an unwritten claim's producer was
+        // between its CAS and its header), or a claim committed meanwhile by a producer that then gave its slot up (it
+        // finished, so it looks dead), is read as it is, never skipped.
         if (skipped == 0 || Volatile.Read(ref Unsafe.AsRef<ulong>(_data + (_head & _mask))) != header)
         {
             return false;
@@ -419,10 +420,6 @@ public sealed unsafe class QueueConsumer : IDisposable, IMessageSource
             starts[count++] = start;
         }
         starts = starts[..count];
-        if (Volatile.Read(ref Unsafe.AsRef<ulong>(_data + (_head & _mask))) != 0)
-        {
-            return 0; // written meanwhile: read it as it is
-        }
         long limit = Math.Min(tail, _head + (_capacity - (_head & _mask)));
         long at = _head + L.RecordHeaderSize;
         while (at < limit && !starts.Contains(at) && Volatile.Read(ref Unsafe.AsRef<ulong>(_data + (at & _mask))) == 0)
