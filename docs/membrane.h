@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 #define MEMBRANE_MAGIC 0x454E4152424D454DULL /* "MEMBRANE" read as a little-endian uint64 */
-#define MEMBRANE_LAYOUT_VERSION 4
+#define MEMBRANE_LAYOUT_VERSION 5
 #define MEMBRANE_HEADER_SIZE 4096
 #define MEMBRANE_PROCESS_SLOTS 240
 
@@ -109,6 +109,10 @@ _Static_assert(sizeof(struct membrane_arc) == 0x80, "the arc's value starts at p
 #define MEMBRANE_JOURNAL_CURSOR_NAME_SIZE 32
 #define MEMBRANE_JOURNAL_WRITING_STAMP(s) (2 * ((int64_t)(s) + 1) - 1)
 #define MEMBRANE_JOURNAL_COMPLETE_STAMP(s) (2 * ((int64_t)(s) + 1))
+/* A complete slot whose length is one of these holds no entry: its sequence is a gap a relay wrote, to be counted as
+ * lost (or aborted) with the next entry delivered, as a lapped reader counts what it lost. */
+#define MEMBRANE_JOURNAL_LOST_GAP 0xFFFFFFFFu
+#define MEMBRANE_JOURNAL_ABORTED_GAP 0xFFFFFFFEu
 
 enum membrane_overrun_policy {
     MEMBRANE_OVERRUN_OVERWRITE = 0, /* the writer never waits; lapped readers are told what they lost */
@@ -178,7 +182,7 @@ struct membrane_journal {
 
 struct membrane_journal_slot {
     int64_t stamp;                /* see MEMBRANE_JOURNAL_*_STAMP; 0 = never written */
-    uint32_t length;              /* bytes of entry used, <= slot_size */
+    uint32_t length;              /* bytes of entry used, <= slot_size; or MEMBRANE_JOURNAL_*_GAP */
     uint32_t reserved;
     /* uint8_t entry[slot_size] follows */
 };

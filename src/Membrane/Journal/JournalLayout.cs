@@ -69,6 +69,12 @@ internal static class JournalLayout
     internal const int SlotLengthOffset = 8;
     internal const int SlotHeaderSize = 16;
 
+    /// <summary>A complete slot's length field for a sequence given to no entry, lost (a relay's gap; u32 0xFFFFFFFF).</summary>
+    internal const int LostGapLength = -1;
+
+    /// <summary>A complete slot's length field for a sequence given to no entry, aborted (a relay's gap; u32 0xFFFFFFFE).</summary>
+    internal const int AbortedGapLength = -2;
+
     internal const int MaxCursors = 1024;
     internal const int MaxWriterSlots = 1024;
     internal const int MaxSlotSize = 1 << 20;

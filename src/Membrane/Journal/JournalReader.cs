@@ -12,7 +12,7 @@ namespace Membrane;
 
 /// <summary>
 /// A reader attached to one cursor. It reads from its own position and persists that position only when told to
-/// (<see cref="Commit"/>), so the application decides when an entry counts as consumed; after a crash the next
+/// (<see cref="Commit()"/>), so the application decides when an entry counts as consumed; after a crash the next
 /// reader of the cursor starts at the last commit. Entries are copied out: under the Overwrite policy a slot may be
 /// rewritten at any moment, and a copy checked against the slot's stamp is the only delivery that cannot be torn.
 /// With many writers, a sequence whose writer died between claiming and completing it is skipped as aborted (see
@@ -128,7 +128,32 @@ public sealed unsafe class JournalReader : IDisposable
             if (before == expected)
             {
                 int length = Unsafe.ReadUnaligned<int>(slot + L.SlotLengthOffset);
-                int copied = Math.Clamp(length, 0, _journal.SlotSize);
+                if (length < 0)
+                {
+                    // A gap a relay wrote: this sequence stands for an entry lost or aborted upstream, if the stamp
+                    // still says the marker read was this sequence's.
+                    Volatile.ReadBarrier();
+                    if (Volatile.Read(ref stamp) != expected)
+                    {
+                        continue;
+                    }
+                    if (length == L.LostGapLength)
+                    {
+                        lost++;
+                    }
+                    else if (length == L.AbortedGapLength)
+                    {
+                        aborted++;
+                    }
+                    else
+                    {
+                        ThrowCorrupt(position, $"entry length {(uint)length} in a {_journal.SlotSize}-byte slot");
+                    }
+                    position++;
+                    provenPublished = false;
+                    continue;
+                }
+                int copied = Math.Min(length, _journal.SlotSize);
                 if (destination.Length < copied)
                 {
                     Volatile.ReadBarrier();
@@ -317,7 +342,7 @@ public sealed unsafe class JournalReader : IDisposable
     /// ends only by cancellation (or a disposed reader). Each entry's <see cref="JournalEntry.Data"/> lives in one buffer
     /// of the enumeration's, overwritten by the next entry.
     /// <para>
-    /// Commits: when the loop comes back for the next entry, the one it had is committed (<see cref="Commit"/>), so a
+    /// Commits: when the loop comes back for the next entry, the one it had is committed (<see cref="Commit()"/>), so a
     /// reader of this cursor that starts after a crash resumes at the first entry whose loop body did not finish. An entry
     /// whose body broke out of the loop or threw is not committed. Entries are thus delivered at least once across crashes,
     /// exactly once without them.
@@ -351,7 +376,7 @@ public sealed unsafe class JournalReader : IDisposable
     internal JournalRecord Waited => _waited;
 
     /// <summary>
-    /// Moves the reader to <paramref name="sequence"/> (not committed until <see cref="Commit"/>). A sequence already
+    /// Moves the reader to <paramref name="sequence"/> (not committed until <see cref="Commit()"/>). A sequence already
     /// overwritten is reported as lost by the next read, as for a lapped reader.
     /// </summary>
     public void Seek(long sequence)
@@ -374,12 +399,33 @@ public sealed unsafe class JournalReader : IDisposable
     public void Commit()
     {
         ThrowIfDisposed();
+        Store(_position);
+    }
+
+    /// <summary>
+    /// Persists <paramref name="position"/>, a sequence this reader has reached (at most <see cref="Position"/>): for a
+    /// reader that hands entries on and learns only later which arrived, such as a bridge, which commits what the far
+    /// side acknowledged rather than what it read. A restarted reader resumes at <paramref name="position"/>.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="position"/> is negative or beyond <see cref="Position"/>.</exception>
+    public void Commit(long position)
+    {
+        ThrowIfDisposed();
+        if (position < 0 || position > _position)
+        {
+            throw new ArgumentOutOfRangeException(nameof(position), position, $"Journal '{_journal.Name}': a reader at {_position} commits a position from 0 to {_position}.");
+        }
+        Store(position);
+    }
+
+    private void Store(long position)
+    {
         if (CrashPoints.Armed)
         {
             CrashPoints.Reach(CrashPoints.JournalCommitBeforeStore);
         }
         // Full fence; pairs with a parked Block writer's announcement, then its re-read of the cursors.
-        Interlocked.Exchange(ref Cursor.Committed, _position);
+        Interlocked.Exchange(ref Cursor.Committed, position);
         _journal.WakeWriter();
         ReportReads();
     }

@@ -44,7 +44,35 @@ public abstract unsafe class JournalWriter : IDisposable
 
     /// <summary>Appends one entry (at most the journal's slot size) and returns its sequence number.</summary>
     /// <exception cref="ReaderStalledException">Block policy: the slowest reader made no room within the writer's block timeout.</exception>
-    public abstract long Append(ReadOnlySpan<byte> entry);
+    public long Append(ReadOnlySpan<byte> entry) => AppendSlot(entry, entry.Length);
+
+    /// <summary>
+    /// Gives the next <paramref name="count"/> sequences to no entry, as a gap of the kind <paramref name="gap"/>: a reader
+    /// that reaches them counts them in <see cref="JournalRecord.LostBefore"/> (<see cref="JournalGap.Lost"/>) or
+    /// <see cref="JournalRecord.AbortedBefore"/> (<see cref="JournalGap.Aborted"/>) of the next entry it delivers, as
+    /// it counts entries it was lapped past or holes of dead writers. For a relay of another journal (a bridge), so that
+    /// its readers report what the first journal's reader lost, under the same sequences. Each sequence of the gap takes
+    /// a slot, written as an entry is (and waited for under Block); a reader lapped within a gap counts what it passed as lost.
+    /// </summary>
+    /// <returns>The sequence the next entry gets.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="count"/> is negative, or <paramref name="gap"/> is not a defined kind.</exception>
+    public long AppendGap(long count, JournalGap gap)
+    {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        int marker = gap switch
+        {
+            JournalGap.Lost => L.LostGapLength,
+            JournalGap.Aborted => L.AbortedGapLength,
+            _ => throw new ArgumentOutOfRangeException(nameof(gap), gap, "A gap is Lost or Aborted."),
+        };
+        long next = NextSequence;
+        for (long i = 0; i < count; i++)
+        {
+            next = AppendSlot(ReadOnlySpan<byte>.Empty, marker) + 1;
+        }
+        return next;
+    }
 
     /// <summary>Appends the bytes of <paramref name="entry"/>.</summary>
     public long Append<T>(in T entry)
@@ -68,6 +96,12 @@ public abstract unsafe class JournalWriter : IDisposable
 
     private protected KeyValuePair<string, object?> MetricTag => _tag;
 
+    /// <summary>
+    /// Appends one slot as the next sequence: <paramref name="entry"/>'s bytes with <paramref name="length"/> in the slot's
+    /// length field, which is the entry's length, or a gap marker (<see cref="L.LostGapLength"/>, with no bytes).
+    /// </summary>
+    private protected abstract long AppendSlot(ReadOnlySpan<byte> entry, int length);
+
     /// <summary>Gives the role (or the writer slot) up; the mapping is let go of afterwards.</summary>
     private protected abstract void ReleaseRole();
 
@@ -89,10 +123,11 @@ public abstract unsafe class JournalWriter : IDisposable
 
     /// <summary>
     /// Writes <paramref name="entry"/> into its slot as sequence <paramref name="sequence"/>: the odd stamp, the bytes and
-    /// their length, the even stamp (release). The caller owns the slot for this sequence: no other writer touches it.
+    /// <paramref name="length"/> (theirs, or a gap marker), the even stamp (release). The caller owns the slot for this
+    /// sequence: no other writer touches it.
     /// </summary>
     [MethodImpl(HotPath.Inline)]
-    private protected void WriteEntry(long sequence, ReadOnlySpan<byte> entry)
+    private protected void WriteEntry(long sequence, ReadOnlySpan<byte> entry, int length)
     {
         byte* slot = Journal.Slot(sequence);
         ref long stamp = ref Unsafe.AsRef<long>(slot + L.SlotStampOffset);
@@ -105,7 +140,7 @@ public abstract unsafe class JournalWriter : IDisposable
             CrashPoints.ReachMidCopy(CrashPoints.JournalAppendMidCopy, entry, destination);
         }
         entry.CopyTo(destination);
-        Unsafe.WriteUnaligned(slot + L.SlotLengthOffset, entry.Length);
+        Unsafe.WriteUnaligned(slot + L.SlotLengthOffset, length);
         // Release: the entry is complete before the even stamp (pairs with the reader's first stamp read).
         Volatile.Write(ref stamp, L.CompleteStamp(sequence));
     }

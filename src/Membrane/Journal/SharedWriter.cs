@@ -43,7 +43,7 @@ internal sealed class SharedWriter : JournalWriter
     internal int Slot => _slot;
 
     [MethodImpl(HotPath.Optimised)]
-    public override long Append(ReadOnlySpan<byte> entry)
+    private protected override long AppendSlot(ReadOnlySpan<byte> entry, int length)
     {
         CheckLength(entry.Length);
         long sequence = Claim();
@@ -51,7 +51,7 @@ internal sealed class SharedWriter : JournalWriter
         {
             CrashPoints.Reach(CrashPoints.JournalAppendAfterClaim);
         }
-        WriteEntry(sequence, entry);
+        WriteEntry(sequence, entry, length);
         Appended();
         return sequence;
     }

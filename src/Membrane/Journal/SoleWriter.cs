@@ -34,7 +34,7 @@ internal sealed class SoleWriter : JournalWriter
     public override long NextSequence => _next;
 
     [System.Runtime.CompilerServices.MethodImpl(HotPath.Optimised)]
-    public override long Append(ReadOnlySpan<byte> entry)
+    private protected override long AppendSlot(ReadOnlySpan<byte> entry, int length)
     {
         CheckLength(entry.Length);
         long sequence = _next;
@@ -42,7 +42,7 @@ internal sealed class SoleWriter : JournalWriter
         {
             WaitForRoom(sequence);
         }
-        WriteEntry(sequence, entry);
+        WriteEntry(sequence, entry, length);
         _next = sequence + 1;
         if (CrashPoints.Armed)
         {

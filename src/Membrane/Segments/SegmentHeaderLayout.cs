@@ -24,7 +24,7 @@ internal static class SegmentHeaderLayout
     internal const ulong Magic = 0x454E_4152_424D_454D;
 
     /// <summary>Raised whenever any shared layout changes in a way an older reader would misread.</summary>
-    internal const ushort LayoutVersion = 4;
+    internal const ushort LayoutVersion = 5;
 
     internal const int CacheLine = 64;
     internal const int PageSize = 4096;

@@ -126,6 +126,8 @@ public class HeaderLayoutTests
         Check("sizeof(struct membrane_journal_slot)", JournalLayout.SlotHeaderSize);
         Check("MEMBRANE_JOURNAL_WRITING_STAMP(41)", JournalLayout.WritingStamp(41));
         Check("MEMBRANE_JOURNAL_COMPLETE_STAMP(41)", JournalLayout.CompleteStamp(41));
+        Check("MEMBRANE_JOURNAL_LOST_GAP", unchecked((uint)JournalLayout.LostGapLength));
+        Check("MEMBRANE_JOURNAL_ABORTED_GAP", unchecked((uint)JournalLayout.AbortedGapLength));
         Check("MEMBRANE_OVERRUN_BLOCK", (int)OverrunPolicy.Block);
         Check("MEMBRANE_CURSOR_REGISTERED", JournalCursor.Registered);
         foreach ((string field, int offset) in new[]
