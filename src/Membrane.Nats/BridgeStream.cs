@@ -1,0 +1,132 @@
+using System.Text;
+using NATS.Client.JetStream;
+using NATS.Client.JetStream.Models;
+
+namespace Membrane.Nats;
+
+/// <summary>The JetStream stream a bridge carries a journal through: found or created, and read back by sequence.</summary>
+internal sealed class BridgeStream
+{
+    /// <summary>The JetStream error code for "stream not found".</summary>
+    private const int StreamNotFound = 10059;
+
+    /// <summary>The JetStream error code for "no message found".</summary>
+    private const int NoMessageFound = 10037;
+
+    private readonly INatsJSStream _stream;
+
+    private BridgeStream(INatsJSStream stream, string subject)
+    {
+        _stream = stream;
+        Subject = subject;
+    }
+
+    internal string Subject { get; }
+
+    internal string Name => _stream.Info.Config.Name ?? "";
+
+    /// <summary>The stream's last message's sequence in the stream, as its info said when last refreshed.</summary>
+    internal ulong LastStreamSequence => _stream.Info.State.LastSeq;
+
+    /// <summary>Checks a stream name: one a cursor name (<c>bridge:NAME</c>, 32 bytes) and a NATS subject can carry.</summary>
+    internal static void Validate(string stream)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(stream);
+        if (stream.Length > 25 || !stream.All(c => char.IsAsciiLetterOrDigit(c) || c is '_' or '-'))
+        {
+            throw new ArgumentException($"A bridge's stream name is 1 to 25 ASCII letters, digits, '_' or '-', not '{stream}'.", nameof(stream));
+        }
+    }
+
+    /// <summary>The subject a stream's bridge messages travel on when none is given: <c>membrane.STREAM</c>.</summary>
+    internal static string DefaultSubject(string stream) => $"membrane.{stream}";
+
+    /// <summary>Finds the stream, or creates it (file storage) on <paramref name="subject"/>.</summary>
+    internal static async Task<BridgeStream> OpenOrCreateAsync(INatsJSContext js, string stream, string subject, CancellationToken cancellation)
+    {
+        INatsJSStream found;
+        try
+        {
+            found = await js.GetStreamAsync(stream, cancellationToken: cancellation).ConfigureAwait(false);
+        }
+        catch (NatsJSApiException e) when (e.Error.ErrCode == StreamNotFound)
+        {
+            found = await js.CreateStreamAsync(new StreamConfig(stream, [subject]) { Storage = StreamConfigStorage.File }, cancellation).ConfigureAwait(false);
+        }
+        ICollection<string> subjects = found.Info.Config.Subjects ?? [];
+        if (!subjects.Any(s => Covers(s, subject)))
+        {
+            throw new BridgeException($"The JetStream stream '{stream}' does not take the bridge's subject.", expected: $"a stream on {subject}",
+                found: $"subjects {string.Join(", ", subjects)}");
+        }
+        return new BridgeStream(found, subject);
+    }
+
+    /// <summary>Refreshes the stream's info (its last sequence).</summary>
+    internal ValueTask RefreshAsync(CancellationToken cancellation) => _stream.RefreshAsync(cancellation);
+
+    /// <summary>The last bridge message on the subject, or null when the stream holds none.</summary>
+    internal async Task<BridgeMessage?> LastAsync(CancellationToken cancellation)
+    {
+        StoredMessage? last = await GetAsync(new StreamMsgGetRequest { LastBySubj = Subject }, cancellation).ConfigureAwait(false);
+        return last is null ? null : Read(last);
+    }
+
+    /// <summary>The message stored at stream sequence <paramref name="sequence"/> if it is on the subject, else null (<c>Exists</c> says whether there is one at all).</summary>
+    internal async Task<(BridgeMessage? Message, ReadOnlyMemory<byte> Data, bool Exists)> AtAsync(ulong sequence, CancellationToken cancellation)
+    {
+        StoredMessage? stored = await GetAsync(new StreamMsgGetRequest { Seq = sequence }, cancellation).ConfigureAwait(false);
+        if (stored is null)
+        {
+            return (null, default, false);
+        }
+        return stored.Subject == Subject ? (Read(stored), stored.Data, true) : (null, default, true);
+    }
+
+    private async Task<StoredMessage?> GetAsync(StreamMsgGetRequest request, CancellationToken cancellation)
+    {
+        try
+        {
+            return (await _stream.GetAsync(request, cancellation).ConfigureAwait(false)).Message;
+        }
+        catch (NatsJSApiException e) when (e.Error.ErrCode == NoMessageFound)
+        {
+            return null;
+        }
+    }
+
+    private static BridgeMessage? Read(StoredMessage stored)
+    {
+        if (string.IsNullOrEmpty(stored.Hdrs))
+        {
+            return null;
+        }
+        try
+        {
+            return BridgeMessage.FromRaw(Encoding.UTF8.GetString(Convert.FromBase64String(stored.Hdrs)));
+        }
+        catch (FormatException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Whether a stream subject (perhaps with wildcards) takes <paramref name="subject"/>.</summary>
+    private static bool Covers(string pattern, string subject)
+    {
+        string[] want = pattern.Split('.');
+        string[] have = subject.Split('.');
+        for (int i = 0; i < want.Length; i++)
+        {
+            if (want[i] == ">")
+            {
+                return have.Length > i;
+            }
+            if (i >= have.Length || (want[i] != "*" && want[i] != have[i]))
+            {
+                return false;
+            }
+        }
+        return want.Length == have.Length;
+    }
+}
