@@ -17,6 +17,7 @@ internal static class BridgeCommand
         var bridge = new Command("bridge", "Carry a journal across hosts over NATS JetStream: 'out' publishes a local journal, 'in' appends a stream to a local journal.");
         bridge.Subcommands.Add(CreateOut());
         bridge.Subcommands.Add(CreateIn());
+        bridge.Subcommands.Add(BridgeBenchCommand.Create());
         return bridge;
     }
 
