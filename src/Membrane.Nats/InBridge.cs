@@ -1,3 +1,4 @@
+using Membrane.Diagnostics;
 using NATS.Client.Core;
 using NATS.Client.JetStream;
 using NATS.Client.JetStream.Models;
@@ -78,6 +79,7 @@ public sealed class InBridge
                     DeliverPolicy = ConsumerConfigDeliverPolicy.All,
                     FilterSubject = stream.Subject,
                     MaxAckPending = 16_384,
+                    AckWait = _options.AckWait,
                 }, cancellation).ConfigureAwait(false);
                 await run.ConsumeAsync(consumer, cancellation).ConfigureAwait(false);
             }
@@ -244,6 +246,10 @@ public sealed class InBridge
                 Interlocked.Increment(ref bridge._entries);
             }
             Interlocked.Exchange(ref bridge._next, writer.NextSequence);
+            if (CrashPoints.Armed)
+            {
+                CrashPoints.Reach(CrashPoints.BridgeInAfterAppend);
+            }
         }
     }
 }

@@ -21,6 +21,13 @@ public sealed record InBridgeOptions
     /// <summary>Messages appended between two acknowledgements (each acknowledges every message before it; 256 by default). The last of a burst is always acknowledged.</summary>
     public int AckEvery { get; init; } = 256;
 
+    /// <summary>
+    /// How long the server waits for an acknowledgement before it delivers a message again (30 s by default): what a
+    /// killed in bridge's successor waits, at most, for the messages its predecessor had received and not acknowledged,
+    /// unless it acknowledges later ones first (which covers them).
+    /// </summary>
+    public TimeSpan AckWait { get; init; } = TimeSpan.FromSeconds(30);
+
     /// <summary>How long to wait before starting again after the server or the connection failed (1 s by default).</summary>
     public TimeSpan RetryDelay { get; init; } = TimeSpan.FromSeconds(1);
 
@@ -33,6 +40,7 @@ public sealed record InBridgeOptions
         ArgumentException.ThrowIfNullOrEmpty(Journal);
         BridgeStream.Validate(Stream);
         ArgumentOutOfRangeException.ThrowIfLessThan(AckEvery, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(AckWait, TimeSpan.FromSeconds(1));
         ArgumentOutOfRangeException.ThrowIfLessThan(RetryDelay, TimeSpan.Zero);
     }
 }

@@ -1,4 +1,4 @@
-using System.Diagnostics;
+using Membrane.Diagnostics;
 using NATS.Client.Core;
 using NATS.Client.JetStream;
 using NATS.Client.JetStream.Models;
@@ -226,6 +226,10 @@ public sealed class OutBridge
             else
             {
                 Interlocked.Increment(ref bridge._entries);
+            }
+            if (CrashPoints.Armed)
+            {
+                CrashPoints.Reach(CrashPoints.BridgeOutAfterAck);
             }
             reader.Commit(end);
             Interlocked.Exchange(ref bridge._next, end);

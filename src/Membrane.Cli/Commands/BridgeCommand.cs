@@ -61,9 +61,10 @@ internal static class BridgeCommand
         var capacity = new Option<long>("--capacity") { Description = "Slots in the ring when creating the journal (a power of two).", DefaultValueFactory = _ => 1 << 16 };
         var slotSize = new Option<int>("--slot-size") { Description = "The largest entry in bytes when creating the journal.", DefaultValueFactory = _ => 64 };
         var readers = new Option<int>("--readers") { Description = "Reader cursors when creating the journal (1 to 1024).", DefaultValueFactory = _ => 8 };
+        var ackWait = new Option<double>("--ack-wait") { Description = "Seconds the server waits for an acknowledgement before it delivers again (at least 1).", DefaultValueFactory = _ => 30 };
         var command = new Command("in", "Consume a JetStream stream (a durable consumer) and append every entry to a local journal under its own sequence, until SIGINT/SIGTERM.")
         {
-            nats, stream, subject, journal, consumer, capacity, slotSize, readers,
+            nats, stream, subject, journal, consumer, capacity, slotSize, readers, ackWait,
         };
         command.SetAction(parse => CliOutput.Run(json: false, () =>
         {
@@ -71,6 +72,7 @@ internal static class BridgeCommand
             {
                 Stream = parse.GetRequiredValue(stream), Subject = parse.GetValue(subject), Journal = parse.GetRequiredValue(journal), Consumer = parse.GetValue(consumer),
                 NewJournal = new JournalOptions { Capacity = parse.GetValue(capacity), SlotSize = parse.GetValue(slotSize), Cursors = parse.GetValue(readers) },
+                AckWait = TimeSpan.FromSeconds(parse.GetValue(ackWait)),
             };
             return RunAsync(parse.GetRequiredValue(nats), "in", connection =>
             {

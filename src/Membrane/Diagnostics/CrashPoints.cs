@@ -98,6 +98,12 @@ public static class CrashPoints
     /// <summary>A queue consumer has stored how far it released and zeroed that room, and not yet published its head.</summary>
     public const string QueueReleaseBeforePublish = "queue.release.before-publish";
 
+    /// <summary>An out bridge (Membrane.Nats) has the server's acknowledgement of an entry and has not yet committed its cursor past it.</summary>
+    public const string BridgeOutAfterAck = "bridge.out.after-ack";
+
+    /// <summary>An in bridge (Membrane.Nats) has appended an entry to the far journal and not yet acknowledged it to the server.</summary>
+    public const string BridgeInAfterAppend = "bridge.in.after-append";
+
     /// <summary>Every point, in the order of the list above.</summary>
     public static IReadOnlyList<string> All { get; } =
     [
@@ -106,7 +112,7 @@ public static class CrashPoints
         ArcUnlockBeforeRelease, JournalAppendMidCopy, JournalAppendBeforePublish, JournalAppendAfterClaim, JournalCursorAfterClaim, JournalCommitBeforeStore,
         JournalCursorRemoveAfterUnregister, JournalReadParked, RingReserveAfterPadding, RingCommitBeforePublish,
         RingPartsAfterFirstPart, RingReleaseBeforePublish, RingReadParked, RingWriteParked, QueueReserveAfterClaim,
-        QueueCommitBeforePublish, QueueReleaseBeforePublish,
+        QueueCommitBeforePublish, QueueReleaseBeforePublish, BridgeOutAfterAck, BridgeInAfterAppend,
     ];
 
     /// <summary>Whether this process has a crash point armed. Test it before <see cref="Reach"/> so that unarmed code pays nothing.</summary>

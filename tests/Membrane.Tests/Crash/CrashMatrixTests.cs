@@ -53,6 +53,8 @@ public sealed class CrashMatrixTests : IDisposable
         [CrashPoints.QueueReserveAfterClaim] = QueueProducerKilledHoldingClaim,
         [CrashPoints.QueueCommitBeforePublish] = QueueProducerKilledHoldingClaim,
         [CrashPoints.QueueReleaseBeforePublish] = QueueConsumerKilledReleasing,
+        [CrashPoints.BridgeOutAfterAck] = BridgeKilled,
+        [CrashPoints.BridgeInAfterAppend] = BridgeKilled,
     };
 
     public static TheoryData<string> Points => new(CrashPoints.All);
@@ -664,6 +666,83 @@ public sealed class CrashMatrixTests : IDisposable
         {
             JournalVerbs.Fill(entry, writer.NextSequence);
             writer.Append(MemoryMarshal.AsBytes(entry));
+        }
+    }
+
+    /// <summary>
+    /// A bridge killed between its two sides' records of an entry (out: the server acknowledged it, the cursor does not
+    /// say so; in: the far journal holds it, the server was not told): the cursor or far journal is behind the other
+    /// side, never ahead, and the successor carries every entry once: the stream holds each once, and the far journal
+    /// every near entry in order, byte for byte, under its own sequence.
+    /// </summary>
+    private void BridgeKilled(string point)
+    {
+        const int Count = 1000;
+        using NatsServer server = NatsServer.Start(_segments);
+        string near = _segments.NewName("crash-bridge-near"), far = _segments.NewName("crash-bridge-far");
+        string stream = string.Create(CultureInfo.InvariantCulture, $"crash{Environment.ProcessId}-{(point == CrashPoints.BridgeOutAfterAck ? "out" : "in")}");
+        using var nearJournal = global::Membrane.Journal.Create(near, new JournalOptions { Capacity = 2048, SlotSize = 64 });
+        using (JournalWriter writer = nearJournal.CreateWriter())
+        {
+            AppendContent(writer, Count);
+        }
+        string[] outArguments = ["bridge", "out", "--journal", near, "--nats", server.Url, "--stream", stream];
+        string[] inArguments = ["bridge", "in", "--nats", server.Url, "--stream", stream, "--journal", far, "--capacity", "2048", "--ack-wait", "1"];
+        bool outDies = point == CrashPoints.BridgeOutAfterAck;
+        using (Peer carrier = outDies ? null! : Peer.Cli(outArguments))
+        using (Peer dying = Peer.CliCrashingAt(point + "@500", outDies ? outArguments : inArguments))
+        {
+            dying.ExpectCrash();
+            if (outDies)
+            {
+                CursorInfo cursor = nearJournal.Cursors().Single(c => c.Name == $"bridge:{stream}");
+                Assert.InRange(cursor.CommittedPosition, 0, 499); // the 500th acknowledgement is not committed
+            }
+            else
+            {
+                using var farJournal = global::Membrane.Journal.Open(far);
+                Assert.Equal(500, farJournal.WritePosition); // appended, never acknowledged
+                carrier.Terminate();
+                Assert.Equal(0, carrier.ReadToExit().ExitCode);
+            }
+        }
+        using (Peer outBridge = Peer.Cli(outArguments))
+        using (Peer inBridge = Peer.Cli(inArguments))
+        {
+            Eventually.Holds(() => File.Exists(Path.Combine("/dev/shm", far)), "the in bridge creating the far journal");
+            using var farJournal = global::Membrane.Journal.Open(far);
+            Eventually.Holds(() => farJournal.WritePosition == Count, $"the far journal holding all {Count}");
+            Eventually.Holds(() => nearJournal.Cursors().Single(c => c.Name == $"bridge:{stream}").CommittedPosition == Count, "the out bridge committing all");
+            foreach (Peer bridge in new[] { outBridge, inBridge })
+            {
+                bridge.Terminate();
+                (int exit, string said) = bridge.ReadToExit();
+                Assert.True(exit == 0, $"exit {exit}: {said} {bridge.Stderr}");
+            }
+            using JournalReader reader = farJournal.OpenReader(0, StartPosition.Oldest);
+            byte[] entry = new byte[farJournal.SlotSize];
+            for (long sequence = 0; sequence < Count; sequence++)
+            {
+                Assert.True(reader.TryRead(entry, out JournalRecord record));
+                Assert.Equal((sequence, 0L), (record.Sequence, record.LostBefore));
+                Assert.True(Content.Matches(entry.AsSpan(0, record.Length), sequence));
+            }
+            Assert.False(reader.TryRead(entry, out _));
+        }
+        Assert.Equal(Count, StreamMessages(server.Url, stream));
+    }
+
+    private static long StreamMessages(string url, string stream)
+    {
+        var connection = new NATS.Client.Core.NatsConnection(new NATS.Client.Core.NatsOpts { Url = url });
+        try
+        {
+            var js = new NATS.Client.JetStream.NatsJSContext(connection);
+            return js.GetStreamAsync(stream).AsTask().GetAwaiter().GetResult().Info.State.Messages;
+        }
+        finally
+        {
+            connection.DisposeAsync().AsTask().GetAwaiter().GetResult();
         }
     }
 
