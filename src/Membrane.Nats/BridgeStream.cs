@@ -1,4 +1,5 @@
 using System.Text;
+using NATS.Client.Core;
 using NATS.Client.JetStream;
 using NATS.Client.JetStream.Models;
 
@@ -40,6 +41,50 @@ internal sealed class BridgeStream
 
     /// <summary>The subject a stream's bridge messages travel on when none is given: <c>membrane.STREAM</c>.</summary>
     internal static string DefaultSubject(string stream) => $"membrane.{stream}";
+
+    /// <summary>
+    /// A bridge's start: connects, then finds or creates the stream; null if <paramref name="cancellation"/> stopped it
+    /// first. An unreachable server, or one that refuses the stream, is a <see cref="BridgeException"/> naming the journal.
+    /// </summary>
+    internal static async Task<BridgeStream?> StartAsync(INatsConnection connection, INatsJSContext js, string journal, string stream, string subject,
+        CancellationToken cancellation)
+    {
+        try
+        {
+            await connection.ConnectAsync().ConfigureAwait(false);
+            return await OpenOrCreateAsync(js, stream, subject, cancellation).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (cancellation.IsCancellationRequested)
+        {
+            return null;
+        }
+        catch (NatsException e)
+        {
+            throw new BridgeException($"The NATS server at {connection.Opts.Url} could not be reached, or refused the stream: {e.Message}", journal,
+                expected: $"a JetStream server taking stream '{stream}'", found: e.GetType().Name, e);
+        }
+    }
+
+    /// <summary>
+    /// Runs <paramref name="pass"/> again and again until <paramref name="cancellation"/>: after a failure of the server or
+    /// the connection (anything but a Membrane error, which ends the bridge) it counts a resync, waits
+    /// <paramref name="retryDelay"/>, and starts the next pass, which begins from what the other side holds.
+    /// </summary>
+    internal static async Task RepeatAsync(Func<CancellationToken, Task> pass, TimeSpan retryDelay, Action resynced, CancellationToken cancellation)
+    {
+        while (!cancellation.IsCancellationRequested)
+        {
+            try
+            {
+                await pass(cancellation).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is not MembraneException && !cancellation.IsCancellationRequested)
+            {
+                resynced();
+                await Task.Delay(retryDelay, CancellationToken.None).ConfigureAwait(false);
+            }
+        }
+    }
 
     /// <summary>Finds the stream, or creates it (file storage) on <paramref name="subject"/>.</summary>
     internal static async Task<BridgeStream> OpenOrCreateAsync(INatsJSContext js, string stream, string subject, CancellationToken cancellation)

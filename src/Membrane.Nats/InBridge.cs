@@ -59,50 +59,24 @@ public sealed class InBridge
         using JournalWriter writer = journal.CreateWriter();
         Interlocked.Exchange(ref _next, writer.NextSequence);
         var js = new NatsJSContext(_connection);
-        BridgeStream stream;
-        try
-        {
-            stream = await StartAsync(js, cancellation).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException) when (cancellation.IsCancellationRequested)
+        if (await BridgeStream.StartAsync(_connection, js, _options.Journal, _options.Stream, _options.ResolvedSubject, cancellation).ConfigureAwait(false) is not { } stream)
         {
             return; // stopped before it began
         }
         var run = new Run(this, journal, writer, stream);
-        while (!cancellation.IsCancellationRequested)
+        var consumerConfig = new ConsumerConfig(_options.ResolvedConsumer)
         {
-            try
-            {
-                INatsJSConsumer consumer = await js.CreateOrUpdateConsumerAsync(_options.Stream, new ConsumerConfig(_options.ResolvedConsumer)
-                {
-                    AckPolicy = ConsumerConfigAckPolicy.All,
-                    DeliverPolicy = ConsumerConfigDeliverPolicy.All,
-                    FilterSubject = stream.Subject,
-                    MaxAckPending = 16_384,
-                    AckWait = _options.AckWait,
-                }, cancellation).ConfigureAwait(false);
-                await run.ConsumeAsync(consumer, cancellation).ConfigureAwait(false);
-            }
-            catch (Exception e) when (e is not MembraneException && !cancellation.IsCancellationRequested)
-            {
-                Interlocked.Increment(ref _resyncs);
-                await Task.Delay(_options.RetryDelay, CancellationToken.None).ConfigureAwait(false);
-            }
-        }
-    }
-
-    private async Task<BridgeStream> StartAsync(NatsJSContext js, CancellationToken cancellation)
-    {
-        try
+            AckPolicy = ConsumerConfigAckPolicy.All,
+            DeliverPolicy = ConsumerConfigDeliverPolicy.All,
+            FilterSubject = stream.Subject,
+            MaxAckPending = 16_384,
+            AckWait = _options.AckWait,
+        };
+        await BridgeStream.RepeatAsync(async stop =>
         {
-            await _connection.ConnectAsync().ConfigureAwait(false);
-            return await BridgeStream.OpenOrCreateAsync(js, _options.Stream, _options.ResolvedSubject, cancellation).ConfigureAwait(false);
-        }
-        catch (NatsException e)
-        {
-            throw new BridgeException($"The NATS server at {_connection.Opts.Url} could not be reached, or refused the stream: {e.Message}", _options.Journal,
-                expected: $"a JetStream server taking stream '{_options.Stream}'", found: e.GetType().Name, e);
-        }
+            INatsJSConsumer consumer = await js.CreateOrUpdateConsumerAsync(_options.Stream, consumerConfig, stop).ConfigureAwait(false);
+            await run.ConsumeAsync(consumer, stop).ConfigureAwait(false);
+        }, _options.RetryDelay, () => Interlocked.Increment(ref _resyncs), cancellation).ConfigureAwait(false);
     }
 
     /// <summary>The bridge's consumption: apply in order, fill what was skipped from the stream, acknowledge.</summary>

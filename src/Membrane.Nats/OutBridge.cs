@@ -51,42 +51,12 @@ public sealed class OutBridge
         using Journal journal = Journal.Open(_options.Journal);
         using JournalReader reader = journal.OpenReader(CursorName, StartPosition.Oldest);
         var js = new NatsJSContext(_connection);
-        BridgeStream stream;
-        try
-        {
-            stream = await StartAsync(js, cancellation).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException) when (cancellation.IsCancellationRequested)
+        if (await BridgeStream.StartAsync(_connection, js, _options.Journal, _options.Stream, _options.ResolvedSubject, cancellation).ConfigureAwait(false) is not { } stream)
         {
             return; // stopped before it began
         }
         var run = new Run(this, journal, reader, js, stream);
-        while (!cancellation.IsCancellationRequested)
-        {
-            try
-            {
-                await run.FromStreamTailAsync(cancellation).ConfigureAwait(false);
-            }
-            catch (Exception e) when (e is not MembraneException && !cancellation.IsCancellationRequested)
-            {
-                Interlocked.Increment(ref _resyncs);
-                await Task.Delay(_options.RetryDelay, CancellationToken.None).ConfigureAwait(false);
-            }
-        }
-    }
-
-    private async Task<BridgeStream> StartAsync(NatsJSContext js, CancellationToken cancellation)
-    {
-        try
-        {
-            await _connection.ConnectAsync().ConfigureAwait(false);
-            return await BridgeStream.OpenOrCreateAsync(js, _options.Stream, _options.ResolvedSubject, cancellation).ConfigureAwait(false);
-        }
-        catch (NatsException e)
-        {
-            throw new BridgeException($"The NATS server at {_connection.Opts.Url} could not be reached, or refused the stream: {e.Message}", _options.Journal,
-                expected: $"a JetStream server taking stream '{_options.Stream}'", found: e.GetType().Name, e);
-        }
+        await BridgeStream.RepeatAsync(run.FromStreamTailAsync, _options.RetryDelay, () => Interlocked.Increment(ref _resyncs), cancellation).ConfigureAwait(false);
     }
 
     /// <summary>One run of the bridge over its journal: the loop that reads, publishes and settles.</summary>
