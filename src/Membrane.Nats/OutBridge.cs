@@ -119,7 +119,6 @@ public sealed class OutBridge
                 JournalRecord record;
                 if (!reader.TryRead(_buffer, out record))
                 {
-                    Interlocked.Exchange(ref bridge._lag, reader.Lag + _inFlight.Count);
                     if (_inFlight.Count > 0)
                     {
                         await SettleOldestAsync().ConfigureAwait(false);
@@ -203,6 +202,7 @@ public sealed class OutBridge
             }
             reader.Commit(end);
             Interlocked.Exchange(ref bridge._next, end);
+            Interlocked.Exchange(ref bridge._lag, Math.Max(0, journal.WritePosition - end)); // appended, not yet acknowledged
         }
 
         private async Task SettleAllAsync()
