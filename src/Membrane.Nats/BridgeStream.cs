@@ -26,9 +26,6 @@ internal sealed class BridgeStream
 
     internal string Name => _stream.Info.Config.Name ?? "";
 
-    /// <summary>The stream's last message's sequence in the stream, as its info said when last refreshed.</summary>
-    internal ulong LastStreamSequence => _stream.Info.State.LastSeq;
-
     /// <summary>Checks a stream name: one a cursor name (<c>bridge:NAME</c>, 32 bytes) and a NATS subject can carry.</summary>
     internal static void Validate(string stream)
     {
@@ -106,9 +103,6 @@ internal sealed class BridgeStream
         }
         return new BridgeStream(found, subject);
     }
-
-    /// <summary>Refreshes the stream's info (its last sequence).</summary>
-    internal ValueTask RefreshAsync(CancellationToken cancellation) => _stream.RefreshAsync(cancellation);
 
     /// <summary>The last bridge message on the subject, or null when the stream holds none.</summary>
     internal async Task<BridgeMessage?> LastAsync(CancellationToken cancellation)

@@ -139,11 +139,6 @@ public sealed class InBridge
                 Interlocked.Increment(ref bridge._foreign);
                 return;
             }
-            if (message.End <= writer.NextSequence)
-            {
-                Interlocked.Increment(ref bridge._duplicates);
-                return;
-            }
             if (message.Sequence > writer.NextSequence && delivered.Metadata is { } metadata)
             {
                 await FillFromStreamAsync(metadata.Sequence.Stream, cancellation).ConfigureAwait(false);

@@ -135,6 +135,8 @@ public sealed class OutBridge
                 {
                     await PublishAsync(new BridgeMessage(journal.Name, record.Sequence - skipped, record.LostBefore, record.AbortedBefore), default).ConfigureAwait(false);
                 }
+                // A copy: the client may serialise the payload after PublishAsync returns (the publication is in flight
+                // while the next entry is read into the buffer).
                 await PublishAsync(new BridgeMessage(journal.Name, record.Sequence, 0, 0), _buffer.AsSpan(0, record.Length).ToArray()).ConfigureAwait(false);
             }
         }
@@ -157,7 +159,8 @@ public sealed class OutBridge
         /// <summary>Publishes one message, pipelined after the one before it; the first after a resume goes alone.</summary>
         private async ValueTask PublishAsync(BridgeMessage message, ReadOnlyMemory<byte> payload)
         {
-            var options = new NatsJSPubOpts { MsgId = message.MessageId, ExpectedLastMsgId = _lastId };
+            string id = message.MessageId;
+            var options = new NatsJSPubOpts { MsgId = id, ExpectedLastMsgId = _lastId };
             ValueTask<PubAckResponse> ack = js.PublishAsync(_subject, payload, opts: options, headers: message.ToHeaders());
             _inFlight.Enqueue((ack, message.End));
             if (message.IsGap)
@@ -168,7 +171,7 @@ public sealed class OutBridge
             {
                 await SettleOldestAsync().ConfigureAwait(false);
             }
-            _lastId = message.MessageId;
+            _lastId = id;
         }
 
         /// <summary>Awaits the oldest acknowledgement and commits up to it; a refusal or failure ends the run (to resume from the stream).</summary>

@@ -689,7 +689,7 @@ public sealed class CrashMatrixTests : IDisposable
         string[] outArguments = ["bridge", "out", "--journal", near, "--nats", server.Url, "--stream", stream];
         string[] inArguments = ["bridge", "in", "--nats", server.Url, "--stream", stream, "--journal", far, "--capacity", "2048", "--ack-wait", "1"];
         bool outDies = point == CrashPoints.BridgeOutAfterAck;
-        using (Peer carrier = outDies ? null! : Peer.Cli(outArguments))
+        using (Peer? carrier = outDies ? null : Peer.Cli(outArguments))
         using (Peer dying = Peer.CliCrashingAt(point + "@500", outDies ? outArguments : inArguments))
         {
             dying.ExpectCrash();
@@ -702,14 +702,14 @@ public sealed class CrashMatrixTests : IDisposable
             {
                 using var farJournal = global::Membrane.Journal.Open(far);
                 Assert.Equal(500, farJournal.WritePosition); // appended, never acknowledged
-                carrier.Terminate();
+                carrier!.Terminate();
                 Assert.Equal(0, carrier.ReadToExit().ExitCode);
             }
         }
         using (Peer outBridge = Peer.Cli(outArguments))
         using (Peer inBridge = Peer.Cli(inArguments))
         {
-            Eventually.Holds(() => File.Exists(Path.Combine("/dev/shm", far)), "the in bridge creating the far journal");
+            Eventually.Holds(() => File.Exists(TestSegments.ShmPath(far)), "the in bridge creating the far journal");
             using var farJournal = global::Membrane.Journal.Open(far);
             Eventually.Holds(() => farJournal.WritePosition == Count, $"the far journal holding all {Count}");
             Eventually.Holds(() => nearJournal.Cursors().Single(c => c.Name == $"bridge:{stream}").CommittedPosition == Count, "the out bridge committing all");

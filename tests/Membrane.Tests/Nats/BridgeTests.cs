@@ -142,7 +142,7 @@ public sealed class BridgeTests : IDisposable
 
         using (var inBridge = Peer.Cli("bridge", "in", "--nats", _server.Url, "--stream", stream, "--journal", far, "--capacity", "8192"))
         {
-            Eventually.Holds(() => File.Exists(Path.Combine("/dev/shm", far)), "the in bridge creating the far journal");
+            Eventually.Holds(() => File.Exists(TestSegments.ShmPath(far)), "the in bridge creating the far journal");
             using var farJournal = Membrane.Journal.Open(far);
             Eventually.Holds(() => farJournal.WritePosition == 6000, "the far journal reaching 6000");
             inBridge.Terminate();
