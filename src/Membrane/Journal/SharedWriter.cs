@@ -64,6 +64,7 @@ internal sealed class SharedWriter : JournalWriter
     {
         ref long position = ref Journal.WritePositionRef;
         ref long claiming = ref Journal.WriterSlot(_slot).Claiming;
+        long named = claiming; // what this slot names between claims: the sequence it last completed (or none)
         while (true)
         {
             long sequence = Volatile.Read(ref position);
@@ -83,6 +84,10 @@ internal sealed class SharedWriter : JournalWriter
             {
                 return sequence;
             }
+            // Lost the race: the winner names the sequence in its own slot. Left named here, it would say a live writer
+            // holds it even after the winner died, and while this writer then waits (for room from a reader that waits
+            // for that very sequence, under Block) neither would ever move: the dead winner's hole would never be skipped.
+            Volatile.Write(ref claiming, named);
         }
     }
 

@@ -63,12 +63,26 @@ public sealed class ManyWritersTests : IDisposable
         using Peer dying = Peer.StartCrashingAt($"{point}@{Text(diesAt)}", "journal-write-tagged", journal.Name, "2", Text(count));
 
         Received received = Receive(reader, writers: 3, total: (2 * count) + (diesAt - 1));
+        long aborted = received.Aborted, end = (2 * count) + diesAt;
+        if (aborted == 0)
+        {
+            // The dying writer was the slowest (a loaded machine): its hole is the last sequence, reported with the
+            // entry after it. One more entry from here brings the report.
+            dying.ExpectCrash();
+            using (JournalWriter closing = journal.CreateWriter())
+            {
+                closing.Append(MemoryMarshal.AsBytes(new long[8].AsSpan()));
+            }
+            Assert.True(reader.TryRead(new byte[64], s_noHang, CancellationToken.None, out JournalRecord closingRecord), "no entry after the hole");
+            aborted += closingRecord.AbortedBefore;
+            end++;
+        }
 
         Assert.Equal([count, count, diesAt - 1], received.PerWriter);
-        Assert.Equal(1, received.Aborted);
+        Assert.Equal(1, aborted);
         Assert.Equal(1, reader.TotalAborted);
         Assert.Equal(0, reader.TotalLost);
-        Assert.Equal((2 * count) + diesAt, reader.Position); // every sequence claimed was delivered or skipped
+        Assert.Equal(end, reader.Position); // every sequence claimed was delivered or skipped
         dying.ExpectCrash();
         Assert.Equal(0, first.Finish());
         Assert.Equal(0, second.Finish());
