@@ -10,7 +10,7 @@ internal static class InspectCommand
 {
     internal static Command Create()
     {
-        var name = new Argument<string>("name") { Description = "The segment's name (as in /dev/shm), or a path with --file." };
+        var name = new Argument<string>("name") { Description = "The segment's name (as in /dev/shm, or $MEMBRANE_DIR), or a path with --file." };
         var file = new Option<bool>("--file") { Description = "NAME is the path of a file-backed segment." };
         var json = new Option<bool>("--json") { Description = "Print a JSON object instead of a table." };
         var command = new Command("inspect", "Show a segment's header, payload type and attached processes.") { name, file, json };

@@ -4,13 +4,13 @@ using Spectre.Console;
 
 namespace Membrane.Cli.Commands;
 
-/// <summary><c>membrane ls</c>: every Membrane segment in /dev/shm, recognised by its magic number.</summary>
+/// <summary><c>membrane ls</c>: every Membrane segment in /dev/shm (or $MEMBRANE_DIR), recognised by its magic number.</summary>
 internal static class LsCommand
 {
     internal static Command Create()
     {
         var json = new Option<bool>("--json") { Description = "Print a JSON array instead of a table." };
-        var command = new Command("ls", "List every Membrane segment in /dev/shm: kind, size, creator, attached processes, state.") { json };
+        var command = new Command("ls", "List every Membrane segment in /dev/shm (or $MEMBRANE_DIR): kind, size, creator, attached processes, state.") { json };
         command.SetAction(parse => CliOutput.Run(parse.GetValue(json), () => Run(parse.GetValue(json))));
         return command;
     }
@@ -25,7 +25,7 @@ internal static class LsCommand
         }
         if (segments.Count == 0)
         {
-            AnsiConsole.MarkupLine("[grey]No Membrane segments in /dev/shm.[/]");
+            AnsiConsole.MarkupLine($"[grey]No Membrane segments in {Markup.Escape(SegmentName.Directory)}.[/]");
             return ExitCodes.Success;
         }
         AnsiConsole.Write(Table(segments));

@@ -27,7 +27,7 @@ internal static class SegmentDemoCommand
     {
         string name = string.Create(CultureInfo.InvariantCulture, $"membrane-demo-{Environment.ProcessId}");
         var options = new SegmentOptions { RemoveWhenUnused = true };
-        AnsiConsole.MarkupLine($"1. Creating segment [bold]{name}[/] in /dev/shm (removed when the last process detaches).");
+        AnsiConsole.MarkupLine($"1. Creating segment [bold]{name}[/] in {SegmentName.Directory} (removed when the last process detaches).");
         using (SharedSegment segment = SharedSegment.Create(name, DemoLayout.PayloadSize, options))
         {
             AnsiConsole.MarkupLine($"2. Starting a second process to attach to it; both add {count:N0} to one shared counter.");
@@ -67,8 +67,8 @@ internal static class SegmentDemoCommand
             }
             AnsiConsole.MarkupLine("4. The peer has detached; detaching this process, the last one, removes the segment.");
         }
-        bool gone = !File.Exists(Path.Combine(SegmentName.SharedMemoryDirectory, name));
-        AnsiConsole.MarkupLine(gone ? $"5. /dev/shm/{name} is gone. [green]Done.[/]" : $"5. [red]/dev/shm/{name} is still there.[/]");
+        bool gone = !File.Exists(Path.Combine(SegmentName.Directory, name));
+        AnsiConsole.MarkupLine(gone ? $"5. {SegmentName.Directory}/{name} is gone. [green]Done.[/]" : $"5. [red]{SegmentName.Directory}/{name} is still there.[/]");
         return gone ? ExitCodes.Success : ExitCodes.Failed;
     }
 

@@ -19,7 +19,7 @@ internal static class NativeError
             Interop.EEXIST => new SegmentAlreadyExistsException("A segment of this name exists already.", segmentName, errno: errno),
             Interop.EACCES or Interop.EPERM => new SegmentAccessDeniedException(summary, segmentName, errno: errno),
             Interop.ENOSPC or Interop.EFBIG => new InsufficientSharedMemoryException(
-                $"{summary} There is no room for it: free space in /dev/shm (or the backing filesystem), or raise its size.",
+                $"{summary} There is no room for it: free space in {Segments.SegmentName.Directory} (or the backing filesystem), or raise its size.",
                 segmentName, errno: errno),
             Interop.ENAMETOOLONG => new InvalidSegmentNameException(summary, segmentName, errno: errno),
             _ => new NativeCallException(summary, segmentName, errno: errno),

@@ -10,14 +10,14 @@ namespace Membrane.Segments;
 public static unsafe class SegmentCatalog
 {
     /// <summary>
-    /// Every Membrane segment in /dev/shm that this user can read, by name, then every segment still being built under
+    /// Every Membrane segment in <see cref="SegmentName.Directory"/> (/dev/shm unless MEMBRANE_DIR says otherwise) that this user can read, by name, then every segment still being built under
     /// a creation name (<see cref="SegmentInfo.InCreation"/>): a live creator's, or debris of one that died.
     /// </summary>
     public static IReadOnlyList<SegmentInfo> List()
     {
         var found = new List<SegmentInfo>();
         var creations = new List<SegmentInfo>();
-        foreach (string path in Directory.EnumerateFiles(SegmentName.SharedMemoryDirectory).Order(StringComparer.Ordinal))
+        foreach (string path in SegmentDirectoryFiles().Order(StringComparer.Ordinal))
         {
             string name = Path.GetFileName(path);
             try
@@ -38,6 +38,20 @@ public static unsafe class SegmentCatalog
         }
         found.AddRange(creations);
         return found;
+    }
+
+    private static string[] SegmentDirectoryFiles()
+    {
+        string directory = SegmentName.Directory;
+        try
+        {
+            return Directory.GetFiles(directory);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new SegmentNotFoundException($"The segment directory {directory} cannot be listed.", directory,
+                expected: "a readable directory", found: e.Message, innerException: e);
+        }
     }
 
     /// <summary>

@@ -17,7 +17,9 @@ internal static class SegmentFiles
             | (create ? Interop.O_CREAT | Interop.O_EXCL : Interop.O_NONBLOCK); // O_NONBLOCK changes nothing for a regular file
         SafeFileDescriptor fd = backing switch
         {
-            SegmentBacking.SharedMemory => Interop.ShmOpen("/" + name, flags, (uint)mode),
+            // shm_open is open(2) of /dev/shm/NAME with these flags; another directory is opened the same way by path.
+            SegmentBacking.SharedMemory when SegmentName.Directory == SegmentName.SharedMemoryDirectory => Interop.ShmOpen("/" + name, flags, (uint)mode),
+            SegmentBacking.SharedMemory => Interop.Open(PathOf(name, backing), flags, (uint)mode),
             SegmentBacking.File => Interop.Open(name, flags, (uint)mode),
             _ => throw new ArgumentOutOfRangeException(nameof(backing), backing, "An anonymous segment has no name to open."),
         };
@@ -30,6 +32,8 @@ internal static class SegmentFiles
                 Interop.ELOOP => new ForeignSegmentException("It is a symbolic link; Membrane does not follow links.", name,
                     expected: "a regular file", found: "a symbolic link", errno: errno),
                 Interop.ENXIO => new ForeignSegmentException("It is not a regular file.", name, expected: "a regular file", found: "a socket", errno: errno),
+                Interop.ENOENT when !System.IO.Directory.Exists(DirectoryOf(name, backing)) => new SegmentNotFoundException(
+                    $"The directory {DirectoryOf(name, backing)} does not exist.", name, expected: "an existing directory", errno: errno),
                 _ => NativeError.Create(create ? "Creating the segment" : "Opening the segment", errno, name),
             };
         }
@@ -121,14 +125,19 @@ internal static class SegmentFiles
 
     /// <summary>The file system path of a named segment.</summary>
     internal static string PathOf(string name, SegmentBacking backing) =>
-        backing == SegmentBacking.SharedMemory ? SegmentName.SharedMemoryDirectory + "/" + name : name;
+        backing == SegmentBacking.SharedMemory ? SegmentName.Directory + "/" + name : name;
+
+    /// <summary>The directory a named segment's file is in: where a full file system or a missing directory is looked for.</summary>
+    internal static string DirectoryOf(string name, SegmentBacking backing) =>
+        backing == SegmentBacking.File ? Path.GetDirectoryName(Path.GetFullPath(name)) ?? "/" : SegmentName.Directory;
 
     /// <summary>Unlinks the name; false when it was gone already.</summary>
     internal static bool Unlink(string name, SegmentBacking backing)
     {
         int result = backing switch
         {
-            SegmentBacking.SharedMemory => Interop.ShmUnlink("/" + name),
+            SegmentBacking.SharedMemory when SegmentName.Directory == SegmentName.SharedMemoryDirectory => Interop.ShmUnlink("/" + name),
+            SegmentBacking.SharedMemory => Interop.Unlink(PathOf(name, backing)),
             SegmentBacking.File => Interop.Unlink(name),
             _ => 0,
         };

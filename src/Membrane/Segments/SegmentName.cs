@@ -15,6 +15,35 @@ public static class SegmentName
     /// <summary>The directory in which glibc keeps named POSIX shared memory.</summary>
     public const string SharedMemoryDirectory = "/dev/shm";
 
+    /// <summary>The environment variable that moves every named segment of a process (library and CLI) to another directory.</summary>
+    public const string DirectoryVariable = "MEMBRANE_DIR";
+
+    private static readonly Lazy<string> s_directory = new(() => ResolveDirectory(Environment.GetEnvironmentVariable(DirectoryVariable)));
+
+    /// <summary>
+    /// The directory that named segments live in: <c>$MEMBRANE_DIR</c> when it is set (read once, at first use), else
+    /// <see cref="SharedMemoryDirectory"/>. Any directory works; a tmpfs keeps the segments in memory as /dev/shm does
+    /// (a container's shared volume, a size limit of its own, a place for one group of processes). Every process that
+    /// shares a segment must see the same directory.
+    /// </summary>
+    public static string Directory => s_directory.Value;
+
+    /// <summary>
+    /// An absolute directory path, without a trailing '/', from <paramref name="directory"/> (null or empty: the
+    /// default). A relative path is refused: two processes with different working directories would not meet.
+    /// </summary>
+    internal static string ResolveDirectory(string? directory)
+    {
+        if (string.IsNullOrEmpty(directory))
+        {
+            return SharedMemoryDirectory;
+        }
+        return !Path.IsPathFullyQualified(directory) || directory.Contains('\0', StringComparison.Ordinal)
+            ? throw new InvalidSegmentNameException("Not a valid segment directory: it must be an absolute path.", directory,
+                expected: "an absolute directory path (MEMBRANE_DIR or SegmentOptions.Directory)", found: directory)
+            : directory.Length > 1 ? directory.TrimEnd('/') : directory;
+    }
+
     /// <summary>Returns the name in canonical form (no leading '/'), or throws <see cref="InvalidSegmentNameException"/>.</summary>
     public static string Validate(string name)
     {

@@ -19,8 +19,25 @@ public sealed record SegmentOptions
     public TimeSpan InitialisationTimeout { get; init; } = TimeSpan.FromSeconds(5);
 
     /// <summary>
+    /// The directory a named shared-memory segment is created in or opened from, for this call only; null (the
+    /// default) means <see cref="SegmentName.Directory"/>: <c>$MEMBRANE_DIR</c>, else /dev/shm. The segment is then the
+    /// file of that name in this directory, reported with <see cref="SegmentBacking.File"/> and its full path as its name.
+    /// Must be absolute. Ignored for other backings.
+    /// </summary>
+    public string? Directory { get; init; }
+
+    /// <summary>
     /// When set at creation, the segment is removed when the last attached process detaches (and by
     /// <c>membrane gc</c> once every attached process died). Recorded in the header, so it holds for every process.
     /// </summary>
     public bool RemoveWhenUnused { get; init; }
+
+    /// <summary>
+    /// The name and options a call acts on once <see cref="Directory"/> is applied: a shared-memory name placed in a
+    /// directory of its own is the file at that path.
+    /// </summary>
+    internal (string Name, SegmentOptions Options) Place(string name) =>
+        Directory is null || Backing != SegmentBacking.SharedMemory
+            ? (name, this)
+            : (SegmentName.ResolveDirectory(Directory) + "/" + SegmentName.Validate(name), this with { Backing = SegmentBacking.File, Directory = null });
 }

@@ -30,6 +30,7 @@ public sealed unsafe partial class SharedSegment
     internal static SharedSegment Create(string name, long payloadSize, PayloadSpec spec, SegmentOptions options, Action<SharedSegment>? initialize)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(payloadSize);
+        (name, options) = options.Place(name);
         if (payloadSize > L.MaxPayloadSize)
         {
             throw new ArgumentOutOfRangeException(nameof(payloadSize), payloadSize, $"Segment '{name}': a payload is at most {L.MaxPayloadSize:N0} bytes (1 TiB).");
@@ -165,7 +166,7 @@ public sealed unsafe partial class SharedSegment
         }
         if (error is Interop.ENOSPC or Interop.EFBIG or Interop.ENOMEM)
         {
-            string where = backing == SegmentBacking.File ? Path.GetDirectoryName(Path.GetFullPath(name)) ?? "/" : SegmentName.SharedMemoryDirectory;
+            string where = SegmentFiles.DirectoryOf(name, backing);
             throw new InsufficientSharedMemoryException(
                 $"There is no room for the segment in {where}.", name,
                 expected: $"{totalSize:N0} bytes free", found: $"{FreeBytes(where):N0} bytes free", errno: error);

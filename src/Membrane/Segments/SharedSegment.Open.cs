@@ -43,6 +43,7 @@ public sealed unsafe partial class SharedSegment
 
     internal static SharedSegment OpenOrCreate(string name, long payloadSize, PayloadSpec spec, SegmentOptions options, Action<SharedSegment>? initialize)
     {
+        (name, options) = options.Place(name);
         string canonical = Canonical(name, options.Backing);
         for (int attempt = 0; attempt < OpenOrCreateAttempts; attempt++)
         {
@@ -76,6 +77,7 @@ public sealed unsafe partial class SharedSegment
 
     internal static SharedSegment Open(string name, PayloadSpec spec, SegmentOptions options)
     {
+        (name, options) = options.Place(name);
         string canonical = Canonical(name, options.Backing);
         long deadline = Stopwatch.GetTimestamp() + (long)(options.InitialisationTimeout.TotalSeconds * Stopwatch.Frequency);
         for (int round = 0; ; round++)

@@ -104,6 +104,13 @@ internal sealed class Peer : IDisposable
         return cli.RunToEnd();
     }
 
+    /// <summary>Runs the CLI to completion with <paramref name="environment"/> added to its environment.</summary>
+    internal static (int ExitCode, string Stdout, string Stderr) RunCliWith(IReadOnlyDictionary<string, string> environment, params string[] arguments)
+    {
+        using var cli = new Peer("Membrane.Cli.dll", arguments, environment: environment);
+        return cli.RunToEnd();
+    }
+
     /// <summary>Closes stdin and waits for the process to finish: exit code, stdout, stderr.</summary>
     internal (int ExitCode, string Stdout, string Stderr) RunToEnd()
     {
