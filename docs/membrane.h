@@ -94,7 +94,8 @@ struct membrane_arc {
     uint8_t mutex[MEMBRANE_ARC_MUTEX_SIZE]; /* pthread_mutex_t, PTHREAD_PROCESS_SHARED | ROBUST | ERRORCHECK */
     uint64_t holder_identity;               /* identity of the lock holder, 0 = none; written by the holder */
     int64_t sequence;                       /* seqlock: odd = value being changed; written by the holder */
-    uint8_t reserved[0x80 - 0x50];
+    int64_t owner_died_count;               /* lockers that found the previous owner dead; written by the holder */
+    uint8_t reserved[0x80 - 0x58];
     /* T value follows at offset 0x80 */
 };
 

@@ -1,11 +1,19 @@
 using System.CommandLine;
 using Membrane.Cli.Bench;
 using Membrane.Cli.Commands;
+using Spectre.Console;
+
+// Off a terminal there is no width to fit: Spectre's default of 80 columns would break every longer line of a log in two.
+if (Console.IsOutputRedirected)
+{
+    AnsiConsole.Profile.Width = 240;
+}
 
 var root = new RootCommand("membrane: shared-memory IPC for .NET on Linux. List, inspect, remove and collect segments; run the demo; measure every transport.")
 {
     LsCommand.Create(),
     InspectCommand.Create(),
+    StatCommand.Create(),
     RmCommand.Create(),
     GcCommand.Create(),
     DemoCommand.Create(),

@@ -113,35 +113,57 @@ internal static class DemoCommand
         return process;
     }
 
-    /// <summary>A live table: the writer's position and rate, each reader's position, lag, rate and losses.</summary>
+    /// <summary>
+    /// Every 250 ms the writer's position and rate, each reader's position, lag, rate and process: a live table on a
+    /// terminal; off one (a file, a pipe), a plain line a second, so that a log holds each reading once.
+    /// </summary>
     private static void Watch(Journal journal, TimeSpan duration)
     {
         var table = new Table().AddColumns("", "position", "lag", "rate (entries/s)", "reader process");
         var clock = Stopwatch.StartNew();
         long[] previous = new long[Readers + 1];
         TimeSpan previousTime = TimeSpan.Zero;
-        AnsiConsole.Live(table).Start(context =>
+        bool terminal = !Console.IsOutputRedirected;
+        void Sample(Action refresh)
         {
             while (clock.Elapsed < duration)
             {
-                Thread.Sleep(250);
+                Thread.Sleep(terminal ? 250 : 1000);
                 TimeSpan now = clock.Elapsed;
                 double interval = (now - previousTime).TotalSeconds;
                 previousTime = now;
                 long write = journal.WritePosition;
                 table.Rows.Clear();
                 table.AddRow("writer", $"{write:N0}", "", $"{(write - previous[0]) / interval:N0}", "");
+                var line = new System.Text.StringBuilder($"{now.TotalSeconds,5:0.0} s  writer {write:N0} ({(write - previous[0]) / interval:N0}/s)");
                 previous[0] = write;
                 foreach (CursorInfo cursor in journal.Cursors())
                 {
-                    table.AddRow($"reader {cursor.Id}", $"{cursor.CommittedPosition:N0}", $"{cursor.Lag:N0}",
-                        $"{(cursor.CommittedPosition - previous[cursor.Id + 1]) / interval:N0}",
-                        cursor.Owner is { } owner ? $"{owner.Pid}{(cursor.OwnerAlive ? "" : " (dead)")}" : "-");
+                    double rate = (cursor.CommittedPosition - previous[cursor.Id + 1]) / interval;
+                    string process = cursor.Owner is { } owner ? $"{owner.Pid}{(cursor.OwnerAlive ? "" : " (dead)")}" : "-";
+                    table.AddRow($"reader {cursor.Id}", $"{cursor.CommittedPosition:N0}", $"{cursor.Lag:N0}", $"{rate:N0}", process);
+                    line.Append(CultureInfo.InvariantCulture, $"  reader {cursor.Id} {cursor.CommittedPosition:N0} lag {cursor.Lag:N0} ({rate:N0}/s, pid {process})");
                     previous[cursor.Id + 1] = cursor.CommittedPosition;
                 }
-                context.Refresh();
+                if (terminal)
+                {
+                    refresh();
+                }
+                else
+                {
+                    Console.Out.WriteLine(line.ToString());
+                    Console.Out.Flush();
+                }
             }
-        });
+        }
+        if (terminal)
+        {
+            AnsiConsole.Live(table).Start(context => Sample(context.Refresh));
+        }
+        else
+        {
+            Sample(() => { });
+        }
     }
 
     private static void Stop(Process process)

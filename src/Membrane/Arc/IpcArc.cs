@@ -262,6 +262,11 @@ public sealed unsafe class IpcArc<T> : IDisposable
         {
             CrashPoints.Reach(CrashPoints.ArcLockAfterAcquire);
         }
+        if (outcome == LockOutcome.AcquiredOwnerDied)
+        {
+            // Under the lock, so a plain increment; the unlock publishes it. Only this rare path pays for it.
+            Unsafe.AsRef<long>(_payload + ArcLayout.OwnerDiedCountOffset)++;
+        }
         ref long sequence = ref Sequence;
         long current = Volatile.Read(ref sequence);
         if ((current & 1) == 0)

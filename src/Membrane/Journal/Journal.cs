@@ -253,7 +253,7 @@ public sealed unsafe class Journal : IDisposable
             ProcessIdentity? process = ProcessClaim.Holder(ref cursor.Owner, ref cursor.OwnerBootTag);
             long committed = Volatile.Read(ref cursor.Committed);
             cursors.Add(new CursorInfo(id, cursor.ReadName(), Volatile.Read(ref cursor.State) == JournalCursor.Registered,
-                committed, process, process is { } owner && Processes.IsAlive(owner.Packed), write - committed));
+                committed, process, process is { } owner && Processes.IsAlive(owner.Packed), Math.Max(0, write - committed))); // a reader may commit past the write position read just before
         }
         return cursors;
     }

@@ -318,6 +318,9 @@ public sealed class JournalCliTests : IDisposable
 
         Assert.True(exitCode == 0, stdout + stderr);
         Assert.Contains("Removed the journal", stdout, StringComparison.Ordinal);
+        // Off a terminal the live table is plain lines, one a second, never redrawn.
+        Assert.DoesNotContain('\u001b', stdout);
+        Assert.InRange(stdout.Split('\n').Count(l => l.Contains(" s  writer ", StringComparison.Ordinal) && l.Contains("reader 1 ", StringComparison.Ordinal)), 1, 2);
         int reports = 0;
         foreach (string csv in Directory.GetFiles(directory, "output_*.csv").Order())
         {

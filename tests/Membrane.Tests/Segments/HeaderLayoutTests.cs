@@ -88,6 +88,7 @@ public class HeaderLayoutTests
 
         Check("offsetof(struct membrane_arc, holder_identity)", Membrane.Arc.ArcLayout.HolderOffset);
         Check("offsetof(struct membrane_arc, sequence)", Membrane.Arc.ArcLayout.SequenceOffset);
+        Check("offsetof(struct membrane_arc, owner_died_count)", Membrane.Arc.ArcLayout.OwnerDiedCountOffset);
         Check("sizeof(struct membrane_arc)", Membrane.Arc.ArcLayout.ValueOffset);
         Check("MEMBRANE_ARC_MUTEX_SIZE", Membrane.Native.Interop.PThreadMutexReservedSize);
         Check("offsetof(struct membrane_journal, write_position)", JournalLayout.WritePositionOffset);

@@ -1,0 +1,144 @@
+using System.Diagnostics;
+using Membrane.Arc;
+using Membrane.Native;
+using Membrane.Segments;
+using H = Membrane.Segments.SegmentHeaderLayout;
+
+namespace Membrane.Diagnostics;
+
+/// <summary>
+/// Reads the counters every segment kind keeps in its own memory (positions, aborted claims, lock cycles), from a
+/// read-only mapping: the reading process neither attaches nor writes, so it can watch any segment it may read, as
+/// <c>membrane stat</c> does. Every shared value is read once and checked before it is used: a damaged segment is a
+/// <see cref="SegmentCorruptException"/>, never a read outside the mapping.
+/// </summary>
+public static unsafe class SegmentStatistics
+{
+    /// <summary>Reads every ready journal, ring, queue and arc that <see cref="SegmentCatalog.List"/> finds; others are passed over.</summary>
+    public static IReadOnlyList<SegmentSample> SampleAll()
+    {
+        var samples = new List<SegmentSample>();
+        foreach (SegmentInfo info in SegmentCatalog.List())
+        {
+            if (info.InCreation || info.State != SegmentState.Ready || !IsSampled(info.Kind))
+            {
+                continue;
+            }
+            try
+            {
+                samples.Add(Sample(info.Name, info.Backing));
+            }
+            catch (SegmentNotFoundException)
+            {
+                // Removed since it was listed.
+            }
+        }
+        return samples;
+    }
+
+    /// <summary>
+    /// Reads one segment. <see cref="SegmentNotFoundException"/> if it does not exist, <see cref="ForeignSegmentException"/>
+    /// for a file that is not a segment, <see cref="SegmentLayoutMismatchException"/> for a kind that keeps no counters
+    /// (a raw segment) or a layout version this library does not read.
+    /// </summary>
+    public static SegmentSample Sample(string name, SegmentBacking backing = SegmentBacking.SharedMemory)
+    {
+        string canonical = backing == SegmentBacking.File ? name : SegmentName.Validate(name);
+        using SafeFileDescriptor fd = SegmentFiles.Open(canonical, backing, create: false, writable: false, default);
+        long size = SegmentFiles.SegmentSize(fd, canonical);
+        using MappedMemory mapping = MappedMemory.Map(fd, size, writable: false, out int errno);
+        if (errno != 0)
+        {
+            NativeError.Throw("mmap", errno, canonical);
+        }
+        ref SegmentHeader header = ref *(SegmentHeader*)mapping.Pointer;
+        if (header.Magic != H.Magic)
+        {
+            throw new ForeignSegmentException("It is not a Membrane segment.", canonical,
+                expected: $"magic 0x{H.Magic:x16}", found: $"magic 0x{header.Magic:x16}");
+        }
+        var kind = (SegmentKind)header.Kind;
+        if (header.LayoutVersion != H.LayoutVersion || !IsSampled(kind))
+        {
+            throw new SegmentLayoutMismatchException("It keeps no counters this library reads.", canonical,
+                expected: $"a journal, ring, queue or arc of layout version {H.LayoutVersion}", found: $"a {kind} of layout version {header.LayoutVersion}");
+        }
+        var reader = new Reader(mapping.Pointer, size, canonical);
+        var table = new ProcessTable(mapping.Pointer, fd, canonical);
+        var sample = new SegmentSample { Name = canonical, Kind = kind, Timestamp = Stopwatch.GetTimestamp() };
+        return kind switch
+        {
+            SegmentKind.Journal => sample with { Journal = ReadJournal(reader, table) },
+            SegmentKind.Ring => sample with { Ring = ReadRing(reader) },
+            SegmentKind.Queue => sample with { Queue = ReadQueue(reader) },
+            _ => sample with { Arc = ReadArc(reader, table) },
+        };
+    }
+
+    private static bool IsSampled(SegmentKind kind) => kind is SegmentKind.Journal or SegmentKind.Ring or SegmentKind.Queue or SegmentKind.Arc;
+
+    private static JournalSample ReadJournal(Reader payload, ProcessTable table)
+    {
+        long write = payload.Int64(JournalLayout.WritePositionOffset);
+        long capacity = payload.Int64(JournalLayout.CapacityOffset);
+        uint count = payload.UInt32(JournalLayout.CursorCountOffset);
+        payload.Check(count <= JournalLayout.MaxCursors && capacity > 0, "cursor count and capacity", $"{count} cursors, capacity {capacity}");
+        var cursors = new List<CursorSample>((int)count);
+        for (int id = 0; id < count; id++)
+        {
+            int at = JournalLayout.CursorTableOffset + (id * JournalLayout.CursorSize);
+            ref JournalCursor cursor = ref payload.At<JournalCursor>(at, JournalLayout.CursorSize);
+            long position = Volatile.Read(ref cursor.Committed);
+            ProcessIdentity? reader = ProcessClaim.Holder(ref cursor.Owner, ref cursor.OwnerBootTag);
+            long lag = Math.Max(0, write - position);
+            cursors.Add(new CursorSample(id, cursor.ReadName(), Volatile.Read(ref cursor.State) == JournalCursor.Registered, position, lag,
+                Math.Max(0, lag - capacity), reader?.Pid, reader is { } r && table.IsAlive(r.Packed)));
+        }
+        return new JournalSample(write, capacity, cursors);
+    }
+
+    private static RingSample ReadRing(Reader payload) => new(
+        payload.Int64(RingLayout.CapacityOffset), payload.Int64(RingLayout.TailOffset), payload.Int64(RingLayout.HeadOffset),
+        Pid(payload.UInt64(RingLayout.ProducerIdentityOffset)), Pid(payload.UInt64(RingLayout.ConsumerIdentityOffset)));
+
+    private static QueueSample ReadQueue(Reader payload) => new(
+        payload.Int64(QueueLayout.CapacityOffset), payload.Int64(QueueLayout.TailOffset), payload.Int64(QueueLayout.HeadOffset),
+        payload.Int64(QueueLayout.AbortedClaimsOffset), Pid(payload.UInt64(QueueLayout.ConsumerIdentityOffset)));
+
+    private static ArcSample ReadArc(Reader payload, ProcessTable table)
+    {
+        ulong holder = payload.UInt64(ArcLayout.HolderOffset);
+        // Two steps of the sequence lock per lock cycle; an odd sequence is a cycle under way.
+        return new ArcSample(Pid(holder), holder != 0 && table.IsAlive(holder), payload.Int64(ArcLayout.SequenceOffset) / 2,
+            payload.Int64(ArcLayout.OwnerDiedCountOffset));
+    }
+
+    private static int? Pid(ulong identity) => identity == 0 ? null : ProcessIdentity.Unpack(identity, 0).Pid;
+
+    /// <summary>Bounds-checked, acquire reads of a mapped payload.</summary>
+    private readonly struct Reader(byte* segment, long size, string name)
+    {
+        private readonly byte* _payload = segment + H.Size;
+        private readonly long _length = size - H.Size;
+
+        internal long Int64(int offset) => Volatile.Read(ref At<long>(offset, sizeof(long)));
+
+        internal ulong UInt64(int offset) => Volatile.Read(ref At<ulong>(offset, sizeof(ulong)));
+
+        internal uint UInt32(int offset) => Volatile.Read(ref At<uint>(offset, sizeof(uint)));
+
+        internal ref T At<T>(int offset, int length) where T : unmanaged
+        {
+            Check(offset >= 0 && offset + (long)length <= _length, "a payload that holds its layout", $"{_length:N0} payload bytes");
+            return ref *(T*)(_payload + offset);
+        }
+
+        internal void Check(bool condition, string expected, string found)
+        {
+            if (!condition)
+            {
+                throw new SegmentCorruptException("Its counters cannot be read.", name, expected: expected, found: found);
+            }
+        }
+    }
+}
