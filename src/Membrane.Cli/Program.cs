@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Membrane.Cli;
 using Membrane.Cli.Bench;
 using Membrane.Cli.Commands;
 using Spectre.Console;
@@ -25,4 +26,7 @@ var root = new RootCommand("membrane: shared-memory IPC for .NET on Linux. List,
     BenchCommand.Create(),
     BenchPeerCommand.Create(),
 };
-return await root.Parse(args).InvokeAsync().ConfigureAwait(false);
+ParseResult parsed = root.Parse(args);
+int exitCode = await parsed.InvokeAsync().ConfigureAwait(false);
+// The parser's own error action (it prints the errors and the usage) exits 1; a wrong command line is 2 here, as documented.
+return parsed.Errors.Count > 0 ? ExitCodes.Usage : exitCode;

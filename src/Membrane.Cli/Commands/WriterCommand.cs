@@ -41,15 +41,31 @@ internal static class WriterCommand
             Description = "one (a single writer at a time) or many (several writer commands at once), when creating it.",
             DefaultValueFactory = _ => JournalWriters.One,
         };
+        var mode = new Option<UnixFileMode>("--mode")
+        {
+            Description = "Permission bits in octal when creating it, e.g. 660 to share with the group (default 600).",
+            DefaultValueFactory = _ => UnixFileMode.UserRead | UnixFileMode.UserWrite,
+            CustomParser = result =>
+            {
+                string text = result.Tokens.Single().Value;
+                if (text.Length is >= 3 and <= 4 && text.All(c => c is >= '0' and <= '7'))
+                {
+                    return (UnixFileMode)Convert.ToInt32(text, 8);
+                }
+                result.AddError($"--mode must be octal permission bits such as 600 or 0660, not '{text}'.");
+                return default;
+            },
+        };
         var command = new Command("writer", "Append quote entries to a journal (creating it if needed) until --count or SIGINT/SIGTERM.")
         {
-            journal, count, rate, capacity, readers, policy, writers,
+            journal, count, rate, capacity, readers, policy, writers, mode,
         };
         command.SetAction(parse => CliOutput.Run(json: false, () => Run(
             parse.GetRequiredValue(journal), parse.GetValue(count), parse.GetValue(rate),
             new JournalOptions
             {
                 Capacity = parse.GetValue(capacity), Cursors = parse.GetValue(readers), Policy = parse.GetValue(policy), Writers = parse.GetValue(writers), SlotSize = 64,
+                Mode = parse.GetValue(mode),
             })));
         return command;
     }

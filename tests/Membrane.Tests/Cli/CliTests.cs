@@ -33,6 +33,22 @@ public sealed class CliTests : IDisposable
     }
 
     [Fact]
+    public void Writer_mode_sets_the_new_journals_permission_bits_and_a_bad_mode_is_a_usage_error()
+    {
+        string journal = _segments.NewName("cli-mode");
+
+        (int created, _, string creationErrors) = Peer.RunCli("writer", "--journal", journal, "--count", "0", "--mode", "660");
+        (int refused, _, string refusal) = Peer.RunCli("writer", "--journal", journal + "-bad", "--count", "0", "--mode", "rw");
+
+        Assert.True(created == 0, creationErrors);
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.GroupWrite,
+            File.GetUnixFileMode(TestSegments.ShmPath(journal)));
+        Assert.Equal(2, refused);
+        Assert.Contains("--mode must be octal", refusal, StringComparison.Ordinal);
+        Assert.False(File.Exists(TestSegments.ShmPath(journal + "-bad")));
+    }
+
+    [Fact]
     public void Ls_does_not_list_foreign_files()
     {
         string name = _segments.NewName("cli-foreign-ls");
