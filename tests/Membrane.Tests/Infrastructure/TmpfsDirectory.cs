@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 
 namespace Membrane.Tests.Infrastructure;
@@ -36,16 +35,6 @@ internal sealed class TmpfsDirectory : IDisposable
         Directory.Delete(Path);
     }
 
-    private static void Run(string program, params string[] arguments)
-    {
-        var info = new ProcessStartInfo(program) { RedirectStandardError = true, UseShellExecute = false };
-        foreach (string argument in arguments)
-        {
-            info.ArgumentList.Add(argument);
-        }
-        using Process process = Process.Start(info) ?? throw new InvalidOperationException("could not start " + program);
-        string errors = process.StandardError.ReadToEnd();
-        process.WaitForExit();
-        Assert.True(process.ExitCode == 0, $"{program} {string.Join(' ', arguments)} failed ({process.ExitCode}): {errors} (the tests run as root)");
-    }
+    private static void Run(string program, params string[] arguments) =>
+        ExternalCommand.Succeed(program, arguments, TimeSpan.FromSeconds(30)); // root is needed, as CI runs
 }
