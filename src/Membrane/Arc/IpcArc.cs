@@ -328,6 +328,7 @@ public sealed unsafe class IpcArc<T> : IDisposable
     {
         Mode = options?.Mode ?? Segments.SegmentOptions.Default.Mode,
         InitialisationTimeout = options?.InitialisationTimeout ?? Segments.SegmentOptions.Default.InitialisationTimeout,
+        Mapping = options?.Mapping ?? default,
         RemoveWhenUnused = true,
     };
 }

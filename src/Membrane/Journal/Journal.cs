@@ -128,6 +128,9 @@ public sealed unsafe class Journal : IDisposable
     /// <summary>Opens an existing journal, checking its layout and cursor table.</summary>
     public static Journal Open(string name) => new(SharedSegment.Open(name, Spec, Segments.SegmentOptions.Default));
 
+    /// <summary>Opens an existing journal, mapped as <paramref name="mapping"/> says (see <see cref="JournalOptions.Mapping"/>).</summary>
+    public static Journal Open(string name, SegmentMapping mapping) => new(SharedSegment.Open(name, Spec, new SegmentOptions { Mapping = mapping }));
+
     /// <summary>Opens the journal if it exists (whatever its options), else creates it with <paramref name="options"/>.</summary>
     public static Journal OpenOrCreate(string name, JournalOptions? options = null)
     {
@@ -448,7 +451,7 @@ public sealed unsafe class Journal : IDisposable
 
     private static long PayloadSize(JournalOptions options) => L.PayloadSize(options.SlotSize, options.Capacity, options.Cursors, options.WriterSlots); // checked by Validate
 
-    private static SegmentOptions SegmentOptions(JournalOptions options) => new() { Mode = options.Mode };
+    private static SegmentOptions SegmentOptions(JournalOptions options) => new() { Mode = options.Mode, Mapping = options.Mapping };
 
     private static void Initialise(SharedSegment segment, JournalOptions options)
     {

@@ -27,6 +27,13 @@ public sealed record JournalOptions
     /// <summary>Permission bits of the segment, applied exactly; 0600 by default.</summary>
     public UnixFileMode Mode { get; init; } = UnixFileMode.UserRead | UnixFileMode.UserWrite;
 
+    /// <summary>
+    /// How this process maps the segment: <see cref="Segments.SegmentMapping.Prefault"/> faults every page in at
+    /// creation or open, so that the first lap does not pay a page fault a page; <see cref="Segments.SegmentMapping.LockInMemory"/>
+    /// also keeps the pages in RAM. Each process chooses for its own mapping.
+    /// </summary>
+    public Segments.SegmentMapping Mapping { get; init; }
+
     /// <summary>The largest <see cref="Capacity"/>: 2^34 slots (and a journal's segment is at most 1 TiB besides).</summary>
     public const long MaxCapacity = JournalLayout.MaxCapacity;
 

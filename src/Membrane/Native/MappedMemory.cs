@@ -8,29 +8,71 @@ namespace Membrane.Native;
 /// </summary>
 internal sealed class MappedMemory : SafeBuffer
 {
+    /// <summary>What was mapped: the length asked for, rounded up to whole huge pages on hugetlbfs (whose munmap refuses less).</summary>
+    private nuint _mappedLength;
+
     public MappedMemory()
         : base(ownsHandle: true)
     {
     }
 
-    /// <summary>Maps <paramref name="length"/> bytes of <paramref name="fd"/> shared, read-write or read-only.</summary>
-    internal static MappedMemory Map(SafeFileDescriptor fd, long length, bool writable, out int errno)
+    /// <summary>
+    /// Maps <paramref name="length"/> bytes of <paramref name="fd"/> shared, read-write or read-only; with
+    /// <paramref name="prefault"/> every page is faulted in now (<c>MAP_POPULATE</c>). On failure the errno is
+    /// returned and the mapping is invalid. A file on hugetlbfs is mapped in whole huge pages.
+    /// </summary>
+    internal static MappedMemory Map(SafeFileDescriptor fd, long length, bool writable, out int errno, bool prefault = false)
     {
         int protection = writable ? Interop.PROT_READ | Interop.PROT_WRITE : Interop.PROT_READ;
-        nint address = Interop.MMap(0, (nuint)length, protection, Interop.MAP_SHARED, fd, 0);
+        int flags = Interop.MAP_SHARED | (prefault ? Interop.MAP_POPULATE : 0);
+        long hugePage = HugePageSize(fd);
+        nuint mapped = (nuint)(hugePage > 0 ? RoundUp(length, hugePage) : length);
+        nint address = Interop.MMap(0, mapped, protection, flags, fd, 0);
         errno = address == Interop.MAP_FAILED ? Interop.LastErrno : 0;
-        var mapping = new MappedMemory();
+        var memory = new MappedMemory();
         if (errno == 0)
         {
-            mapping.SetHandle(address);
-            mapping.Initialize((ulong)length);
+            memory._mappedLength = mapped;
+            memory.SetHandle(address);
+            memory.Initialize((ulong)length);
         }
-        return mapping;
+        return memory;
     }
+
+    /// <summary>
+    /// <see cref="Map"/> for a segment, read-write, optionally locked in memory (<c>mlock</c>: its pages stay in RAM
+    /// until unmapped); a failure of either call is thrown, naming <paramref name="name"/>.
+    /// </summary>
+    internal static MappedMemory MapSegment(SafeFileDescriptor fd, long length, bool prefault, bool lockInMemory, string name)
+    {
+        MappedMemory memory = Map(fd, length, writable: true, out int errno, prefault);
+        if (errno != 0)
+        {
+            memory.Dispose();
+            NativeError.Throw("mmap", errno, name);
+        }
+        if (lockInMemory && Interop.MLock(memory.handle, memory._mappedLength) != 0)
+        {
+            errno = Interop.LastErrno;
+            memory.Dispose();
+            throw new NativeCallException("mlock failed: the segment cannot be locked in memory.", name,
+                expected: $"{length:N0} bytes this process may lock (RLIMIT_MEMLOCK, 'ulimit -l'; CAP_IPC_LOCK lifts it)",
+                found: errno == Interop.ENOMEM || errno == Interop.EAGAIN ? "the limit reached" : "mlock refused", errno: errno);
+        }
+        return memory;
+    }
+
+    /// <summary>The huge page size when <paramref name="fd"/> is a file on hugetlbfs, else 0.</summary>
+    internal static long HugePageSize(SafeFileDescriptor fd) =>
+        Interop.FStatFs(fd, out Interop.StatFs fileSystem) == 0 && fileSystem.Type == Interop.HUGETLBFS_MAGIC && fileSystem.BlockSize > 0
+            ? fileSystem.BlockSize
+            : 0;
+
+    internal static long RoundUp(long length, long unit) => (length + unit - 1) / unit * unit;
 
     internal unsafe byte* Pointer => (byte*)handle;
 
     internal long Length => (long)ByteLength;
 
-    protected override bool ReleaseHandle() => Interop.MUnmap(handle, (nuint)ByteLength) == 0;
+    protected override bool ReleaseHandle() => Interop.MUnmap(handle, _mappedLength) == 0;
 }

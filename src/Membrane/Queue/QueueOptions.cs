@@ -14,6 +14,13 @@ public sealed record QueueOptions
     /// <summary>Permissions of the segment (0600 by default).</summary>
     public UnixFileMode Mode { get; init; } = UnixFileMode.UserRead | UnixFileMode.UserWrite;
 
+    /// <summary>
+    /// How this process maps the segment: <see cref="Segments.SegmentMapping.Prefault"/> faults every page in at
+    /// creation or open, so that the first lap does not pay a page fault a page; <see cref="Segments.SegmentMapping.LockInMemory"/>
+    /// also keeps the pages in RAM. Each process chooses for its own mapping.
+    /// </summary>
+    public Segments.SegmentMapping Mapping { get; init; }
+
     internal void Validate(string name)
     {
         if (Capacity < QueueLayout.MinCapacity || Capacity > QueueLayout.MaxCapacity || !BitOperations.IsPow2(Capacity))

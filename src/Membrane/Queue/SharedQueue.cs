@@ -90,6 +90,9 @@ public sealed unsafe class SharedQueue : IDisposable
     /// <summary>Opens an existing queue, checking its layout.</summary>
     public static SharedQueue Open(string name) => new(SharedSegment.Open(name, Spec, SegmentOptions.Default));
 
+    /// <summary>Opens an existing queue, mapped as <paramref name="mapping"/> says (see <see cref="QueueOptions.Mapping"/>).</summary>
+    public static SharedQueue Open(string name, SegmentMapping mapping) => new(SharedSegment.Open(name, Spec, new SegmentOptions { Mapping = mapping }));
+
     /// <summary>Opens the queue if it exists (whatever its options), else creates it with <paramref name="options"/>.</summary>
     public static SharedQueue OpenOrCreate(string name, QueueOptions? options = null)
     {
@@ -243,7 +246,7 @@ public sealed unsafe class SharedQueue : IDisposable
 
     private static PayloadSpec Spec { get; } = new(SegmentKind.Queue, TypeFingerprint.None);
 
-    private static SegmentOptions SegmentOptionsFor(QueueOptions options) => new() { Mode = options.Mode, RemoveWhenUnused = true };
+    private static SegmentOptions SegmentOptionsFor(QueueOptions options) => new() { Mode = options.Mode, RemoveWhenUnused = true, Mapping = options.Mapping };
 
     private static void Initialise(SharedSegment segment, QueueOptions options)
     {

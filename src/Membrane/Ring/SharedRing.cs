@@ -97,6 +97,9 @@ public sealed unsafe class SharedRing : IDisposable
     /// <summary>Opens an existing ring, checking its layout.</summary>
     public static SharedRing Open(string name) => Named(SharedSegment.Open(name, Spec, SegmentOptions.Default));
 
+    /// <summary>Opens an existing ring, mapped as <paramref name="mapping"/> says (see <see cref="RingOptions.Mapping"/>).</summary>
+    public static SharedRing Open(string name, SegmentMapping mapping) => Named(SharedSegment.Open(name, Spec, new SegmentOptions { Mapping = mapping }));
+
     /// <summary>Opens the ring if it exists (whatever its capacity), else creates it with <paramref name="options"/>.</summary>
     public static SharedRing OpenOrCreate(string name, RingOptions? options = null)
     {
@@ -272,7 +275,7 @@ public sealed unsafe class SharedRing : IDisposable
 
     private static PayloadSpec Spec { get; } = new(SegmentKind.Ring, TypeFingerprint.None);
 
-    private static SegmentOptions SegmentOptionsFor(RingOptions options) => new() { Mode = options.Mode, RemoveWhenUnused = true };
+    private static SegmentOptions SegmentOptionsFor(RingOptions options) => new() { Mode = options.Mode, RemoveWhenUnused = true, Mapping = options.Mapping };
 
     private static void Initialise(SharedSegment segment, RingOptions options) => Initialise(segment.PayloadPointer, options.Capacity);
 

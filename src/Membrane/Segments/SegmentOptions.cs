@@ -27,6 +27,13 @@ public sealed record SegmentOptions
     public string? Directory { get; init; }
 
     /// <summary>
+    /// Whether this process faults every page in at open, or locks them in memory (see <see cref="SegmentMapping"/>);
+    /// each process chooses for itself. On hugetlbfs (a huge-page directory given as <see cref="Directory"/> or
+    /// <c>MEMBRANE_DIR</c>) the segment is in huge pages whatever this says.
+    /// </summary>
+    public SegmentMapping Mapping { get; init; }
+
+    /// <summary>
     /// When set at creation, the segment is removed when the last attached process detaches (and by
     /// <c>membrane gc</c> once every attached process died). Recorded in the header, so it holds for every process.
     /// </summary>

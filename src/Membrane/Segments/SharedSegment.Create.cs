@@ -61,12 +61,15 @@ public sealed unsafe partial class SharedSegment
             {
                 NativeError.Throw("fchmod", Interop.LastErrno, canonical);
             }
-            Reserve(fd, canonical, totalSize, options.Backing);
-            mapping = MappedMemory.Map(fd, totalSize, writable: true, out int errno);
-            if (errno != 0)
+            if (MappedMemory.HugePageSize(fd) is > 0 and long hugePage)
             {
-                NativeError.Throw("mmap", errno, canonical);
+                // On hugetlbfs a writable mapping grows the file to whole huge pages: the segment is that size from the start,
+                // so that its header and its file agree for every opener; the kinds use what they asked for and ignore the rest.
+                totalSize = MappedMemory.RoundUp(totalSize, hugePage);
+                payloadSize = totalSize - L.Size;
             }
+            Reserve(fd, canonical, totalSize, options.Backing);
+            mapping = MapFor(fd, totalSize, options, canonical);
             segment = new SharedSegment(canonical, options.Backing, fd, mapping);
             segment.Initialise(spec, payloadSize, options, initialize);
             if (CrashPoints.Armed)
@@ -155,6 +158,11 @@ public sealed unsafe partial class SharedSegment
     /// any PID namespace. The first byte of the header's creator field.
     /// </summary>
     internal const long CreatorLockOffset = L.CreatorIdentityOffset;
+
+    /// <summary>The one place a segment is mapped for use, as <see cref="SegmentOptions.Mapping"/> asks.</summary>
+    private static MappedMemory MapFor(SafeFileDescriptor fd, long size, SegmentOptions options, string name) =>
+        MappedMemory.MapSegment(fd, size, prefault: options.Mapping != SegmentMapping.Default,
+            lockInMemory: options.Mapping.HasFlag(SegmentMapping.LockInMemory), name);
 
     /// <summary>posix_fallocate: the pages exist now or the call fails now, instead of a SIGBUS on first touch.</summary>
     private static void Reserve(SafeFileDescriptor fd, string name, long totalSize, SegmentBacking backing)

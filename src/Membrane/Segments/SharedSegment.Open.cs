@@ -86,7 +86,7 @@ public sealed unsafe partial class SharedSegment
             string? pending;
             try
             {
-                pending = TryOpenReady(canonical, options.Backing, fd, spec, out SharedSegment? segment);
+                pending = TryOpenReady(canonical, options, fd, spec, out SharedSegment? segment);
                 if (segment is not null)
                 {
                     return segment;
@@ -120,17 +120,12 @@ public sealed unsafe partial class SharedSegment
     /// Maps and validates; returns null with the attached segment when ready, else a description of why it is not
     /// yet (the caller waits). Throws when it never will be (foreign, corrupt, mismatched, abandoned).
     /// </summary>
-    private static string? TryOpenReady(string name, SegmentBacking backing, SafeFileDescriptor fd, PayloadSpec spec, out SharedSegment? opened)
+    private static string? TryOpenReady(string name, SegmentOptions options, SafeFileDescriptor fd, PayloadSpec spec, out SharedSegment? opened)
     {
         opened = null;
         long size = SegmentFiles.SegmentSize(fd, name);
-        MappedMemory mapping = MappedMemory.Map(fd, size, writable: true, out int errno);
-        if (errno != 0)
-        {
-            mapping.Dispose();
-            NativeError.Throw("mmap", errno, name);
-        }
-        var segment = new SharedSegment(name, backing, fd, mapping);
+        MappedMemory mapping = MapFor(fd, size, options, name);
+        var segment = new SharedSegment(name, options.Backing, fd, mapping);
         try
         {
             // One copy, checked; the handle keeps what it needs of that copy, never the shared header's later values.

@@ -19,7 +19,7 @@ public sealed class SegmentDirectoryTests : IDisposable
     [Fact]
     public void Membrane_dir_puts_the_writers_journal_there_where_ls_and_rm_find_it_and_leaves_dev_shm_alone()
     {
-        using var tmpfs = new TmpfsDirectory("dir-cli", 64 << 20);
+        using var tmpfs = TestMount.Tmpfs("dir-cli", 64 << 20);
         string journal = _segments.NewName("dir-journal");
         var environment = new Dictionary<string, string> { [SegmentName.DirectoryVariable] = tmpfs.Path };
 
@@ -49,7 +49,7 @@ public sealed class SegmentDirectoryTests : IDisposable
     [Fact]
     public void SegmentOptions_Directory_is_where_a_process_with_that_MEMBRANE_DIR_attaches()
     {
-        using var tmpfs = new TmpfsDirectory("dir-options", 16 << 20);
+        using var tmpfs = TestMount.Tmpfs("dir-options", 16 << 20);
         string name = _segments.NewName("dir-options");
         var options = new SegmentOptions { Directory = tmpfs.Path };
 
@@ -71,7 +71,7 @@ public sealed class SegmentDirectoryTests : IDisposable
     [Fact]
     public void A_full_segment_directory_is_an_insufficient_memory_error_naming_it_and_leaves_nothing_behind()
     {
-        using var tmpfs = new TmpfsDirectory("dir-full", 1 << 20);
+        using var tmpfs = TestMount.Tmpfs("dir-full", 1 << 20);
         string name = _segments.NewName("dir-full");
 
         var error = Assert.Throws<InsufficientSharedMemoryException>(
