@@ -507,18 +507,26 @@ public sealed unsafe class Journal : IDisposable
             throw new SegmentCorruptException("Its write position is damaged.", _segment.Name,
                 expected: $"a write position from 0 to {L.MaxSequence}", found: published.ToString(System.Globalization.CultureInfo.InvariantCulture));
         }
-        // A reader may have committed an entry its writer stamped complete and died before publishing.
+        // Every cursor first, then the write position: readers commit while we look, and a position read before a
+        // commit could be behind it (an open of a busy journal failed as corrupt that way). A cursor read first is never
+        // ahead of the write position read after it. The scan of CurrentWritePosition counts an entry that a writer
+        // stamped complete and died before publishing, which a reader may have committed.
+        long[] committed = new long[CursorCount];
+        uint[] states = new uint[CursorCount];
+        for (int id = 0; id < CursorCount; id++)
+        {
+            committed[id] = Volatile.Read(ref Cursor(id).Committed);
+            states[id] = Volatile.Read(ref Cursor(id).State);
+        }
         long write = CurrentWritePosition;
         for (int id = 0; id < CursorCount; id++)
         {
-            long committed = Volatile.Read(ref Cursor(id).Committed);
-            uint state = Volatile.Read(ref Cursor(id).State);
-            if (committed < 0 || committed > write || state > JournalCursor.Registered)
+            if (committed[id] < 0 || committed[id] > write || states[id] > JournalCursor.Registered)
             {
                 _segment.Dispose();
                 throw new SegmentCorruptException("Its cursor table is damaged.", _segment.Name,
                     expected: $"cursor positions between 0 and the write position {write}, states 0 or 1",
-                    found: $"cursor {id} at position {committed}, state {state}");
+                    found: $"cursor {id} at position {committed[id]}, state {states[id]}");
             }
         }
     }

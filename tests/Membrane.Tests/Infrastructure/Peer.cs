@@ -131,6 +131,22 @@ internal sealed class Peer : IDisposable
         }
     }
 
+    /// <summary>The lines it printed that are waiting to be read, without waiting for more than <paramref name="wait"/> (for a failure's message).</summary>
+    internal string PrintedSoFar(TimeSpan wait)
+    {
+        var lines = new List<string>();
+        while (true)
+        {
+            _pendingLine ??= _process.StandardOutput.ReadLineAsync();
+            if (!_pendingLine.Wait(wait) || _pendingLine.Result is not string line)
+            {
+                return string.Join(" | ", lines);
+            }
+            lines.Add(line);
+            _pendingLine = null;
+        }
+    }
+
     /// <summary>The next line the process prints; fails the test with its stderr if none comes in time.</summary>
     internal string? ReadLine()
     {

@@ -270,6 +270,51 @@ public sealed class JournalTests : IDisposable
         Assert.Equal("cursor 2 at position 1099511627776, state 0", error.Found);
     }
 
+    [Theory]
+    [InlineData(JournalWriters.One)]
+    [InlineData(JournalWriters.Many)]
+    public async Task Opening_while_a_writer_appends_and_a_reader_commits_is_never_taken_for_damage(JournalWriters writers)
+    {
+        // The check at open compares each cursor with the write position: read in the wrong order, a reader that
+        // committed after the write position was read looked ahead of it, and the open failed as corrupt.
+        string name = _segments.NewName("journal-open-busy");
+        using var journal = Membrane.Journal.Create(name, new JournalOptions { Capacity = 1024, SlotSize = 16, Writers = writers });
+        using var stop = new CancellationTokenSource();
+        Task writing = Task.Run(() =>
+        {
+            using JournalWriter writer = journal.CreateWriter();
+            while (!stop.IsCancellationRequested)
+            {
+                writer.Append([1, 2, 3]);
+            }
+        });
+        Task reading = Task.Run(() =>
+        {
+            using JournalReader reader = journal.OpenReader(0);
+            byte[] entry = new byte[16];
+            while (!stop.IsCancellationRequested)
+            {
+                if (reader.TryRead(entry, out _))
+                {
+                    reader.Commit();
+                }
+            }
+        });
+        try
+        {
+            Eventually.Holds(() => journal.Cursors()[0].CommittedPosition > 10_000, "the reader commits");
+            for (int i = 0; i < 20_000; i++)
+            {
+                using var opened = Membrane.Journal.Open(name);
+            }
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            await Task.WhenAll(writing, reading).WaitAsync(TimeSpan.FromSeconds(30));
+        }
+    }
+
     [Fact]
     public void Another_kind_of_segment_is_refused_as_a_journal()
     {

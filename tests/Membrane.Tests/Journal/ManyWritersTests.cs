@@ -34,7 +34,7 @@ public sealed class ManyWritersTests : IDisposable
         using Peer second = Peer.Start("journal-write-tagged", journal.Name, "1", Text(count));
         using Peer third = Peer.Start("journal-write-tagged", journal.Name, "2", Text(count));
 
-        Received received = Receive(reader, writers: 3, total: 3 * count);
+        Received received = Receive(reader, writers: 3, total: 3 * count, () => Diagnose(journal, first, second, third));
 
         Assert.Equal([count, count, count], received.PerWriter);
         Assert.Equal(0, received.Aborted);
@@ -62,7 +62,7 @@ public sealed class ManyWritersTests : IDisposable
         using Peer second = Peer.Start("journal-write-tagged", journal.Name, "1", Text(count));
         using Peer dying = Peer.StartCrashingAt($"{point}@{Text(diesAt)}", "journal-write-tagged", journal.Name, "2", Text(count));
 
-        Received received = Receive(reader, writers: 3, total: (2 * count) + (diesAt - 1));
+        Received received = Receive(reader, writers: 3, total: (2 * count) + (diesAt - 1), () => Diagnose(journal, first, second, dying));
         long aborted = received.Aborted, end = (2 * count) + diesAt;
         if (aborted == 0)
         {
@@ -144,7 +144,7 @@ public sealed class ManyWritersTests : IDisposable
             }
         }, TaskCreationOptions.LongRunning))];
 
-        Received received = Receive(reader, writers: threads, total: threads * count);
+        Received received = Receive(reader, writers: threads, total: threads * count, () => Diagnose(journal));
 
         await Task.WhenAll(writing).WaitAsync(s_noHang);
         Assert.Equal(Enumerable.Repeat(count, threads), received.PerWriter);
@@ -199,6 +199,26 @@ public sealed class ManyWritersTests : IDisposable
         Assert.False(File.Exists(TestSegments.ShmPath(name)));
     }
 
+    /// <summary>The journal's writers and the writer processes, for a failure's message.</summary>
+    private static string Diagnose(Membrane.Journal journal, params Peer[] peers) =>
+        $"write position {journal.WritePosition}; writers [{string.Join("; ", journal.ReadWriters())}]; "
+        + $"attached [{string.Join(", ", Membrane.Segments.SegmentCatalog.Inspect(journal.Name).Processes.Select(p => $"{p.Process.Pid}{(p.IsAlive ? "" : " dead")}"))}]; "
+        + $"processes [{string.Join("; ", peers.Select(p => $"pid {p.Pid} {ThreadStates(p.Pid)}: printed '{p.PrintedSoFar(TimeSpan.FromMilliseconds(200))}', stderr '{p.Stderr.Trim()}'"))}]";
+
+    /// <summary>Each thread's state and kernel wait channel, from /proc (empty once the process is gone).</summary>
+    private static string ThreadStates(int pid)
+    {
+        try
+        {
+            return string.Join(" ", Directory.GetDirectories($"/proc/{pid}/task").Select(t =>
+                $"{Path.GetFileName(t)}:{File.ReadAllText(Path.Combine(t, "stat")).Split(") ")[1][0]}/{File.ReadAllText(Path.Combine(t, "wchan"))}/{File.ReadAllText(Path.Combine(t, "comm")).Trim()}"));
+        }
+        catch (IOException)
+        {
+            return "(gone)";
+        }
+    }
+
     /// <summary>What a reader got: each writer's entries (checked whole and in that writer's order) and the holes it skipped.</summary>
     private sealed record Received(long[] PerWriter, long Aborted);
 
@@ -206,7 +226,7 @@ public sealed class ManyWritersTests : IDisposable
     /// Reads <paramref name="total"/> entries, each waited for at most <see cref="s_noHang"/>, checking each is whole, is
     /// the next of its writer, and that no sequence is skipped but as a hole; commits every 256 entries (Block journals).
     /// </summary>
-    private static Received Receive(JournalReader reader, int writers, long total)
+    private static Received Receive(JournalReader reader, int writers, long total, Func<string> diagnose)
     {
         var next = new long[writers];
         long aborted = 0;
@@ -214,8 +234,10 @@ public sealed class ManyWritersTests : IDisposable
         var entry = new long[8];
         for (long i = 0; i < total; i++)
         {
-            Assert.True(reader.TryRead(MemoryMarshal.AsBytes(entry.AsSpan()), s_noHang, CancellationToken.None, out JournalRecord record),
-                $"no entry for {s_noHang.TotalSeconds} s after {i} of {total}");
+            if (!reader.TryRead(MemoryMarshal.AsBytes(entry.AsSpan()), s_noHang, CancellationToken.None, out JournalRecord record))
+            {
+                Assert.Fail($"no entry for {s_noHang.TotalSeconds} s after {i} of {total} at position {reader.Position}; per writer {string.Join(", ", next)}; {diagnose()}");
+            }
             Assert.Equal(0, record.LostBefore);
             Assert.Equal(expected + record.AbortedBefore, record.Sequence);
             aborted += record.AbortedBefore;
