@@ -218,9 +218,15 @@ struct membrane_ring {
     uint32_t consumer_boot_tag;
     uint8_t reserved3[0x80 - 0x5C];
     int32_t consumer_waiting;     /* a waiter count: the consumer asleep on tail */
-    uint8_t reserved4[0xC0 - 0x84];
+    uint32_t reserved4;
+    int64_t consumer_parks;       /* consumer: times it slept in the kernel (statistics only) */
+    int64_t consumer_wakes;       /* consumer: times it woke the producer (statistics only) */
+    uint8_t reserved8[0xC0 - 0x98];
     int32_t producer_waiting;     /* a waiter count: the producer asleep on head */
-    uint8_t reserved5[0x100 - 0xC4];
+    uint32_t reserved5;
+    int64_t producer_parks;       /* producer: times it slept in the kernel (statistics only) */
+    int64_t producer_wakes;       /* producer: times it woke the consumer (statistics only) */
+    uint8_t reserved9[0x100 - 0xD8];
     int64_t capacity;             /* power of two */
     int32_t max_message;          /* capacity / 2 - 8 */
     uint8_t reserved6[MEMBRANE_RING_DATA_OFFSET - 0x10C];
@@ -263,9 +269,14 @@ struct membrane_queue {
     int32_t consumer_waiting;     /* a waiter count: the consumer asleep on commit_signal */
     uint32_t reserved3;
     int64_t commit_signal;        /* bumped, then futex-woken (low half), by a commit that finds the consumer waiting */
-    uint8_t reserved4[0xC0 - 0x90];
+    int64_t consumer_parks;       /* consumer: times it slept in the kernel (statistics only) */
+    int64_t consumer_wakes;       /* consumer: times it woke producers (statistics only) */
+    uint8_t reserved4[0xC0 - 0xA0];
     int32_t producers_waiting;    /* a waiter count: producers asleep on head, waiting for room */
-    uint8_t reserved5[0x100 - 0xC4];
+    uint32_t reserved8;
+    int64_t producers_parks;      /* producers, atomic add: times one slept in the kernel (statistics only) */
+    int64_t producers_wakes;      /* producers, atomic add: times one woke the consumer (statistics only) */
+    uint8_t reserved5[0x100 - 0xD8];
     int64_t capacity;             /* power of two */
     int32_t max_message;          /* capacity / 2 - 8 */
     int32_t producer_slots;       /* 1 to 1024 */

@@ -9,7 +9,7 @@ namespace Membrane.Cli.Commands;
 /// <summary>
 /// <c>membrane stat</c>: a live view of every segment's counters, read from the segments themselves (no process needs
 /// to cooperate): journals' write rate and each cursor's position, lag, rate and losses; rings' and queues' depth and
-/// rates both ways; arcs' lock holder, lock rate and dead owners. A table on a terminal, plain lines otherwise.
+/// rates both ways, parks and wakes; arcs' lock holder, lock rate and dead owners. A table on a terminal, plain lines otherwise.
 /// </summary>
 internal static class StatCommand
 {

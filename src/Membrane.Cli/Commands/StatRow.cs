@@ -16,9 +16,9 @@ internal sealed record StatRow(string Name, SegmentKind Kind, StatRow.JournalRow
                 [.. j.Cursors.Where(c => c.Registered).Select(c => new CursorRow(c.Id, c.Name, c.Position,
                     Rate(c.Position, before?.Journal?.Cursors.FirstOrDefault(b => b.Id == c.Id).Position), c.Lag, c.Lapped, c.ReaderPid, c.ReaderPid is null ? null : c.ReaderAlive))]) : null,
             now.Ring is { } r ? new FlowRow(r.Capacity, r.BytesWritten, Rate(r.BytesWritten, before?.Ring?.BytesWritten), r.BytesRead,
-                Rate(r.BytesRead, before?.Ring?.BytesRead), r.Depth, null, r.ProducerPid, r.ConsumerPid) : null,
+                Rate(r.BytesRead, before?.Ring?.BytesRead), r.Depth, null, r.ProducerPid, r.ConsumerPid, r.Waits) : null,
             now.Queue is { } q ? new FlowRow(q.Capacity, q.BytesClaimed, Rate(q.BytesClaimed, before?.Queue?.BytesClaimed), q.BytesRead,
-                Rate(q.BytesRead, before?.Queue?.BytesRead), q.Depth, q.AbortedClaims, null, q.ConsumerPid) : null,
+                Rate(q.BytesRead, before?.Queue?.BytesRead), q.Depth, q.AbortedClaims, null, q.ConsumerPid, q.Waits) : null,
             now.Arc is { } a ? new ArcRow(a.HolderPid, a.HolderPid is null ? null : a.HolderAlive, a.Locks, Rate(a.Locks, before?.Arc?.Locks), a.OwnerDied) : null);
     }
 
@@ -40,8 +40,9 @@ internal sealed record StatRow(string Name, SegmentKind Kind, StatRow.JournalRow
         {
             string aborted = f.AbortedClaims is long n ? $"; {n:N0} aborted claims" : "";
             string ends = $"producer {Pid(f.ProducerPid)}, consumer {Pid(f.ConsumerPid)}";
+            string waits = $"; parks {f.Waits.ProducerParks:N0}/{f.Waits.ConsumerParks:N0}, wakes {f.Waits.ProducerWakes:N0}/{f.Waits.ConsumerWakes:N0} (producer/consumer)";
             yield return [Name, kind, $"{f.BytesWritten:N0} B", $"in {Bytes(f.WriteRate)}, out {Bytes(f.ReadRate)}",
-                $"depth {f.Depth:N0} B of {f.Capacity:N0}", (Ring is null ? $"consumer {Pid(f.ConsumerPid)}" : ends) + aborted];
+                $"depth {f.Depth:N0} B of {f.Capacity:N0}", (Ring is null ? $"consumer {Pid(f.ConsumerPid)}" : ends) + aborted + waits];
         }
         else if (Arc is { } a)
         {
@@ -69,9 +70,9 @@ internal sealed record StatRow(string Name, SegmentKind Kind, StatRow.JournalRow
     /// <summary>A cursor: position, rate, lag, entries overwritten before it read them, its reader.</summary>
     internal sealed record CursorRow(int Id, string? Name, long Position, double? Rate, long Lag, long Lapped, int? ReaderPid, bool? ReaderAlive);
 
-    /// <summary>A ring or a queue: bytes in and out, rates both ways, depth.</summary>
+    /// <summary>A ring or a queue: bytes in and out, rates both ways, depth, parks and wakes of each side.</summary>
     internal sealed record FlowRow(long Capacity, long BytesWritten, double? WriteRate, long BytesRead, double? ReadRate, long Depth, long? AbortedClaims,
-        int? ProducerPid, int? ConsumerPid);
+        int? ProducerPid, int? ConsumerPid, WaitSample Waits);
 
     /// <summary>An arc: holder, lock cycles and their rate, dead owners found.</summary>
     internal sealed record ArcRow(int? HolderPid, bool? HolderAlive, long Locks, double? LockRate, long OwnerDied);

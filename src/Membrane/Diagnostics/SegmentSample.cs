@@ -54,13 +54,14 @@ public sealed record JournalSample(long WritePosition, long Capacity, IReadOnlyL
 /// <param name="ReaderAlive">Whether that process is alive.</param>
 public readonly record struct CursorSample(int Id, string? Name, bool Registered, long Position, long Lag, long Lapped, int? ReaderPid, bool ReaderAlive);
 
-/// <summary>A ring's byte positions.</summary>
+/// <summary>A ring's byte positions, and what waiting cost each side.</summary>
 /// <param name="Capacity">Bytes of room.</param>
 /// <param name="BytesWritten">Bytes the producer published since creation (records, headers and padding included).</param>
 /// <param name="BytesRead">Bytes the consumer released since creation.</param>
 /// <param name="ProducerPid">The producer's pid, or null.</param>
 /// <param name="ConsumerPid">The consumer's pid, or null.</param>
-public readonly record struct RingSample(long Capacity, long BytesWritten, long BytesRead, int? ProducerPid, int? ConsumerPid)
+/// <param name="Waits">Parks and wakes of both sides since creation.</param>
+public readonly record struct RingSample(long Capacity, long BytesWritten, long BytesRead, int? ProducerPid, int? ConsumerPid, WaitSample Waits)
 {
     /// <summary>Bytes written and not yet read.</summary>
     public long Depth => BytesWritten - BytesRead;
@@ -72,7 +73,8 @@ public readonly record struct RingSample(long Capacity, long BytesWritten, long 
 /// <param name="BytesRead">Bytes the consumer released since creation.</param>
 /// <param name="AbortedClaims">Claims skipped because their producer died holding them.</param>
 /// <param name="ConsumerPid">The consumer's pid, or null.</param>
-public readonly record struct QueueSample(long Capacity, long BytesClaimed, long BytesRead, long AbortedClaims, int? ConsumerPid)
+/// <param name="Waits">Parks and wakes of the producers (together) and the consumer since creation.</param>
+public readonly record struct QueueSample(long Capacity, long BytesClaimed, long BytesRead, long AbortedClaims, int? ConsumerPid, WaitSample Waits)
 {
     /// <summary>Bytes claimed and not yet read.</summary>
     public long Depth => BytesClaimed - BytesRead;
@@ -84,3 +86,10 @@ public readonly record struct QueueSample(long Capacity, long BytesClaimed, long
 /// <param name="Locks">Lock-and-unlock cycles completed since creation.</param>
 /// <param name="OwnerDied">Lockers that found the previous owner dead holding the lock.</param>
 public readonly record struct ArcSample(int? HolderPid, bool HolderAlive, long Locks, long OwnerDied);
+
+/// <summary>What waiting cost the two sides of a ring or queue: each park is a sleep in the kernel, each wake a system call.</summary>
+/// <param name="ProducerParks">Times the producer (a queue's producers, together) slept waiting for room.</param>
+/// <param name="ProducerWakes">Times the producer woke a sleeping consumer.</param>
+/// <param name="ConsumerParks">Times the consumer slept waiting for a message.</param>
+/// <param name="ConsumerWakes">Times the consumer woke a producer waiting for room.</param>
+public readonly record struct WaitSample(long ProducerParks, long ProducerWakes, long ConsumerParks, long ConsumerWakes);

@@ -7,7 +7,8 @@ using H = Membrane.Segments.SegmentHeaderLayout;
 namespace Membrane.Diagnostics;
 
 /// <summary>
-/// Reads the counters every segment kind keeps in its own memory (positions, aborted claims, lock cycles), from a
+/// Reads the counters every segment kind keeps in its own memory (positions, parks and wakes, aborted claims, lock
+/// cycles and dead owners), from a
 /// read-only mapping: the reading process neither attaches nor writes, so it can watch any segment it may read, as
 /// <c>membrane stat</c> does. Every shared value is read once and checked before it is used: a damaged segment is a
 /// <see cref="SegmentCorruptException"/>, never a read outside the mapping.
@@ -97,13 +98,26 @@ public static unsafe class SegmentStatistics
         return new JournalSample(write, capacity, cursors);
     }
 
-    private static RingSample ReadRing(Reader payload) => new(
-        payload.Int64(RingLayout.CapacityOffset), payload.Int64(RingLayout.TailOffset), payload.Int64(RingLayout.HeadOffset),
-        Pid(payload.UInt64(RingLayout.ProducerIdentityOffset)), Pid(payload.UInt64(RingLayout.ConsumerIdentityOffset)));
+    private static RingSample ReadRing(Reader payload)
+    {
+        // What was read before what was written: the consumer never passes the producer, so the depth is never negative.
+        long read = payload.Int64(RingLayout.HeadOffset);
+        long written = payload.Int64(RingLayout.TailOffset);
+        return new(payload.Int64(RingLayout.CapacityOffset), written, read,
+            Pid(payload.UInt64(RingLayout.ProducerIdentityOffset)), Pid(payload.UInt64(RingLayout.ConsumerIdentityOffset)),
+            new WaitSample(payload.Int64(RingLayout.ProducerParksOffset), payload.Int64(RingLayout.ProducerWakesOffset),
+                payload.Int64(RingLayout.ConsumerParksOffset), payload.Int64(RingLayout.ConsumerWakesOffset)));
+    }
 
-    private static QueueSample ReadQueue(Reader payload) => new(
-        payload.Int64(QueueLayout.CapacityOffset), payload.Int64(QueueLayout.TailOffset), payload.Int64(QueueLayout.HeadOffset),
-        payload.Int64(QueueLayout.AbortedClaimsOffset), Pid(payload.UInt64(QueueLayout.ConsumerIdentityOffset)));
+    private static QueueSample ReadQueue(Reader payload)
+    {
+        long read = payload.Int64(QueueLayout.HeadOffset);
+        long claimed = payload.Int64(QueueLayout.TailOffset);
+        return new(payload.Int64(QueueLayout.CapacityOffset), claimed, read,
+            payload.Int64(QueueLayout.AbortedClaimsOffset), Pid(payload.UInt64(QueueLayout.ConsumerIdentityOffset)),
+            new WaitSample(payload.Int64(QueueLayout.ProducersParksOffset), payload.Int64(QueueLayout.ProducersWakesOffset),
+                payload.Int64(QueueLayout.ConsumerParksOffset), payload.Int64(QueueLayout.ConsumerWakesOffset)));
+    }
 
     private static ArcSample ReadArc(Reader payload, ProcessTable table)
     {

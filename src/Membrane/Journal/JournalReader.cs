@@ -30,6 +30,7 @@ public sealed unsafe class JournalReader : IDisposable
 
     private readonly Journal _journal;
     private readonly KeyValuePair<string, object?> _tag;
+    private readonly WaitTally _tally;
     private readonly bool _manyWriters; // a sequence may be a hole left by a dead writer, and a slot may show any earlier lap
     private long _position;
     private long _pendingLost;
@@ -45,6 +46,7 @@ public sealed unsafe class JournalReader : IDisposable
         _journal = journal;
         CursorId = cursorId;
         _tag = MembraneMetrics.Tag(journal.Name);
+        _tally = new WaitTally(_tag); // a journal keeps no wait counters of its own: stat shows its positions
         _manyWriters = journal.Writers == JournalWriters.Many;
         journal.Users.Add(journal, () => ClaimCursor(name));
         _position = StartingPosition(start);
@@ -313,7 +315,7 @@ public sealed unsafe class JournalReader : IDisposable
         // With many writers the wait parks in slices, so that its read looks at a claim whose writer may have died.
         bool got = SpinThenPark.Until(ref read, static (ref PendingRead r) => r.Reader.TryRead(r.Destination, out r.Record) || r.Record.Length > r.Destination.Length,
             checkPeer: _manyWriters ? static (ref PendingRead _) => { } : null,
-            ref _journal.ParkedReaders, ref _journal.ReadersSignal, Parking.Futex, timeout, _spin, _tag, cancellation,
+            ref _journal.ParkedReaders, ref _journal.ReadersSignal, Parking.Futex, timeout, _spin, _tally, cancellation,
             beforeParking: CrashPoints.Armed ? static (ref PendingRead _) => CrashPoints.Reach(CrashPoints.JournalReadParked) : null);
         record = read.Record;
         return got && record.Length <= destination.Length;
@@ -369,7 +371,7 @@ public sealed unsafe class JournalReader : IDisposable
             static w => w.Reader.TryRead(w.Destination.Span, out w.Reader._waited) || w.Reader._waited.Length > w.Destination.Length,
             _manyWriters ? static _ => { } : null,
             (nint)Unsafe.AsPointer(ref _journal.ParkedReaders), (nint)Unsafe.AsPointer(ref _journal.ReadersSignal), _journal.Users,
-            Parking.Futex, Timeout.InfiniteTimeSpan, _spin, _tag, cancellation,
+            Parking.Futex, Timeout.InfiniteTimeSpan, _spin, _tally, cancellation,
             beforeParking: CrashPoints.Armed ? static _ => CrashPoints.Reach(CrashPoints.JournalReadParked) : null);
 
     /// <summary>What the read that ended <see cref="ReadWhenReadyAsync"/> gave.</summary>

@@ -22,6 +22,7 @@ public abstract unsafe class JournalWriter : IDisposable
 
     private readonly TimeSpan _blockTimeout;
     private readonly KeyValuePair<string, object?> _tag;
+    private readonly WaitTally _tally;
     private long _blockLimit;
     private int _entryLimit; // the slot size; -1 once disposed, so that the one length check also catches use after Dispose
     private int _registrationEpoch = -1;
@@ -33,6 +34,7 @@ public abstract unsafe class JournalWriter : IDisposable
         Journal = journal;
         _blockTimeout = blockTimeout;
         _tag = MembraneMetrics.Tag(journal.Name);
+        _tally = new WaitTally(_tag); // a journal keeps no wait counters of its own: stat shows its positions
         _entryLimit = journal.SlotSize;
     }
 
@@ -161,7 +163,7 @@ public abstract unsafe class JournalWriter : IDisposable
     /// reader's count-in, then its last look).
     /// </summary>
     [MethodImpl(HotPath.Inline)]
-    private protected void WakeReaders() => SpinThenPark.Signal(ref Journal.ReadersSignal, ref Journal.ParkedReaders, Parking.Futex, _tag);
+    private protected void WakeReaders() => SpinThenPark.Signal(ref Journal.ReadersSignal, ref Journal.ParkedReaders, Parking.Futex, _tally);
 
     /// <summary>Block policy: wait until every registered cursor is less than one ring behind <paramref name="sequence"/>.</summary>
     [MethodImpl(HotPath.OutOfLine)]

@@ -160,7 +160,7 @@ public sealed unsafe class QueueConsumer : IDisposable, IMessageSource
             return ValueTask.FromResult(true);
         }
         return SpinThenPark.UntilAsync(this, static c => c.HasMessage(), static _ => { }, _queue.Address(L.ConsumerWaitingOffset), _queue.Address(L.CommitSignalOffset),
-            _queue.Users, Parking.Futex, Timeout.InfiniteTimeSpan, _spin, _queue.MetricTag, cancellation, beforeParking: static c => c.PublishHead());
+            _queue.Users, Parking.Futex, Timeout.InfiniteTimeSpan, _spin, _queue.ConsumerTally, cancellation, beforeParking: static c => c.PublishHead());
     }
 
     /// <summary>
@@ -246,7 +246,7 @@ public sealed unsafe class QueueConsumer : IDisposable, IMessageSource
     /// <summary>Waits without a thread until a message is taken as the open lease (see <see cref="ReadAsync"/>).</summary>
     internal ValueTask<bool> TakeAsync(CancellationToken cancellation) =>
         SpinThenPark.UntilAsync(this, static c => c.TryTake(), static _ => { }, _queue.Address(L.ConsumerWaitingOffset), _queue.Address(L.CommitSignalOffset),
-            _queue.Users, Parking.Futex, Timeout.InfiniteTimeSpan, _spin, _queue.MetricTag, cancellation, beforeParking: static c => c.PublishHead());
+            _queue.Users, Parking.Futex, Timeout.InfiniteTimeSpan, _spin, _queue.ConsumerTally, cancellation, beforeParking: static c => c.PublishHead());
 
     /// <summary>Whether a message is committed next (padding and dead claims before it skipped); nothing is taken.</summary>
     private bool HasMessage()
@@ -469,7 +469,7 @@ public sealed unsafe class QueueConsumer : IDisposable, IMessageSource
         {
             CrashPoints.Reach(CrashPoints.QueueReleaseBeforePublish);
         }
-        SpinThenPark.Publish(ref _queue.Field64(L.HeadOffset), _head, ref _queue.Field32(L.ProducersWaitingOffset), Parking.Futex, _queue.MetricTag);
+        SpinThenPark.Publish(ref _queue.Field64(L.HeadOffset), _head, ref _queue.Field32(L.ProducersWaitingOffset), Parking.Futex, _queue.ConsumerTally);
         _published = _head;
     }
 
@@ -482,7 +482,7 @@ public sealed unsafe class QueueConsumer : IDisposable, IMessageSource
     {
         QueueConsumer consumer = this;
         return SpinThenPark.Until(ref consumer, static (ref QueueConsumer c) => c.TryTake(), static (ref QueueConsumer _) => { },
-            ref _queue.Field32(L.ConsumerWaitingOffset), ref _queue.Field64(L.CommitSignalOffset), Parking.Futex, timeout, _spin, _queue.MetricTag, cancellation,
+            ref _queue.Field32(L.ConsumerWaitingOffset), ref _queue.Field64(L.CommitSignalOffset), Parking.Futex, timeout, _spin, _queue.ConsumerTally, cancellation,
             beforeParking: static (ref QueueConsumer c) => c.PublishHead());
     }
 

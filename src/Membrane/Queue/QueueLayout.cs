@@ -9,7 +9,9 @@ namespace Membrane;
 ///  0x060 | released i64: bytes the consumer is done with (ahead of head while it zeroes them) | consumer
 ///  0x080 | consumer waiting: a waiter count                                        | consumer, when parking
 ///  0x088 | commit signal i64 (low half: the consumer's futex word)                 | producers, when the consumer waits
+///  0x090 | consumer parks u64 | consumer wakes sent u64                           | consumer, when parking or waking
 ///  0x0C0 | producers waiting: a waiter count                                       | producers, when parking
+///  0x0C8 | producers' parks u64 | producers' wakes sent u64 (atomic adds)          | producers, when parking or waking
 ///  0x100 | capacity i64 | max message i32 | producer slots i32                     | creator
 ///  0x110 | aborted claims i64                                                      | consumer
 ///  0x140 | producer slots: 64 bytes each                                           | each its producer
@@ -34,7 +36,11 @@ internal static class QueueLayout
     internal const int ReleasedOffset = 0x060;
     internal const int ConsumerWaitingOffset = 0x080;
     internal const int CommitSignalOffset = 0x088;
+    internal const int ConsumerParksOffset = 0x090;
+    internal const int ConsumerWakesOffset = 0x098;
     internal const int ProducersWaitingOffset = 0x0C0;
+    internal const int ProducersParksOffset = 0x0C8;
+    internal const int ProducersWakesOffset = 0x0D0;
     internal const int CapacityOffset = 0x100;
     internal const int MaxMessageOffset = 0x108;
     internal const int ProducerSlotsOffset = 0x10C;

@@ -192,7 +192,7 @@ public sealed unsafe class QueueProducer : IDisposable, IMessageSink
         {
             if (!SpinThenPark.Until(ref wait, static (ref (QueueProducer Producer, int Length) w) => w.Producer.TryReserve(w.Length, out _),
                 static (ref (QueueProducer Producer, int Length) w) => w.Producer._queue.ThrowIfConsumerGone(),
-                ref _queue.Field32(L.ProducersWaitingOffset), ref _queue.Field64(L.HeadOffset), Parking.Futex, timeout, _spin, _queue.MetricTag, cancellation,
+                ref _queue.Field32(L.ProducersWaitingOffset), ref _queue.Field64(L.HeadOffset), Parking.Futex, timeout, _spin, _queue.ProducersTally, cancellation,
                 beforeParking: static (ref (QueueProducer Producer, int Length) w) => w.Producer.PublishPending()))
             {
                 return false;
@@ -280,7 +280,7 @@ public sealed unsafe class QueueProducer : IDisposable, IMessageSink
     /// <summary>Waits without a thread until a message of <paramref name="length"/> bytes fits, claiming nothing.</summary>
     private ValueTask<bool> WaitForRoomAsync(int length, CancellationToken cancellation) =>
         SpinThenPark.UntilAsync((Producer: this, Length: length), static w => w.Producer.HasRoom(w.Length), static w => w.Producer._queue.ThrowIfConsumerGone(),
-            _queue.Address(L.ProducersWaitingOffset), _queue.Address(L.HeadOffset), _queue.Users, Parking.Futex, Timeout.InfiniteTimeSpan, _spin, _queue.MetricTag, cancellation,
+            _queue.Address(L.ProducersWaitingOffset), _queue.Address(L.HeadOffset), _queue.Users, Parking.Futex, Timeout.InfiniteTimeSpan, _spin, _queue.ProducersTally, cancellation,
             beforeParking: static w => w.Producer.PublishPending());
 
     /// <summary>Whether a claim of <paramref name="length"/> bytes would fit now (the same test as <see cref="TryReserve"/>'s).</summary>
@@ -340,7 +340,7 @@ public sealed unsafe class QueueProducer : IDisposable, IMessageSink
     private void Signal()
     {
         _unpublished = false;
-        SpinThenPark.Signal(ref _queue.Field64(L.CommitSignalOffset), ref _queue.Field32(L.ConsumerWaitingOffset), Parking.Futex, _queue.MetricTag);
+        SpinThenPark.Signal(ref _queue.Field64(L.CommitSignalOffset), ref _queue.Field32(L.ConsumerWaitingOffset), Parking.Futex, _queue.ProducersTally);
     }
 
     private void WriteHeader(long position, int length, int kind) =>

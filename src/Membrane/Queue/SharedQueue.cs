@@ -59,6 +59,8 @@ public sealed unsafe class SharedQueue : IDisposable
         ProducerSlots = slots;
         Data = Payload + L.DataOffset(slots);
         MetricTag = MembraneMetrics.Tag(segment.Name);
+        ProducersTally = new WaitTally(MetricTag, Address(L.ProducersParksOffset), Address(L.ProducersWakesOffset));
+        ConsumerTally = new WaitTally(MetricTag, Address(L.ConsumerParksOffset), Address(L.ConsumerWakesOffset));
     }
 
     /// <summary>The segment's name.</summary>
@@ -153,6 +155,12 @@ public sealed unsafe class SharedQueue : IDisposable
 
     internal KeyValuePair<string, object?> MetricTag { get; }
 
+    /// <summary>Where the producers count their parks and the wakes they send (the metrics, and their line of the header).</summary>
+    internal WaitTally ProducersTally { get; }
+
+    /// <summary>Where the consumer counts its parks and the wakes it sends.</summary>
+    internal WaitTally ConsumerTally { get; }
+
     internal MappingUsers Users => _users;
 
     /// <summary>A field's address, for asynchronous waits (mapped memory never moves).</summary>
@@ -224,7 +232,7 @@ public sealed unsafe class SharedQueue : IDisposable
     internal void ReleaseConsumer()
     {
         Interlocked.Exchange(ref Field32(L.ConsumerClosedOffset), 1);
-        SpinThenPark.WakeIfParked(ref Field64(L.HeadOffset), ref Field32(L.ProducersWaitingOffset), Parking.Futex, MetricTag);
+        SpinThenPark.WakeIfParked(ref Field64(L.HeadOffset), ref Field32(L.ProducersWaitingOffset), Parking.Futex, ConsumerTally);
         ProcessClaim.Release(ref Unsafe.AsRef<ulong>(Payload + L.ConsumerIdentityOffset));
         _users.Remove();
     }

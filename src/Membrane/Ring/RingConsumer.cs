@@ -136,7 +136,7 @@ public sealed unsafe class RingConsumer : IDisposable, ICompletableEnd, IMessage
             // empty look: a consumer that keeps pace finds the ring empty after almost every message, and publishing then
             // would cost a fenced write to a line the producer reads for each of them.
             return SpinThenPark.Until(ref consumer, attempt, static (ref RingConsumer c) => c.ThrowIfProducerGone(),
-                ref _ring.Field32(L.ConsumerWaitingOffset), ref _ring.Field64(L.TailOffset), _ring.Parking, timeout, _spin, _ring.MetricTag, cancellation,
+                ref _ring.Field32(L.ConsumerWaitingOffset), ref _ring.Field64(L.TailOffset), _ring.Parking, timeout, _spin, _ring.ConsumerTally, cancellation,
                 beforeParking: static (ref RingConsumer c) => c.PublishHeldBack());
         }
         catch (PeerGoneException gone) when (gone.ClosedNormally)
@@ -225,7 +225,7 @@ public sealed unsafe class RingConsumer : IDisposable, ICompletableEnd, IMessage
             return ValueTask.FromResult(false);
         }
         ValueTask<bool> waiting = SpinThenPark.UntilAsync(this, static c => c.HasPublished(), static c => c.ThrowIfProducerGone(), _ring.Address(L.ConsumerWaitingOffset),
-            _ring.Address(L.TailOffset), _ring.Users, _ring.Parking, Timeout.InfiniteTimeSpan, _spin, _ring.MetricTag, cancellation, static c => c.PublishHeldBack());
+            _ring.Address(L.TailOffset), _ring.Users, _ring.Parking, Timeout.InfiniteTimeSpan, _spin, _ring.ConsumerTally, cancellation, static c => c.PublishHeldBack());
         return waiting.IsCompletedSuccessfully ? waiting : RingAsync.FalseOnCompletion(this, waiting);
     }
 
@@ -304,7 +304,7 @@ public sealed unsafe class RingConsumer : IDisposable, ICompletableEnd, IMessage
     [MethodImpl(HotPath.Optimised)]
     private void PublishHead()
     {
-        SpinThenPark.Publish(ref _ring.Field64(L.HeadOffset), _head, ref _ring.Field32(L.ProducerWaitingOffset), _ring.Parking, _ring.MetricTag);
+        SpinThenPark.Publish(ref _ring.Field64(L.HeadOffset), _head, ref _ring.Field32(L.ProducerWaitingOffset), _ring.Parking, _ring.ConsumerTally);
         _published = _head;
     }
 
@@ -320,7 +320,7 @@ public sealed unsafe class RingConsumer : IDisposable, ICompletableEnd, IMessage
         }
         _fault = new ObjectDisposedException(nameof(RingConsumer), $"Ring '{_ring.Name}': this consumer was disposed.");
         _leaseSize = -1;
-        _ring.ReleaseRole(L.ConsumerIdentityOffset, L.ConsumerClosedOffset, L.ProducerWaitingOffset, L.HeadOffset);
+        _ring.ReleaseRole(L.ConsumerIdentityOffset, L.ConsumerClosedOffset, L.ProducerWaitingOffset, L.HeadOffset, _ring.ConsumerTally);
     }
 
     /// <summary>Called by the lease: the message's room goes back to the producer.</summary>
@@ -550,7 +550,7 @@ public sealed unsafe class RingConsumer : IDisposable, ICompletableEnd, IMessage
     internal ValueTask<bool> WaitForTailPastAsync(long position, CancellationToken cancellation) =>
         SpinThenPark.UntilAsync((Consumer: this, Position: position), static w => w.Consumer.RefreshTail() != w.Position,
             static w => w.Consumer.ThrowIfProducerGoneAt(w.Position), _ring.Address(L.ConsumerWaitingOffset), _ring.Address(L.TailOffset),
-            _ring.Users, _ring.Parking, Timeout.InfiniteTimeSpan, _nextPartSpin, _ring.MetricTag, cancellation, static w => w.Consumer.PublishHeldBack());
+            _ring.Users, _ring.Parking, Timeout.InfiniteTimeSpan, _nextPartSpin, _ring.ConsumerTally, cancellation, static w => w.Consumer.PublishHeldBack());
 
     /// <summary>Where a read of a message in parts stands: the next part's position, the bytes copied, the message's length.</summary>
     internal struct PartsProgress
@@ -584,7 +584,7 @@ public sealed unsafe class RingConsumer : IDisposable, ICompletableEnd, IMessage
         var wait = (Consumer: this, Position: position);
         return SpinThenPark.Until(ref wait, static (ref (RingConsumer Consumer, long Position) w) => w.Consumer.RefreshTail() != w.Position,
             static (ref (RingConsumer Consumer, long Position) w) => w.Consumer.ThrowIfProducerGoneAt(w.Position),
-            ref _ring.Field32(L.ConsumerWaitingOffset), ref _ring.Field64(L.TailOffset), _ring.Parking, timeout, _nextPartSpin, _ring.MetricTag, cancellation,
+            ref _ring.Field32(L.ConsumerWaitingOffset), ref _ring.Field64(L.TailOffset), _ring.Parking, timeout, _nextPartSpin, _ring.ConsumerTally, cancellation,
             beforeParking: static (ref (RingConsumer Consumer, long Position) w) => w.Consumer.PublishHeldBack());
     }
 

@@ -8,8 +8,8 @@ namespace Membrane;
 ///  0x010 | producer identity u64 | producer boot tag u32                         | producer (CAS to claim)
 ///  0x040 | head i64 (low half: the producer's futex word) | consumer closed i32   | consumer, release
 ///  0x050 | consumer identity u64 | consumer boot tag u32                         | consumer (CAS to claim)
-///  0x080 | consumer waiting i32                                                  | consumer, when parking
-///  0x0C0 | producer waiting i32                                                  | producer, when parking
+///  0x080 | consumer waiting i32 | consumer parks u64 | consumer wakes sent u64    | consumer, when parking or waking
+///  0x0C0 | producer waiting i32 | producer parks u64 | producer wakes sent u64    | producer, when parking or waking
 ///  0x100 | capacity i64 | max message i32                                        | creator
 ///  0x140 | data: capacity bytes of records                                       | producer
 /// </code>
@@ -32,7 +32,11 @@ internal static class RingLayout
     internal const int ConsumerIdentityOffset = 0x050;
     internal const int ConsumerBootTagOffset = 0x058;
     internal const int ConsumerWaitingOffset = 0x080;
+    internal const int ConsumerParksOffset = 0x088;
+    internal const int ConsumerWakesOffset = 0x090;
     internal const int ProducerWaitingOffset = 0x0C0;
+    internal const int ProducerParksOffset = 0x0C8;
+    internal const int ProducerWakesOffset = 0x0D0;
     internal const int CapacityOffset = 0x100;
     internal const int MaxMessageOffset = 0x108;
     internal const int DataOffset = 0x140;

@@ -167,7 +167,7 @@ public sealed unsafe class RingProducer : IDisposable, ICompletableEnd, IMessage
         {
             // Filling this takes long enough for a parked consumer to wake in the meantime (it then spins for the commit),
             // rather than after the commit: a core that has slept a while can take 70 µs to wake.
-            if (SpinThenPark.WakeIfParked(ref _ring.Field64(L.TailOffset), ref _ring.Field32(L.ConsumerWaitingOffset), _ring.Parking, _ring.MetricTag))
+            if (SpinThenPark.WakeIfParked(ref _ring.Field64(L.TailOffset), ref _ring.Field32(L.ConsumerWaitingOffset), _ring.Parking, _ring.ProducerTally))
             {
                 MembraneMetrics.HeadsUpWakes.Add(1, _ring.MetricTag);
             }
@@ -197,7 +197,7 @@ public sealed unsafe class RingProducer : IDisposable, ICompletableEnd, IMessage
         {
             reserved = !_completed && SpinThenPark.Until(ref wait, static (ref (RingProducer Producer, int Length) w) => w.Producer.TryReserve(w.Length, out _),
                 static (ref (RingProducer Producer, int Length) w) => w.Producer.ThrowIfConsumerGone(),
-                ref _ring.Field32(L.ProducerWaitingOffset), ref _ring.Field64(L.HeadOffset), _ring.Parking, timeout, _spin, _ring.MetricTag, cancellation,
+                ref _ring.Field32(L.ProducerWaitingOffset), ref _ring.Field64(L.HeadOffset), _ring.Parking, timeout, _spin, _ring.ProducerTally, cancellation,
                 beforeParking: CrashPoints.Armed ? static (ref (RingProducer, int) _) => CrashPoints.Reach(CrashPoints.RingWriteParked) : null);
         }
         catch (PeerGoneException gone) when (gone.ClosedNormally)
@@ -250,7 +250,7 @@ public sealed unsafe class RingProducer : IDisposable, ICompletableEnd, IMessage
     [MethodImpl(HotPath.Optimised)]
     private void PublishTail()
     {
-        SpinThenPark.Publish(ref _ring.Field64(L.TailOffset), _tail, ref _ring.Field32(L.ConsumerWaitingOffset), _ring.Parking, _ring.MetricTag);
+        SpinThenPark.Publish(ref _ring.Field64(L.TailOffset), _tail, ref _ring.Field32(L.ConsumerWaitingOffset), _ring.Parking, _ring.ProducerTally);
         _published = _tail;
     }
 
@@ -340,7 +340,7 @@ public sealed unsafe class RingProducer : IDisposable, ICompletableEnd, IMessage
             PublishTail();
         }
         ValueTask<bool> waiting = SpinThenPark.UntilAsync((Producer: this, Needed: RoomFor(length)), static w => w.Producer.HasRoom(w.Needed), static w => w.Producer.ThrowIfConsumerGone(),
-            _ring.Address(L.ProducerWaitingOffset), _ring.Address(L.HeadOffset), _ring.Users, _ring.Parking, Timeout.InfiniteTimeSpan, _spin, _ring.MetricTag, cancellation);
+            _ring.Address(L.ProducerWaitingOffset), _ring.Address(L.HeadOffset), _ring.Users, _ring.Parking, Timeout.InfiniteTimeSpan, _spin, _ring.ProducerTally, cancellation);
         return waiting.IsCompletedSuccessfully ? waiting : RingAsync.FalseOnCompletion(this, waiting);
     }
 
@@ -393,7 +393,7 @@ public sealed unsafe class RingProducer : IDisposable, ICompletableEnd, IMessage
         _reservedLength = -1;
         _maxMessage = -1;
         PublishTail();
-        _ring.ReleaseRole(L.ProducerIdentityOffset, L.ProducerClosedOffset, L.ConsumerWaitingOffset, L.TailOffset);
+        _ring.ReleaseRole(L.ProducerIdentityOffset, L.ProducerClosedOffset, L.ConsumerWaitingOffset, L.TailOffset, _ring.ProducerTally);
     }
 
     private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
@@ -501,7 +501,7 @@ public sealed unsafe class RingProducer : IDisposable, ICompletableEnd, IMessage
         {
             return !_completed && SpinThenPark.Until(ref write, static (ref PartsToWrite w) => w.Producer.TryWriteInParts(w.Message),
                 static (ref PartsToWrite w) => w.Producer.ThrowIfConsumerGone(),
-                ref _ring.Field32(L.ProducerWaitingOffset), ref _ring.Field64(L.HeadOffset), _ring.Parking, timeout, _spin, _ring.MetricTag, cancellation);
+                ref _ring.Field32(L.ProducerWaitingOffset), ref _ring.Field64(L.HeadOffset), _ring.Parking, timeout, _spin, _ring.ProducerTally, cancellation);
         }
         catch (PeerGoneException gone) when (gone.ClosedNormally)
         {

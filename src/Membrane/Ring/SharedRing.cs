@@ -62,6 +62,8 @@ public sealed unsafe class SharedRing : IDisposable
         MaxMessageSize = maxMessage;
         Data = Payload + L.DataOffset;
         MetricTag = MembraneMetrics.Tag(name);
+        ProducerTally = new WaitTally(MetricTag, Address(L.ProducerParksOffset), Address(L.ProducerWakesOffset));
+        ConsumerTally = new WaitTally(MetricTag, Address(L.ConsumerParksOffset), Address(L.ConsumerWakesOffset));
         Parking = link ?? Parking.Futex;
     }
 
@@ -139,6 +141,12 @@ public sealed unsafe class SharedRing : IDisposable
     internal byte* Data { get; }
 
     internal KeyValuePair<string, object?> MetricTag { get; }
+
+    /// <summary>Where the producer counts its parks and the wakes it sends (the metrics, and its line of the ring's header).</summary>
+    internal WaitTally ProducerTally { get; }
+
+    /// <summary>Where the consumer counts its parks and the wakes it sends.</summary>
+    internal WaitTally ConsumerTally { get; }
 
     /// <summary>How the ends sleep and wake each other: futex for named rings, a socket pair for untrusted ones.</summary>
     internal Parking Parking { get; }
@@ -233,10 +241,10 @@ public sealed unsafe class SharedRing : IDisposable
     }
 
     /// <summary>Gives a role up: marks the end closed, wakes the other side if it waits, frees the role, lets the mapping go.</summary>
-    internal void ReleaseRole(int identityOffset, int closedOffset, int otherWaitingOffset, int otherFutexOffset)
+    internal void ReleaseRole(int identityOffset, int closedOffset, int otherWaitingOffset, int otherFutexOffset, WaitTally tally)
     {
         Interlocked.Exchange(ref Field32(closedOffset), 1);
-        SpinThenPark.WakeIfParked(ref Field64(otherFutexOffset), ref Field32(otherWaitingOffset), Parking, MetricTag);
+        SpinThenPark.WakeIfParked(ref Field64(otherFutexOffset), ref Field32(otherWaitingOffset), Parking, tally);
         if (_link is null)
         {
             ProcessClaim.Release(ref Identity(identityOffset));

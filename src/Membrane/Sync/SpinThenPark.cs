@@ -52,7 +52,7 @@ internal static class SpinThenPark
     /// wakes the waiters parked on its low half, only if <paramref name="parkedCount"/> says there are any.
     /// </summary>
     [MethodImpl(HotPath.Inline)]
-    internal static void Publish(ref long position, long value, ref int parkedCount, Parking parking, KeyValuePair<string, object?> metricTag)
+    internal static void Publish(ref long position, long value, ref int parkedCount, Parking parking, WaitTally tally)
     {
         // A release store: what precedes is visible before the position (pairs with the waiter's acquire of it). Then a
         // full fence: the position before the read of the count (pairs with the waiter's announce-then-recheck). Not one
@@ -60,7 +60,7 @@ internal static class SpinThenPark
         // ahead of it has its line, while a plain store takes its line alongside them (measured: 0.2 µs a round trip).
         Volatile.Write(ref position, value);
         Interlocked.MemoryBarrier();
-        WakeIfParked(ref position, ref parkedCount, parking, metricTag);
+        WakeIfParked(ref position, ref parkedCount, parking, tally);
     }
 
     /// <summary>
@@ -70,39 +70,39 @@ internal static class SpinThenPark
     /// waiter between its last look and its sleep does not sleep through the publication, and the wake.
     /// </summary>
     [MethodImpl(HotPath.Inline)]
-    internal static void Signal(ref long signal, ref int parkedCount, Parking parking, KeyValuePair<string, object?> metricTag)
+    internal static void Signal(ref long signal, ref int parkedCount, Parking parking, WaitTally tally)
     {
         Interlocked.MemoryBarrier();
         if (WaiterCount.Waiters(Volatile.Read(ref parkedCount)) != 0)
         {
-            SignalParked(ref signal, parking, metricTag);
+            SignalParked(ref signal, parking, tally);
         }
     }
 
     [MethodImpl(HotPath.OutOfLine)]
-    private static void SignalParked(ref long signal, Parking parking, KeyValuePair<string, object?> metricTag)
+    private static void SignalParked(ref long signal, Parking parking, WaitTally tally)
     {
         Interlocked.Increment(ref signal);
-        Wake(ref signal, parking, metricTag);
+        Wake(ref signal, parking, tally);
     }
 
     /// <summary>Wakes the waiters parked on <paramref name="position"/>'s low half, if the count says there are any; true if it did.</summary>
     [MethodImpl(HotPath.Inline)]
-    internal static bool WakeIfParked(ref long position, ref int parkedCount, Parking parking, KeyValuePair<string, object?> metricTag)
+    internal static bool WakeIfParked(ref long position, ref int parkedCount, Parking parking, WaitTally tally)
     {
         if (WaiterCount.Waiters(Volatile.Read(ref parkedCount)) == 0)
         {
             return false;
         }
-        Wake(ref position, parking, metricTag);
+        Wake(ref position, parking, tally);
         return true;
     }
 
     [MethodImpl(HotPath.OutOfLine)]
-    private static unsafe void Wake(ref long position, Parking parking, KeyValuePair<string, object?> metricTag)
+    private static unsafe void Wake(ref long position, Parking parking, WaitTally tally)
     {
         parking.Wake(LowHalf(ref position));
-        MembraneMetrics.Wakes.Add(1, metricTag);
+        tally.Woke();
     }
 
     /// <summary>Waits until <paramref name="attempt"/> succeeds; false when <paramref name="timeout"/> passes first.</summary>
@@ -115,7 +115,7 @@ internal static class SpinThenPark
     /// <param name="cancellation">Ends the wait with <see cref="OperationCanceledException"/>.</param>
     /// <param name="parking">How to sleep and be woken: futex, or the wake-up socket pair of an untrusted ring.</param>
     /// <param name="spin">How long to spin before parking; learns from how long the parks of this wait were.</param>
-    /// <param name="metricTag">Tags the parks counted in <see cref="MembraneMetrics.Parks"/>.</param>
+    /// <param name="tally">Where this side's parks are counted (<see cref="MembraneMetrics.Parks"/>, and the segment's own counter).</param>
     /// <param name="beforeParking">
     /// Null, or what must be done before this waiter may sleep (publishing what it holds back, which the other side
     /// may be waiting for); called after announcing the park and before the last re-check, so that the two sides'
@@ -123,7 +123,7 @@ internal static class SpinThenPark
     /// </param>
     [MethodImpl(HotPath.Optimised)]
     internal static unsafe bool Until<TState>(ref TState state, Attempt<TState> attempt, PeerCheck<TState>? checkPeer,
-        ref int parkedCount, ref long position, Parking parking, TimeSpan timeout, AdaptiveSpin spin, KeyValuePair<string, object?> metricTag, CancellationToken cancellation,
+        ref int parkedCount, ref long position, Parking parking, TimeSpan timeout, AdaptiveSpin spin, WaitTally tally, CancellationToken cancellation,
         PeerCheck<TState>? beforeParking = null)
         where TState : allows ref struct
     {
@@ -170,7 +170,7 @@ internal static class SpinThenPark
                 {
                     return false;
                 }
-                MembraneMetrics.Parks.Add(1, metricTag);
+                tally.Parked();
                 parking.Park(futexWord, observed, sleep);
                 schedule.Slept(now, sleep);
             }
@@ -190,7 +190,7 @@ internal static class SpinThenPark
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     internal static async ValueTask<bool> UntilAsync<TState>(TState state, Func<TState, bool> attempt, Action<TState>? checkPeer,
         nint parkedCount, nint position, MappingUsers mapping, Parking parking, TimeSpan timeout, AdaptiveSpin spin,
-        KeyValuePair<string, object?> metricTag, CancellationToken cancellation, Action<TState>? beforeParking = null)
+        WaitTally tally, CancellationToken cancellation, Action<TState>? beforeParking = null)
     {
         // The words stay mapped until this wait is over, even if another thread disposes the handle meanwhile (the wait
         // then ends with that handle's ObjectDisposedException, thrown by the attempt, within a slice).
@@ -242,7 +242,7 @@ internal static class SpinThenPark
                     {
                         return false;
                     }
-                    MembraneMetrics.Parks.Add(1, metricTag);
+                    tally.Parked();
                     await parking.ParkAsync(position, observed, sleep, mapping, cancellation).ConfigureAwait(false);
                     schedule.Slept(now, sleep);
                 }

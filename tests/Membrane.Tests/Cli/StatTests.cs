@@ -91,6 +91,31 @@ public sealed class StatTests : IDisposable
     }
 
     [Fact]
+    public async Task A_ring_sample_counts_the_consumers_park_and_the_producers_wake_across_processes()
+    {
+        string name = _segments.NewName("stat-parks");
+        using var ring = SharedRing.Create(name, new RingOptions { Capacity = 4096 });
+        using RingConsumer consumer = ring.CreateConsumer();
+        consumer.SpinBeforeParking = TimeSpan.Zero;
+        byte[] buffer = new byte[64];
+        Task<bool> reading = Task.Run(() => consumer.TryRead(buffer, TimeSpan.FromSeconds(30), CancellationToken.None, out _));
+
+        // Parked: the counter in the segment says so, read from outside as stat reads it.
+        Eventually.Holds(() => SegmentStatistics.Sample(name).Ring!.Value.Waits.ConsumerParks >= 1, "the consumer parked");
+        using (var producer = Peer.Start("ring-produce", name, "1", "1", "64"))
+        {
+            producer.Expect("done 1");
+            Assert.Equal(0, producer.Finish());
+        }
+
+        Assert.True(await reading.WaitAsync(TimeSpan.FromSeconds(30)), "the parked consumer was not woken by the message");
+        WaitSample waits = SegmentStatistics.Sample(name).Ring!.Value.Waits;
+        Assert.InRange(waits.ConsumerParks, 1, 10);
+        Assert.InRange(waits.ProducerWakes, 1, waits.ConsumerParks);
+        Assert.Equal(0, waits.ProducerParks);
+    }
+
+    [Fact]
     public void An_arc_sample_counts_lock_cycles_and_each_owner_found_dead()
     {
         string name = _segments.NewName("stat-arc");

@@ -138,6 +138,8 @@ public class HeaderLayoutTests
             ("head", RingLayout.HeadOffset), ("consumer_closed", RingLayout.ConsumerClosedOffset),
             ("consumer_identity", RingLayout.ConsumerIdentityOffset), ("consumer_boot_tag", RingLayout.ConsumerBootTagOffset),
             ("consumer_waiting", RingLayout.ConsumerWaitingOffset), ("producer_waiting", RingLayout.ProducerWaitingOffset),
+            ("consumer_parks", RingLayout.ConsumerParksOffset), ("consumer_wakes", RingLayout.ConsumerWakesOffset),
+            ("producer_parks", RingLayout.ProducerParksOffset), ("producer_wakes", RingLayout.ProducerWakesOffset),
             ("capacity", RingLayout.CapacityOffset), ("max_message", RingLayout.MaxMessageOffset),
         })
         {
@@ -150,6 +152,8 @@ public class HeaderLayoutTests
             ("consumer_identity", QueueLayout.ConsumerIdentityOffset), ("consumer_boot_tag", QueueLayout.ConsumerBootTagOffset),
             ("released", QueueLayout.ReleasedOffset), ("consumer_waiting", QueueLayout.ConsumerWaitingOffset), ("commit_signal", QueueLayout.CommitSignalOffset),
             ("producers_waiting", QueueLayout.ProducersWaitingOffset), ("capacity", QueueLayout.CapacityOffset),
+            ("consumer_parks", QueueLayout.ConsumerParksOffset), ("consumer_wakes", QueueLayout.ConsumerWakesOffset),
+            ("producers_parks", QueueLayout.ProducersParksOffset), ("producers_wakes", QueueLayout.ProducersWakesOffset),
             ("max_message", QueueLayout.MaxMessageOffset), ("producer_slots", QueueLayout.ProducerSlotsOffset),
             ("aborted_claims", QueueLayout.AbortedClaimsOffset),
         })

@@ -22,7 +22,7 @@ public sealed class SpinThenParkTests : IDisposable
         var parking = new WokenAtOnce(wait, stopAtPark: 2);
 
         bool done = SpinThenPark.Until(ref wait, static (ref CountedWait w) => w.Look(), checkPeer: null, ref *(int*)_words, ref *(long*)(_words + 64),
-            parking, TimeSpan.FromSeconds(30), spin: new AdaptiveSpin { Configured = TimeSpan.Zero }, MembraneMetrics.Tag("test"), CancellationToken.None);
+            parking, TimeSpan.FromSeconds(30), spin: new AdaptiveSpin { Configured = TimeSpan.Zero }, new WaitTally(MembraneMetrics.Tag("test")), CancellationToken.None);
 
         AssertSpunBetweenParks(done, parking);
     }
@@ -77,7 +77,7 @@ public sealed class SpinThenParkTests : IDisposable
         var parking = new WokenAfter(wait, TimeSpan.FromMilliseconds(2));
 
         bool done = SpinThenPark.Until(ref wait, static (ref CountedWait w) => w.Look(), checkPeer: null, ref *(int*)_words, ref *(long*)(_words + 64),
-            parking, TimeSpan.FromSeconds(30), spin, MembraneMetrics.Tag("test"), CancellationToken.None);
+            parking, TimeSpan.FromSeconds(30), spin, new WaitTally(MembraneMetrics.Tag("test")), CancellationToken.None);
 
         Assert.True(done);
         AssertAbout(AdaptiveSpin.Longest / 2, spin.Current);
@@ -95,7 +95,7 @@ public sealed class SpinThenParkTests : IDisposable
         var parking = new WokenAtOnce(wait, stopAtPark: 2);
 
         bool done = await SpinThenPark.UntilAsync(wait, static w => w.Look(), checkPeer: null, _words, _words + 64, new MappingUsers(static () => { }),
-            parking, TimeSpan.FromSeconds(30), spin: new AdaptiveSpin { Configured = TimeSpan.Zero }, MembraneMetrics.Tag("test"), CancellationToken.None);
+            parking, TimeSpan.FromSeconds(30), spin: new AdaptiveSpin { Configured = TimeSpan.Zero }, new WaitTally(MembraneMetrics.Tag("test")), CancellationToken.None);
 
         AssertSpunBetweenParks(done, parking);
     }
