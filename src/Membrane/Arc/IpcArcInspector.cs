@@ -9,22 +9,16 @@ internal static unsafe class IpcArcInspector
     /// <summary>Who holds the lock (null: nobody), whether it is alive (attached), and whether the value is mid-change (odd sequence).</summary>
     internal static (ProcessIdentity? Holder, bool HolderAlive, bool Changing, long Sequence) ReadLockState(string name)
     {
-        using SafeFileDescriptor fd = SegmentFiles.Open(name, SegmentBacking.SharedMemory, create: false, writable: false, default);
-        long size = SegmentFiles.SegmentSize(fd, name);
-        if (size < SegmentHeaderLayout.Size + ArcLayout.ValueOffset)
+        using var view = SegmentView.Open(name, SegmentBacking.SharedMemory);
+        if (view.Size < SegmentHeaderLayout.Size + ArcLayout.ValueOffset)
         {
             throw new SegmentCorruptException("It is too small to be an arc.", name,
-                expected: $"at least {SegmentHeaderLayout.Size + ArcLayout.ValueOffset} bytes", found: $"{size} bytes");
+                expected: $"at least {SegmentHeaderLayout.Size + ArcLayout.ValueOffset} bytes", found: $"{view.Size} bytes");
         }
-        using MappedMemory mapping = MappedMemory.Map(fd, size, writable: false, out int errno);
-        if (errno != 0)
-        {
-            NativeError.Throw("mmap", errno, name);
-        }
-        byte* payload = mapping.Pointer + SegmentHeaderLayout.Size;
+        byte* payload = view.Pointer + SegmentHeaderLayout.Size;
         ulong holder = Volatile.Read(ref *(ulong*)(payload + ArcLayout.HolderOffset));
         long sequence = Volatile.Read(ref *(long*)(payload + ArcLayout.SequenceOffset));
-        bool alive = new ProcessTable(mapping.Pointer, fd, name).IsAlive(holder);
+        bool alive = view.Processes.IsAlive(holder);
         return (holder == 0 ? null : ProcessIdentity.Unpack(holder, 0), alive, (sequence & 1) != 0, sequence);
     }
 }

@@ -45,27 +45,16 @@ public static unsafe class SegmentStatistics
     public static SegmentSample Sample(string name, SegmentBacking backing = SegmentBacking.SharedMemory)
     {
         string canonical = backing == SegmentBacking.File ? name : SegmentName.Validate(name);
-        using SafeFileDescriptor fd = SegmentFiles.Open(canonical, backing, create: false, writable: false, default);
-        long size = SegmentFiles.SegmentSize(fd, canonical);
-        using MappedMemory mapping = MappedMemory.Map(fd, size, writable: false, out int errno);
-        if (errno != 0)
-        {
-            NativeError.Throw("mmap", errno, canonical);
-        }
-        ref SegmentHeader header = ref *(SegmentHeader*)mapping.Pointer;
-        if (header.Magic != H.Magic)
-        {
-            throw new ForeignSegmentException("It is not a Membrane segment.", canonical,
-                expected: $"magic 0x{H.Magic:x16}", found: $"magic 0x{header.Magic:x16}");
-        }
+        using var view = SegmentView.Open(canonical, backing);
+        ref SegmentHeader header = ref view.Header;
         var kind = (SegmentKind)header.Kind;
         if (header.LayoutVersion != H.LayoutVersion || !IsSampled(kind))
         {
             throw new SegmentLayoutMismatchException("It keeps no counters this library reads.", canonical,
                 expected: $"a journal, ring, queue or arc of layout version {H.LayoutVersion}", found: $"a {kind} of layout version {header.LayoutVersion}");
         }
-        var reader = new Reader(mapping.Pointer, size, canonical);
-        var table = new ProcessTable(mapping.Pointer, fd, canonical);
+        var reader = new Reader(view.Pointer, view.Size, canonical);
+        ProcessTable table = view.Processes;
         var sample = new SegmentSample { Name = canonical, Kind = kind, Timestamp = Stopwatch.GetTimestamp() };
         return kind switch
         {

@@ -61,21 +61,11 @@ public static unsafe class SegmentCatalog
     public static SegmentInfo Inspect(string name, SegmentBacking backing = SegmentBacking.SharedMemory)
     {
         string canonical = Canonical(name, backing);
-        using SafeFileDescriptor fd = SegmentFiles.Open(canonical, backing, create: false, writable: false, default);
-        Interop.StatX stat = SegmentFiles.Stat(fd, canonical);
-        long size = SegmentFiles.SegmentSize(fd, canonical);
-        using MappedMemory mapping = MappedMemory.Map(fd, size, writable: false, out int errno);
-        if (errno != 0)
-        {
-            NativeError.Throw("mmap", errno, canonical);
-        }
-        ref SegmentHeader header = ref *(SegmentHeader*)mapping.Pointer;
-        if (header.Magic != L.Magic)
-        {
-            throw new ForeignSegmentException("It is not a Membrane segment.", canonical,
-                expected: $"magic 0x{L.Magic:x16} (\"MEMBRANE\")", found: $"magic 0x{header.Magic:x16}");
-        }
-        var table = new ProcessTable(mapping.Pointer, fd, canonical);
+        using var view = SegmentView.Open(canonical, backing);
+        Interop.StatX stat = SegmentFiles.Stat(view.Descriptor, canonical);
+        long size = view.Size;
+        ref SegmentHeader header = ref view.Header;
+        ProcessTable table = view.Processes;
         var creator = ProcessIdentity.Unpack(header.CreatorIdentity, header.CreatorBootTag);
         return new SegmentInfo
         {
