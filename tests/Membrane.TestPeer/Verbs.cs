@@ -10,6 +10,7 @@ internal static class Verbs
     internal static int Run(string verb, string segment, string[] rest) => verb switch
     {
         "attach" => Attach(segment),
+        "attach-locked" => Attach(segment, new SegmentOptions { Mapping = SegmentMapping.LockInMemory }),
         "create-and-hang" => CreateAndHang(segment),
         "exchange" => Exchange(segment),
         "identity" => Identity(),
@@ -25,9 +26,9 @@ internal static class Verbs
     };
 
     /// <summary>Opens the segment, says "attached", and stays until stdin closes (or a kill).</summary>
-    private static int Attach(string name)
+    private static int Attach(string name, SegmentOptions? options = null)
     {
-        using SharedSegment segment = SharedSegment.Open(name);
+        using SharedSegment segment = SharedSegment.Open(name, options);
         Say("attached");
         WaitForStdinToClose();
         return 0;

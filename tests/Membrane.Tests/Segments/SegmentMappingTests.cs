@@ -42,6 +42,25 @@ public sealed class SegmentMappingTests : IDisposable
     }
 
     [Fact]
+    public void LockInMemory_beyond_the_memlock_limit_fails_naming_the_limit_and_leaves_the_segment_usable()
+    {
+        string name = _segments.NewName("mapping-memlock");
+        using var segment = SharedSegment.Create(name, PayloadBytes);
+
+        // A process that may lock 1 MiB and lacks CAP_IPC_LOCK (root's way past the limit), as a service under a default ulimit.
+        using Peer limited = Peer.StartUnder(["prlimit", "--memlock=1048576:1048576", "setpriv", "--bounding-set=-ipc_lock", "--inh-caps=-ipc_lock"],
+            "attach-locked", name);
+        string? said = limited.ReadLine();
+
+        Assert.StartsWith("error NativeCallException", said, StringComparison.Ordinal);
+        Assert.Contains(name, said, StringComparison.Ordinal);
+        Assert.Contains("RLIMIT_MEMLOCK", said, StringComparison.Ordinal);
+        Assert.Contains("ENOMEM", said, StringComparison.Ordinal);
+        limited.WaitForExit();
+        Assert.Equal(1, SegmentCatalog.Inspect(name).LiveProcesses); // it detached: nothing of it is left attached
+    }
+
+    [Fact]
     public void A_journal_created_and_opened_with_Prefault_is_resident_in_both_handles()
     {
         string name = _segments.NewName("mapping-journal");
