@@ -1,5 +1,5 @@
 using System.CommandLine;
-using Membrane.Arc;
+using Membrane.Diagnostics;
 using Membrane.Segments;
 using Spectre.Console;
 
@@ -62,8 +62,8 @@ internal static class InspectCommand
         SegmentJson.LockJson? arcLock = null;
         if (info.Kind == SegmentKind.Arc && info.State == SegmentState.Ready)
         {
-            (ProcessIdentity? holder, bool holderAlive, bool changing, long sequence) = IpcArcInspector.ReadLockState(info.Name);
-            arcLock = new SegmentJson.LockJson(holder?.Pid, holder is null ? null : holderAlive, changing, sequence);
+            ArcSample state = SegmentStatistics.Sample(info.Name).Arc!.Value;
+            arcLock = new SegmentJson.LockJson(state.HolderPid, state.HolderPid is null ? null : state.HolderAlive, state.ValueChanging, state.Locks, state.OwnerDied);
         }
         SegmentJson.JournalJson? journal = null;
         if (info.Kind == SegmentKind.Journal && info.State == SegmentState.Ready && backing == SegmentBacking.SharedMemory)
@@ -98,7 +98,7 @@ internal static class InspectCommand
         {
             Row("lock", arcLock.HolderPid is int pid
                 ? $"held by pid {pid}{(arcLock.HolderAlive == true ? "" : " (dead: the next locker sees PreviousOwnerDied)")}{(arcLock.Changing ? ", value mid-change" : "")}"
-                : $"free (value published {arcLock.Sequence / 2} times)");
+                : $"free (value published {arcLock.Locks} times)");
         }
         if (info.RemovalClaimant is { } claimant)
         {

@@ -45,8 +45,8 @@ internal sealed record SegmentJson(
         info.LiveReferences,
         withProcesses ? info.Processes.Select(p => new ProcessJson(p.Process.Pid, p.Process.StartTicks, p.References, p.IsAlive)).ToList() : null);
 
-    /// <summary>An arc's lock: who holds it, and whether the value is mid-change.</summary>
-    internal sealed record LockJson(int? HolderPid, bool? HolderAlive, bool Changing, long Sequence);
+    /// <summary>An arc's lock: who holds it, whether the value is mid-change, lock cycles completed, owners found dead.</summary>
+    internal sealed record LockJson(int? HolderPid, bool? HolderAlive, bool Changing, long Locks, long OwnerDied);
 
     /// <summary>
     /// A journal's shape, writers and cursors. <c>writer</c> is the one writer (with many, the first live one);

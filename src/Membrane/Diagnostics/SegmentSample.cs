@@ -85,7 +85,9 @@ public readonly record struct QueueSample(long Capacity, long BytesClaimed, long
 /// <param name="HolderAlive">Whether the holder is alive (a dead one hands the lock on with <c>PreviousOwnerDied</c>).</param>
 /// <param name="Locks">Lock-and-unlock cycles completed since creation.</param>
 /// <param name="OwnerDied">Lockers that found the previous owner dead holding the lock.</param>
-public readonly record struct ArcSample(int? HolderPid, bool HolderAlive, long Locks, long OwnerDied);
+/// <param name="ValueChanging">Whether the value is being changed now (its sequence lock is odd): a holder that died
+/// so leaves it for the next locker to repair.</param>
+public readonly record struct ArcSample(int? HolderPid, bool HolderAlive, long Locks, long OwnerDied, bool ValueChanging);
 
 /// <summary>What waiting cost the two sides of a ring or queue: each park is a sleep in the kernel, each wake a system call.</summary>
 /// <param name="ProducerParks">Times the producer (a queue's producers, together) slept waiting for room.</param>

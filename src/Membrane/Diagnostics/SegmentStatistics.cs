@@ -111,9 +111,10 @@ public static unsafe class SegmentStatistics
     private static ArcSample ReadArc(Reader payload, ProcessTable table)
     {
         ulong holder = payload.UInt64(ArcLayout.HolderOffset);
+        long sequence = payload.Int64(ArcLayout.SequenceOffset);
         // Two steps of the sequence lock per lock cycle; an odd sequence is a cycle under way.
-        return new ArcSample(Pid(holder), holder != 0 && table.IsAlive(holder), payload.Int64(ArcLayout.SequenceOffset) / 2,
-            payload.Int64(ArcLayout.OwnerDiedCountOffset));
+        return new ArcSample(Pid(holder), holder != 0 && table.IsAlive(holder), sequence / 2,
+            payload.Int64(ArcLayout.OwnerDiedCountOffset), (sequence & 1) != 0);
     }
 
     private static int? Pid(ulong identity) => identity == 0 ? null : ProcessIdentity.Unpack(identity, 0).Pid;
