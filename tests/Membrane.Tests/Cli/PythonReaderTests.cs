@@ -14,9 +14,15 @@ public sealed class PythonReaderTests : IDisposable
 
     public void Dispose() => _segments.Dispose();
 
-    private static Process StartPython(params string[] arguments)
+    private static Process StartPython(params string[] arguments) => StartPython(new Dictionary<string, string>(), arguments);
+
+    private static Process StartPython(IReadOnlyDictionary<string, string> environment, params string[] arguments)
     {
         var info = new ProcessStartInfo("python3") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach ((string variable, string value) in environment)
+        {
+            info.Environment[variable] = value;
+        }
         info.ArgumentList.Add(RepositoryFiles.PathOf("clients/python/membrane_journal.py"));
         foreach (string argument in arguments)
         {
@@ -25,9 +31,11 @@ public sealed class PythonReaderTests : IDisposable
         return Process.Start(info) ?? throw new InvalidOperationException("could not start python3");
     }
 
-    private static (int Exit, string[] Lines, string Errors) RunPython(params string[] arguments)
+    private static (int Exit, string[] Lines, string Errors) RunPython(params string[] arguments) => RunPython(new Dictionary<string, string>(), arguments);
+
+    private static (int Exit, string[] Lines, string Errors) RunPython(IReadOnlyDictionary<string, string> environment, params string[] arguments)
     {
-        using Process python = StartPython(arguments);
+        using Process python = StartPython(environment, arguments);
         Task<string> errors = python.StandardError.ReadToEndAsync();
         string output = python.StandardOutput.ReadToEndAsync().WaitAsync(TimeSpan.FromSeconds(60)).GetAwaiter().GetResult();
         Assert.True(python.WaitForExit(TimeSpan.FromSeconds(60)), "python3 did not exit");
@@ -47,6 +55,24 @@ public sealed class PythonReaderTests : IDisposable
             lines.Add(string.Create(CultureInfo.InvariantCulture, $"{record.Sequence},{record.Length},{Convert.ToHexStringLower(entry.AsSpan(0, record.Length))}"));
         }
         return lines;
+    }
+
+    [Fact]
+    public void It_reads_a_journal_in_the_directory_MEMBRANE_DIR_names_as_the_writer_did()
+    {
+        using var tmpfs = TestMount.Tmpfs("python-dir", 32 << 20);
+        string name = _segments.NewName("python-dir");
+        var environment = new Dictionary<string, string> { [Membrane.Segments.SegmentName.DirectoryVariable] = tmpfs.Path };
+        Assert.Equal(0, Peer.RunCliWith(environment, "writer", "--journal", name, "--count", "1000").ExitCode);
+
+        (int exit, string[] lines, string errors) = RunPython(environment, name, "--from", "oldest");
+
+        Assert.True(exit == 0, errors);
+        Assert.Equal(Enumerable.Range(0, 1000).Select(i => i.ToString(CultureInfo.InvariantCulture)), lines.Select(l => l.Split(',')[0]));
+        Assert.False(File.Exists(TestSegments.ShmPath(name)));
+        (int missing, _, string refusal) = RunPython(name, "--from", "oldest"); // without the variable: /dev/shm, where it is not
+        Assert.NotEqual(0, missing);
+        Assert.Contains(name, refusal, StringComparison.Ordinal);
     }
 
     [Fact]
