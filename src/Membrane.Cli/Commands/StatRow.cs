@@ -55,14 +55,7 @@ internal sealed record StatRow(string Name, SegmentKind Kind, StatRow.JournalRow
 
     private static string Per(double? rate) => rate is double r ? r.ToString("N0", CultureInfo.InvariantCulture) : "-";
 
-    private static string Bytes(double? rate) => rate switch
-    {
-        null => "-",
-        >= 1 << 30 => $"{rate / (1 << 30):0.0} GiB/s",
-        >= 1 << 20 => $"{rate / (1 << 20):0.0} MiB/s",
-        >= 1 << 10 => $"{rate / (1 << 10):0.0} KiB/s",
-        _ => $"{rate:0} B/s",
-    };
+    private static string Bytes(double? rate) => rate is double r ? LsCommand.Bytes((long)r) + "/s" : "-";
 
     /// <summary>A journal: the write position and rate, and every registered cursor.</summary>
     internal sealed record JournalRow(long WritePosition, double? WriteRate, long Capacity, IReadOnlyList<CursorRow> Cursors);

@@ -69,7 +69,6 @@ public static unsafe class SegmentStatistics
 
     private static JournalSample ReadJournal(Reader payload, ProcessTable table)
     {
-        long write = payload.Int64(JournalLayout.WritePositionOffset);
         long capacity = payload.Int64(JournalLayout.CapacityOffset);
         uint count = payload.UInt32(JournalLayout.CursorCountOffset);
         payload.Check(count <= JournalLayout.MaxCursors && capacity > 0, "cursor count and capacity", $"{count} cursors, capacity {capacity}");
@@ -78,11 +77,18 @@ public static unsafe class SegmentStatistics
         {
             int at = JournalLayout.CursorTableOffset + (id * JournalLayout.CursorSize);
             ref JournalCursor cursor = ref payload.At<JournalCursor>(at, JournalLayout.CursorSize);
-            long position = Volatile.Read(ref cursor.Committed);
             ProcessIdentity? reader = ProcessClaim.Holder(ref cursor.Owner, ref cursor.OwnerBootTag);
-            long lag = Math.Max(0, write - position);
-            cursors.Add(new CursorSample(id, cursor.ReadName(), Volatile.Read(ref cursor.State) == JournalCursor.Registered, position, lag,
-                Math.Max(0, lag - capacity), reader?.Pid, reader is { } r && table.IsAlive(r.Packed)));
+            cursors.Add(new CursorSample(id, cursor.ReadName(), Volatile.Read(ref cursor.State) == JournalCursor.Registered,
+                Volatile.Read(ref cursor.Committed), Lag: 0, Lapped: 0, reader?.Pid, reader is { } r && table.IsAlive(r.Packed)));
+        }
+        // The write position after the cursors (a position read before a commit could be behind it). It is the published
+        // one, which a reader may pass by the entry a writer stamped and has yet to publish: hence the floor at 0 (and a
+        // damaged cursor is shown, not refused).
+        long write = payload.Int64(JournalLayout.WritePositionOffset);
+        for (int id = 0; id < cursors.Count; id++)
+        {
+            long lag = Math.Max(0, write - cursors[id].Position);
+            cursors[id] = cursors[id] with { Lag = lag, Lapped = Math.Max(0, lag - capacity) };
         }
         return new JournalSample(write, capacity, cursors);
     }

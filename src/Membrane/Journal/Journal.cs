@@ -248,15 +248,19 @@ public sealed unsafe class Journal : IDisposable
     /// <summary><see cref="Cursors"/> for the journal's writer, which may outlive this handle.</summary>
     internal List<CursorInfo> ReadCursors()
     {
-        long write = CurrentWritePosition;
         var cursors = new List<CursorInfo>(CursorCount);
         for (int id = 0; id < CursorCount; id++)
         {
             ref JournalCursor cursor = ref Cursor(id);
             ProcessIdentity? process = ProcessClaim.Holder(ref cursor.Owner, ref cursor.OwnerBootTag);
-            long committed = Volatile.Read(ref cursor.Committed);
             cursors.Add(new CursorInfo(id, cursor.ReadName(), Volatile.Read(ref cursor.State) == JournalCursor.Registered,
-                committed, process, process is { } owner && Processes.IsAlive(owner.Packed), Math.Max(0, write - committed))); // a reader may commit past the write position read just before
+                Volatile.Read(ref cursor.Committed), process, process is { } owner && Processes.IsAlive(owner.Packed), Lag: 0));
+        }
+        // The write position after every cursor, as ValidateCursors reads them: a position read before a commit could be behind it.
+        long write = CurrentWritePosition;
+        for (int id = 0; id < cursors.Count; id++)
+        {
+            cursors[id] = cursors[id] with { Lag = write - cursors[id].CommittedPosition };
         }
         return cursors;
     }

@@ -6,6 +6,6 @@ namespace Membrane.Native;
 /// </summary>
 internal static partial class Interop
 {
-    /// <summary>glibc; since 2.34 it also exports shm_open and the pthread functions (no librt/libpthread).</summary>
+    /// <summary>glibc; since 2.34 it also exports the pthread functions (no libpthread).</summary>
     internal const string Libc = "libc";
 }

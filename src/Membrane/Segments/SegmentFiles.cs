@@ -15,14 +15,11 @@ internal static class SegmentFiles
     {
         int flags = (writable ? Interop.O_RDWR : Interop.O_RDONLY) | Interop.O_CLOEXEC | Interop.O_NOFOLLOW
             | (create ? Interop.O_CREAT | Interop.O_EXCL : Interop.O_NONBLOCK); // O_NONBLOCK changes nothing for a regular file
-        SafeFileDescriptor fd = backing switch
-        {
-            // shm_open is open(2) of /dev/shm/NAME with these flags; another directory is opened the same way by path.
-            SegmentBacking.SharedMemory when SegmentName.Directory == SegmentName.SharedMemoryDirectory => Interop.ShmOpen("/" + name, flags, (uint)mode),
-            SegmentBacking.SharedMemory => Interop.Open(PathOf(name, backing), flags, (uint)mode),
-            SegmentBacking.File => Interop.Open(name, flags, (uint)mode),
-            _ => throw new ArgumentOutOfRangeException(nameof(backing), backing, "An anonymous segment has no name to open."),
-        };
+        // Both named backings are a file opened by path: glibc's shm_open is exactly open(2) of /dev/shm/NAME with
+        // O_NOFOLLOW | O_CLOEXEC, so one call serves /dev/shm, $MEMBRANE_DIR and a file of the caller's.
+        SafeFileDescriptor fd = backing == SegmentBacking.Anonymous
+            ? throw new ArgumentOutOfRangeException(nameof(backing), backing, "An anonymous segment has no name to open.")
+            : Interop.Open(PathOf(name, backing), flags, (uint)mode);
         if (fd.IsInvalid)
         {
             int errno = Interop.LastErrno;
@@ -134,13 +131,8 @@ internal static class SegmentFiles
     /// <summary>Unlinks the name; false when it was gone already.</summary>
     internal static bool Unlink(string name, SegmentBacking backing)
     {
-        int result = backing switch
-        {
-            SegmentBacking.SharedMemory when SegmentName.Directory == SegmentName.SharedMemoryDirectory => Interop.ShmUnlink("/" + name),
-            SegmentBacking.SharedMemory => Interop.Unlink(PathOf(name, backing)),
-            SegmentBacking.File => Interop.Unlink(name),
-            _ => 0,
-        };
+        // shm_unlink is unlink(2) of the same path (see Open).
+        int result = backing == SegmentBacking.Anonymous ? 0 : Interop.Unlink(PathOf(name, backing));
         if (result == 0)
         {
             return true;

@@ -56,7 +56,7 @@ public sealed unsafe partial class SharedSegment
             {
                 throw new SegmentInUseException("Another process holds the creation lock of a file this process just created.", building);
             }
-            // shm_open and open apply the umask; the mode asked for is the mode meant.
+            // open(2) applies the umask; the mode asked for is the mode meant.
             if (Interop.FChmod(fd, (uint)options.Mode) != 0)
             {
                 NativeError.Throw("fchmod", Interop.LastErrno, canonical);

@@ -10,6 +10,7 @@ namespace Membrane.Sync;
 /// </summary>
 internal sealed unsafe class WaitTally
 {
+    private readonly KeyValuePair<string, object?> _metricTag;
     private readonly long* _parks;
     private readonly long* _wakes;
 
@@ -22,17 +23,15 @@ internal sealed unsafe class WaitTally
     /// <summary>Counts into the metrics and the two shared counters at <paramref name="parks"/> and <paramref name="wakes"/>.</summary>
     internal WaitTally(KeyValuePair<string, object?> metricTag, nint parks, nint wakes)
     {
-        MetricTag = metricTag;
+        _metricTag = metricTag;
         _parks = (long*)parks;
         _wakes = (long*)wakes;
     }
 
-    internal KeyValuePair<string, object?> MetricTag { get; }
-
     /// <summary>This side is about to sleep in the kernel.</summary>
     internal void Parked()
     {
-        MembraneMetrics.Parks.Add(1, MetricTag);
+        MembraneMetrics.Parks.Add(1, _metricTag);
         if (_parks is not null)
         {
             // Interlocked: several processes may share a side (a queue's producers). Nothing pairs with it: stat only reads.
@@ -43,7 +42,7 @@ internal sealed unsafe class WaitTally
     /// <summary>This side woke the other one.</summary>
     internal void Woke()
     {
-        MembraneMetrics.Wakes.Add(1, MetricTag);
+        MembraneMetrics.Wakes.Add(1, _metricTag);
         if (_wakes is not null)
         {
             Interlocked.Increment(ref *_wakes);

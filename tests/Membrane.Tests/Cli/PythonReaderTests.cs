@@ -14,16 +14,12 @@ public sealed class PythonReaderTests : IDisposable
 
     public void Dispose() => _segments.Dispose();
 
-    private static Process StartPython(params string[] arguments) => StartPython(new Dictionary<string, string>(), arguments);
+    private static string Script => RepositoryFiles.PathOf("clients/python/membrane_journal.py");
 
-    private static Process StartPython(IReadOnlyDictionary<string, string> environment, params string[] arguments)
+    private static Process StartPython(params string[] arguments)
     {
         var info = new ProcessStartInfo("python3") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach ((string variable, string value) in environment)
-        {
-            info.Environment[variable] = value;
-        }
-        info.ArgumentList.Add(RepositoryFiles.PathOf("clients/python/membrane_journal.py"));
+        info.ArgumentList.Add(Script);
         foreach (string argument in arguments)
         {
             info.ArgumentList.Add(argument);
@@ -31,15 +27,12 @@ public sealed class PythonReaderTests : IDisposable
         return Process.Start(info) ?? throw new InvalidOperationException("could not start python3");
     }
 
-    private static (int Exit, string[] Lines, string Errors) RunPython(params string[] arguments) => RunPython(new Dictionary<string, string>(), arguments);
+    private static (int Exit, string[] Lines, string Errors) RunPython(params string[] arguments) => RunPython(environment: null, arguments);
 
-    private static (int Exit, string[] Lines, string Errors) RunPython(IReadOnlyDictionary<string, string> environment, params string[] arguments)
+    private static (int Exit, string[] Lines, string Errors) RunPython(IReadOnlyDictionary<string, string>? environment, params string[] arguments)
     {
-        using Process python = StartPython(environment, arguments);
-        Task<string> errors = python.StandardError.ReadToEndAsync();
-        string output = python.StandardOutput.ReadToEndAsync().WaitAsync(TimeSpan.FromSeconds(60)).GetAwaiter().GetResult();
-        Assert.True(python.WaitForExit(TimeSpan.FromSeconds(60)), "python3 did not exit");
-        return (python.ExitCode, output.Split('\n', StringSplitOptions.RemoveEmptyEntries), errors.GetAwaiter().GetResult());
+        (int exit, string stdout, string stderr) = ExternalCommand.Run("python3", [Script, .. arguments], TimeSpan.FromSeconds(60), environment: environment);
+        return (exit, stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries), stderr);
     }
 
     /// <summary>Every entry as the Python reader prints it, read through a .NET reader.</summary>

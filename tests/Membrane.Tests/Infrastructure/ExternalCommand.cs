@@ -1,13 +1,12 @@
 using System.Diagnostics;
-using System.Text;
 
 namespace Membrane.Tests.Infrastructure;
 
-/// <summary>A program of the machine's (mount, dotnet), run to completion with its output captured, within a time limit.</summary>
+/// <summary>A program of the machine's (mount, dotnet, python3), run to completion with its output captured, within a time limit.</summary>
 internal static class ExternalCommand
 {
-    /// <summary>Runs <paramref name="program"/>; its exit code and everything it printed (stdout, then stderr).</summary>
-    internal static (int ExitCode, string Output) Run(string program, IEnumerable<string> arguments, TimeSpan limit,
+    /// <summary>Runs <paramref name="program"/>; its exit code and what it printed on stdout and on stderr.</summary>
+    internal static (int ExitCode, string Stdout, string Stderr) Run(string program, IEnumerable<string> arguments, TimeSpan limit,
         string? workingDirectory = null, IReadOnlyDictionary<string, string>? environment = null)
     {
         var info = new ProcessStartInfo(program)
@@ -37,15 +36,15 @@ internal static class ExternalCommand
             Assert.Fail($"{program} {string.Join(' ', info.ArgumentList)} did not finish within {limit.TotalSeconds} s: {stdout.Result}{stderr.Result}");
         }
         process.WaitForExit();
-        return (process.ExitCode, new StringBuilder(stdout.Result).Append(stderr.Result).ToString());
+        return (process.ExitCode, stdout.Result, stderr.Result);
     }
 
-    /// <summary><see cref="Run"/>, failing the test with the output unless it exits 0; returns the output.</summary>
+    /// <summary><see cref="Run"/>, failing the test with what it printed unless it exits 0; returns its stdout.</summary>
     internal static string Succeed(string program, IEnumerable<string> arguments, TimeSpan limit,
         string? workingDirectory = null, IReadOnlyDictionary<string, string>? environment = null)
     {
-        (int exitCode, string output) = Run(program, arguments, limit, workingDirectory, environment);
-        Assert.True(exitCode == 0, $"{program} {string.Join(' ', arguments)} exited {exitCode}: {output}");
-        return output;
+        (int exitCode, string stdout, string stderr) = Run(program, arguments, limit, workingDirectory, environment);
+        Assert.True(exitCode == 0, $"{program} {string.Join(' ', arguments)} exited {exitCode}: {stdout}{stderr}");
+        return stdout;
     }
 }
