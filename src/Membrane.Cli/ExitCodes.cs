@@ -11,4 +11,7 @@ internal static class ExitCodes
 
     /// <summary>The command line itself was wrong (System.CommandLine's own code for parse errors).</summary>
     public const int Usage = 2;
+
+    /// <summary>Stopped by SIGINT or SIGTERM before it was done (128 + SIGINT, as a shell reports it); what it held is released.</summary>
+    public const int Interrupted = 130;
 }

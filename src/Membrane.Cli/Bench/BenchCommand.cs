@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using HdrHistogram;
+using Membrane.Cli.Commands;
 using Spectre.Console;
 
 namespace Membrane.Cli.Bench;
@@ -74,15 +75,22 @@ internal static class BenchCommand
         var plan = (from size in sizes from transport in transports from mode in new[] { BenchResult.LatencyMode, BenchResult.ThroughputMode, BenchResult.WakeMode } where transport.Measures(mode, size) select (transport, mode, size)).ToList();
         string scratch = Directory.CreateTempSubdirectory("membrane-bench-").FullName;
         var results = new List<BenchResult>();
+        // Ctrl-C or SIGTERM ends the run after the measurement in progress, whose peers are stopped and whose segments
+        // are removed as after any other: a default exit would leave that measurement's journals behind (they persist).
+        using var stop = new StopSignal();
         try
         {
             AnsiConsole.Progress().AutoClear(false).Start(context =>
             {
                 ProgressTask progress = context.AddTask("scenarios", maxValue: plan.Count * runs);
-                for (int run = 1; run <= runs; run++)
+                for (int run = 1; run <= runs && !stop.Token.IsCancellationRequested; run++)
                 {
                     foreach ((BenchTransport transport, string mode, int size) in plan)
                     {
+                        if (stop.Token.IsCancellationRequested)
+                        {
+                            break;
+                        }
                         progress.Description = runs == 1 ? $"{transport.Name} {mode} {Format.Size(size)}" : $"run {run}/{runs}: {transport.Name} {mode} {Format.Size(size)}";
                         results.Add(RunScenario(transport, mode, size, budget, scratch) with { Run = run });
                         progress.Increment(1);
@@ -94,6 +102,11 @@ internal static class BenchCommand
         finally
         {
             Directory.Delete(scratch, recursive: true);
+        }
+        if (stop.Token.IsCancellationRequested)
+        {
+            Console.Error.WriteLine($"Interrupted after {results.Count} of {plan.Count * runs} measurements: no report written, nothing left in shared memory.");
+            return ExitCodes.Interrupted;
         }
         IReadOnlyList<BenchResult> compared = BenchResult.Compared(results);
         IReadOnlyList<BenchSummary> summaries = BenchSummary.Of(compared);

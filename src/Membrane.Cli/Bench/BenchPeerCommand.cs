@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using System.Runtime.InteropServices;
 
 namespace Membrane.Cli.Bench;
 
@@ -31,6 +32,10 @@ internal static class BenchPeerCommand
 
     private static int Run(string transportName, string mode, int size, string[] endpoint)
     {
+        // A Ctrl-C at the terminal reaches the whole process group. The bench finishes the measurement in progress with
+        // this peer, then stops it and removes the segments (see BenchCommand); a peer that died of it at once would leave
+        // the bench waiting for a dead partner until a timeout.
+        using var ignoreInterrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, context => context.Cancel = true);
         try
         {
             if (mode == FanInMode)

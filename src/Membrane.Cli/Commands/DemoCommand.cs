@@ -44,24 +44,35 @@ internal static class DemoCommand
                 Start(children, "reporter", "--journal", name, "--id", id.ToString(CultureInfo.InvariantCulture), "--out", csv[id]))];
             AnsiConsole.MarkupLine($"Started writer (pid {writer.Id}) and reporters (pids {string.Join(", ", reporters.Select(r => r.Id))}); running {seconds:0.#} s.");
 
-            Watch(journal, TimeSpan.FromSeconds(seconds));
+            // Ctrl-C (or SIGTERM) ends the run early, as the clock would. At a terminal the writer and the reporters get
+            // the same Ctrl-C and stop by themselves, each reporter with the rows it has read so far written and committed.
+            using var interrupt = new StopSignal();
+            Watch(journal, TimeSpan.FromSeconds(seconds), interrupt.Token);
+            bool interrupted = interrupt.Token.IsCancellationRequested;
             Stop(writer);
-            WaitUntilCaughtUp(journal, TimeSpan.FromSeconds(30));
+            if (!interrupted)
+            {
+                WaitUntilCaughtUp(journal, TimeSpan.FromSeconds(30));
+            }
             Array.ForEach(reporters, Stop);
 
             AnsiConsole.WriteLine();
-            AnsiConsole.MarkupLine($"[bold]Summary[/]  writer: {CliOutput.Escape(writer.StandardOutput.ReadToEnd().Trim())}");
+            AnsiConsole.MarkupLine($"[bold]Summary[/]{(interrupted ? " (interrupted)" : "")}  writer: {CliOutput.Escape(writer.StandardOutput.ReadToEnd().Trim())}");
             long written = journal.WritePosition;
+            IReadOnlyList<CursorInfo> cursors = journal.Cursors();
             bool allGood = true;
             for (int id = 0; id < Readers; id++)
             {
                 _ = reporters[id].StandardOutput.ReadToEnd();
                 (long rows, long lost) = CountCsv(csv[id]);
-                // Every sequence must be in the file once: as a row, or counted on a "# lost" line.
-                bool accounted = rows + lost == written;
+                // Every sequence the reporter committed must be in the file once: as a row, or counted on a "# lost" line.
+                // Run to its end, a reporter has caught up with the writer; stopped early, it has read what it committed.
+                long expected = interrupted ? cursors.Single(c => c.Id == id).CommittedPosition : written;
+                bool accounted = rows + lost == expected;
                 allGood &= accounted;
                 string verdict = !accounted ? "[red](entries missing)[/]" : lost == 0 ? "[green](every entry, once)[/]" : $"[yellow]({lost:N0} lost to overwrite, see its # lost lines)[/]";
-                AnsiConsole.MarkupLine($"  reader {id}: {rows:N0} rows of {written:N0} in {CliOutput.Escape(csv[id])} {verdict}");
+                string behind = expected < written ? $", stopped {written - expected:N0} behind the writer" : "";
+                AnsiConsole.MarkupLine($"  reader {id}: {rows:N0} rows of {expected:N0} in {CliOutput.Escape(csv[id])} {verdict}{behind}");
             }
             AnsiConsole.MarkupLine($"CSV files: [bold]{CliOutput.Escape(directory)}[/]");
             if (!allGood)
@@ -117,7 +128,7 @@ internal static class DemoCommand
     /// Every 250 ms the writer's position and rate, each reader's position, lag, rate and process: a live table on a
     /// terminal; off one (a file, a pipe), a plain line a second, so that a log holds each reading once.
     /// </summary>
-    private static void Watch(Journal journal, TimeSpan duration)
+    private static void Watch(Journal journal, TimeSpan duration, CancellationToken interrupt)
     {
         var table = new Table().AddColumns("", "position", "lag", "rate (entries/s)", "reader process");
         var clock = Stopwatch.StartNew();
@@ -126,9 +137,8 @@ internal static class DemoCommand
         bool terminal = !Console.IsOutputRedirected;
         void Sample(Action refresh)
         {
-            while (clock.Elapsed < duration)
+            while (clock.Elapsed < duration && !interrupt.WaitHandle.WaitOne(terminal ? 250 : 1000))
             {
-                Thread.Sleep(terminal ? 250 : 1000);
                 TimeSpan now = clock.Elapsed;
                 double interval = (now - previousTime).TotalSeconds;
                 previousTime = now;
@@ -168,8 +178,11 @@ internal static class DemoCommand
 
     private static void Stop(Process process)
     {
-        // SIGTERM: the writer and reporters flush, commit and exit 0 on it.
-        _ = Native.Interop.Kill(process.Id, 15);
+        // SIGTERM: the writer and reporters flush, commit and exit 0 on it (a process that stopped on a Ctrl-C already is not signalled again).
+        if (!process.HasExited)
+        {
+            _ = Native.Interop.Kill(process.Id, 15);
+        }
         if (!process.WaitForExit(TimeSpan.FromSeconds(30)))
         {
             process.Kill();

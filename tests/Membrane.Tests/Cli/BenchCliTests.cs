@@ -1,4 +1,7 @@
+using System.Diagnostics;
+using System.Globalization;
 using System.Text.Json;
+using Membrane.Segments;
 using Membrane.Tests.Infrastructure;
 
 namespace Membrane.Tests.Cli;
@@ -114,5 +117,46 @@ public sealed class BenchCliTests : IDisposable
         Assert.NotEqual(0, exitCode);
         Assert.Contains("carrier-pigeon", stderr, StringComparison.Ordinal);
         Assert.Contains("ring-untrusted", stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Bench_stopped_by_SIGTERM_ends_after_the_measurement_in_progress_and_leaves_nothing_in_shared_memory()
+    {
+        string output = _segments.NewDirectory("bench-stopped");
+        using Peer bench = Peer.Cli("bench", "--transports", "journal", "--sizes", "64", "--seconds", "0.5", "--repeat", "50", "--out", output);
+        string prefix = string.Create(CultureInfo.InvariantCulture, $"membrane-bench-{bench.Pid}-");
+        string[] Left() => Directory.GetFiles(SegmentName.SharedMemoryDirectory, prefix + "*");
+        try
+        {
+            // Stopped mid-measurement: while its journals exist (journals persist by design: a default exit would leave them).
+            Eventually.Holds(() => Left().Length > 0, "the bench creating a journal");
+            bench.Terminate();
+            (int exitCode, string stdout) = bench.ReadToExit();
+
+            Assert.True(exitCode == 130, $"exit {exitCode}\n{stdout}\n{bench.Stderr}");
+            Assert.Contains("Interrupted after", bench.Stderr, StringComparison.Ordinal);
+            Assert.Empty(Left());
+            Assert.False(File.Exists(Path.Combine(output, "results.json")), "an interrupted run wrote a report");
+            Assert.DoesNotContain(Process.GetProcesses(), p => CommandLine(p).Contains(prefix, StringComparison.Ordinal)); // its peers stopped
+        }
+        finally
+        {
+            foreach (string left in Left())
+            {
+                File.Delete(left);
+            }
+        }
+    }
+
+    private static string CommandLine(Process process)
+    {
+        try
+        {
+            return File.ReadAllText($"/proc/{process.Id}/cmdline");
+        }
+        catch (IOException)
+        {
+            return ""; // gone meanwhile
+        }
     }
 }

@@ -333,4 +333,37 @@ public sealed class JournalCliTests : IDisposable
         string journal = "membrane-demo-" + new string([.. stdout.Split("membrane-demo-")[1].TakeWhile(char.IsAsciiDigit)]);
         Assert.False(File.Exists(TestSegments.ShmPath(journal)), $"{journal} is left behind");
     }
+
+    [Fact]
+    public void Demo_stopped_by_SIGTERM_stops_its_processes_checks_every_row_they_committed_and_removes_its_journal()
+    {
+        string directory = _segments.NewDirectory("cli-demo-stopped");
+        using Peer demo = Peer.Cli("demo", "--seconds", "600", "--rate", "5000", "--out", directory);
+        string journal = _segments.Track(string.Create(CultureInfo.InvariantCulture, $"membrane-demo-{demo.Pid}"));
+        string[] csv = [Path.Combine(directory, "output_0.csv"), Path.Combine(directory, "output_1.csv")];
+        // Stopped mid-run: once both reporters have committed rows (a reporter commits every 4,096).
+        bool BothReportersCommitted()
+        {
+            if (!File.Exists(TestSegments.ShmPath(journal)))
+            {
+                return false;
+            }
+            using var view = Membrane.Journal.Open(journal);
+            return view.Cursors().All(c => c.CommittedPosition > 0);
+        }
+        Eventually.Holds(BothReportersCommitted, "both reporters committing rows");
+        demo.Terminate();
+        (int exitCode, string stdout) = demo.ReadToExit();
+
+        Assert.True(exitCode == 0, stdout + demo.Stderr);
+        Assert.Contains("Summary (interrupted)", stdout, StringComparison.Ordinal);
+        Assert.Equal(2, stdout.Split('\n').Count(l => l.Contains("(every entry, once)", StringComparison.Ordinal)));
+        foreach (string file in csv)
+        {
+            string[] lines = File.ReadAllLines(file);
+            Assert.Equal(CsvHeader, lines[0]);
+            Assert.Equal(Enumerable.Range(0, lines.Length - 1).Select(i => (long)i), lines[1..].Select(AssertRow));
+        }
+        Assert.False(File.Exists(TestSegments.ShmPath(journal)), $"{journal} is left behind");
+    }
 }
