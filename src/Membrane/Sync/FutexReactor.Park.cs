@@ -7,8 +7,11 @@ internal sealed unsafe partial class FutexReactor
 {
     /// <summary>
     /// One pending park: what the reactor waits on for it, and the source its caller awaits. Pooled: it has two holders,
-    /// the reactor thread (until it drops the park) and the awaiter (until it has its result), and goes back to the pool
-    /// when both have let go, so the reactor never reads a word whose park was reused or whose mapping is gone.
+    /// the reactor thread (until it completes the park, or drops one a cancellation completed) and the awaiter (until it
+    /// has its result), and goes back to the pool when both have let go, so the reactor never reads a word whose park was
+    /// reused or whose mapping is gone. A reactor that completes a park lets go of it first, before the awaiter's
+    /// continuation can run: a waiter that goes on to dispose its handle then finds the mapping held by no one else, and
+    /// the segment is detached (removed, if it was the last) when the dispose returns, not later on the reactor thread.
     /// </summary>
     /// <remarks>
     /// Where the continuation runs. A park completed by its reactor thread while no other park is pending in the process
@@ -59,23 +62,25 @@ internal sealed unsafe partial class FutexReactor
         }
 
         /// <summary>
-        /// The reactor's verdict (woken, changed or timed out: all mean "look again"), given on the reactor thread;
-        /// false if already completed.
+        /// The reactor's verdict (woken, changed or timed out: all mean "look again"), given on the reactor thread, which
+        /// has dropped the park and never reads its word again: so it lets go of the park here, before the continuation
+        /// runs. A park a cancellation completed first is only let go.
         /// </summary>
-        internal bool TryComplete()
+        internal void CompleteAndLetGo()
         {
             if (Interlocked.Exchange(ref _completed, 1) != 0)
             {
-                return false;
+                LetGo();
+                return;
             }
-            Shard shard = _shard!; // the reactor holds the park: it is not reused under us
+            Shard shard = _shard!; // read before letting go; the awaiter still holds the park until its result, so it is not reused
             shard.Release();
             reactor.Completed();
+            LetGo();
             if (!shard.TryRunAlone(this, reactor))
             {
                 ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
             }
-            return true;
         }
 
         private void Cancel(CancellationToken token)

@@ -105,7 +105,10 @@ internal sealed unsafe partial class FutexReactor
                 int woken = nearest == long.MaxValue ? Interop.FutexWaitv(vector, count, null) : WaitUntil(vector, count, nearest);
                 if (woken > 0)
                 {
-                    parks[woken - 1].TryComplete(); // woken with its value unchanged (a heads-up, a close): its caller looks again
+                    // Woken with its value unchanged (a heads-up, a close): its caller looks again.
+                    Park park = parks[woken - 1];
+                    Drop(parks, woken - 1);
+                    park.CompleteAndLetGo();
                 }
                 // Else the control word, a word that changed before the call (EAGAIN), a deadline or a signal: Settle sorts it out.
             }
@@ -122,21 +125,29 @@ internal sealed unsafe partial class FutexReactor
             for (int i = parks.Count - 1; i >= 0; i--)
             {
                 Park park = parks[i];
-                // The word is read only while the park is ours: its mapping stays until we let it go.
-                if (!park.IsCompleted && (Volatile.Read(ref *park.Word) != park.Observed || now >= park.Deadline))
-                {
-                    park.TryComplete();
-                }
                 if (park.IsCompleted)
                 {
-                    parks[i] = parks[^1];
-                    parks.RemoveAt(parks.Count - 1);
+                    Drop(parks, i); // by a cancellation
                     park.LetGo();
+                    continue;
+                }
+                // The word is read only while the park is ours: its mapping stays until we let it go.
+                if (Volatile.Read(ref *park.Word) != park.Observed || now >= park.Deadline)
+                {
+                    Drop(parks, i);
+                    park.CompleteAndLetGo();
                     continue;
                 }
                 nearest = Math.Min(nearest, park.Deadline);
             }
             return nearest;
+        }
+
+        /// <summary>Takes the park at <paramref name="index"/> off the list (the last one takes its place).</summary>
+        private static void Drop(List<Park> parks, int index)
+        {
+            parks[index] = parks[^1];
+            parks.RemoveAt(parks.Count - 1);
         }
 
         private static Interop.FutexWaitVector Entry(int* word, int value) =>

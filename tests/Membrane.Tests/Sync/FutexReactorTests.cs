@@ -70,6 +70,36 @@ public sealed class FutexReactorTests : IDisposable
     }
 
     [Fact]
+    public async Task A_ring_disposed_by_the_continuation_of_an_awaited_read_is_removed_when_its_last_dispose_returns()
+    {
+        // The continuation runs on the reactor thread that completed the park when that was the process's only park, else
+        // on the thread pool; either way the reactor has let go of the park first, so the dispose there is the mapping's
+        // last user, and detaches (and removes) the segment before it returns, not later on the reactor thread.
+        string name = _segments.NewName("detach");
+        var ring = SharedRing.Create(name, new RingOptions { Capacity = 4096 });
+        RingConsumer consumer = ring.CreateConsumer();
+        RingProducer producer = ring.CreateProducer();
+        consumer.SpinBeforeParking = TimeSpan.Zero;
+        using var producerGone = new ManualResetEventSlim();
+        Task<(string? Thread, bool Left)> reading = Task.Run(async () =>
+        {
+            Assert.Equal(3, await consumer.ReadAsync(new byte[16]));
+            string? thread = Thread.CurrentThread.Name;
+            Assert.True(producerGone.Wait(s_wait));
+            consumer.Dispose();
+            ring.Dispose();
+            return (thread, File.Exists(TestSegments.ShmPath(name)));
+        });
+        await ParkedAsync(ring);
+        Assert.True(producer.TryWrite([1, 2, 3]));
+        producer.Dispose();
+        producerGone.Set();
+
+        (string? thread, bool left) = await reading.WaitAsync(s_wait);
+        Assert.False(left, $"{name} was still there when its last handle's dispose returned (on thread '{thread}')");
+    }
+
+    [Fact]
     public void A_continuation_run_on_a_reactor_thread_that_blocks_there_holds_up_no_other_parked_wait()
     {
         string prefix = _segments.NewName("inline");
