@@ -131,48 +131,30 @@ internal static class SpinThenPark
         {
             return true;
         }
-        long spunUntil = Stopwatch.GetTimestamp();
         // Sleep in slices only when something must be looked at between them; else until the deadline or a wake.
-        var schedule = new ParkSchedule(start, timeout, checkPeer is not null || cancellation.CanBeCanceled ? s_slice : null);
+        var wait = new ParkingWait(spin, start, timeout, checkPeer is not null || cancellation.CanBeCanceled ? s_slice : null);
         int* futexWord = LowHalf(ref position);
         while (true)
         {
-            cancellation.ThrowIfCancellationRequested();
-            if (schedule.TakeEarlyWake())
+            if (wait.Resume(ref state, attempt, checkPeer, cancellation))
             {
-                // Woken: most often by progress. Else by a peer that closed (look at it), or by a heads-up (spin for what it announced).
-                if (attempt(ref state))
-                {
-                    return Learned(spin, spunUntil);
-                }
-                checkPeer?.Invoke(ref state);
-                if (Spin(ref state, attempt, schedule.PeerCheckedAfterWake(Stopwatch.GetTimestamp()), out _))
-                {
-                    return Learned(spin, spunUntil);
-                }
+                return wait.Learned();
             }
-            // Announce, then re-check: pairs with the publisher's full-fenced publication before it reads the count.
+            // Announce, then read the word to park on (in that order: see Publish).
             WaiterCount.CountIn(ref parkedCount);
+            int observed = Volatile.Read(ref *futexWord);
             try
             {
-                beforeParking?.Invoke(ref state);
-                int observed = Volatile.Read(ref *futexWord);
-                if (attempt(ref state))
+                switch (wait.LastLook(ref state, attempt, checkPeer, beforeParking, out TimeSpan sleep))
                 {
-                    return Learned(spin, spunUntil);
-                }
-                long now = Stopwatch.GetTimestamp();
-                if (checkPeer is not null && schedule.PeerCheckDue(now))
-                {
-                    checkPeer(ref state);
-                }
-                if (!schedule.TryNextSleep(now, out TimeSpan sleep))
-                {
-                    return false;
+                    case LastLookOutcome.Progress:
+                        return wait.Learned();
+                    case LastLookOutcome.TimedOut:
+                        return false;
                 }
                 tally.Parked();
                 parking.Park(futexWord, observed, sleep);
-                schedule.Slept(now, sleep);
+                wait.Slept(sleep);
             }
             finally
             {
@@ -182,7 +164,7 @@ internal static class SpinThenPark
     }
 
     /// <summary>
-    /// The asynchronous <see cref="Until"/>: the same protocol, but a park frees the thread (see
+    /// The asynchronous <see cref="Until"/>: the same protocol (<see cref="ParkingWait"/>), but a park frees the thread (see
     /// <see cref="Parking.ParkAsync"/>). The shared words are passed as addresses: they live in
     /// <paramref name="mapping"/>, which never moves, and an async method cannot hold a ref. The callbacks are static
     /// and take <paramref name="state"/>, and the method's state machine is pooled, so a wait allocates nothing in steady state.
@@ -200,51 +182,35 @@ internal static class SpinThenPark
         }
         try
         {
-            var attempting = new AsyncAttempt<TState>(state, attempt);
-            if (Spin(ref attempting, AsyncAttempt<TState>.Once, spin.Current, out long start))
+            var callbacks = new AsyncCallbacks<TState>(state, attempt, checkPeer, beforeParking);
+            if (Spin(ref callbacks, AsyncCallbacks<TState>.Try, spin.Current, out long start))
             {
                 return true;
             }
-            long spunUntil = Stopwatch.GetTimestamp();
+            // A reactor that ends a park at once on cancellation needs slices only to look at the peer, and those can be long.
             TimeSpan? slice = !parking.CancelsAsyncParks && (checkPeer is not null || cancellation.CanBeCanceled) ? s_slice
                 : checkPeer is not null ? s_asyncSlice
                 : null;
-            var schedule = new ParkSchedule(start, timeout, slice);
+            var wait = new ParkingWait(spin, start, timeout, slice);
             while (true)
             {
-                cancellation.ThrowIfCancellationRequested();
-                if (schedule.TakeEarlyWake())
+                if (wait.Resume(ref callbacks, AsyncCallbacks<TState>.Try, callbacks.PeerCheck, cancellation))
                 {
-                    if (attempt(state))
-                    {
-                        return Learned(spin, spunUntil);
-                    }
-                    checkPeer?.Invoke(state);
-                    if (Spin(ref attempting, AsyncAttempt<TState>.Once, schedule.PeerCheckedAfterWake(Stopwatch.GetTimestamp()), out _))
-                    {
-                        return Learned(spin, spunUntil);
-                    }
+                    return wait.Learned();
                 }
                 int observed = Announce(parkedCount, position);
                 try
                 {
-                    beforeParking?.Invoke(state);
-                    if (attempt(state))
+                    switch (wait.LastLook(ref callbacks, AsyncCallbacks<TState>.Try, callbacks.PeerCheck, callbacks.BeforeParking, out TimeSpan sleep))
                     {
-                        return Learned(spin, spunUntil);
-                    }
-                    long now = Stopwatch.GetTimestamp();
-                    if (checkPeer is not null && schedule.PeerCheckDue(now))
-                    {
-                        checkPeer(state);
-                    }
-                    if (!schedule.TryNextSleep(now, out TimeSpan sleep))
-                    {
-                        return false;
+                        case LastLookOutcome.Progress:
+                            return wait.Learned();
+                        case LastLookOutcome.TimedOut:
+                            return false;
                     }
                     tally.Parked();
                     await parking.ParkAsync(position, observed, sleep, mapping, cancellation).ConfigureAwait(false);
-                    schedule.Slept(now, sleep);
+                    wait.Slept(sleep);
                 }
                 finally
                 {
@@ -258,21 +224,24 @@ internal static class SpinThenPark
         }
     }
 
-    /// <summary>An asynchronous wait's attempt in the shape <see cref="Spin"/> takes, without a closure.</summary>
-    private readonly struct AsyncAttempt<TState>(TState state, Func<TState, bool> attempt)
+    /// <summary>An asynchronous wait's callbacks in the shapes <see cref="ParkingWait"/> and <see cref="Spin"/> take, without a closure.</summary>
+    private readonly struct AsyncCallbacks<TState>(TState state, Func<TState, bool> attempt, Action<TState>? checkPeer, Action<TState>? beforeParking)
     {
-        internal static readonly Attempt<AsyncAttempt<TState>> Once = static (ref AsyncAttempt<TState> a) => a.Try(a._state);
+        internal static readonly Attempt<AsyncCallbacks<TState>> Try = static (ref AsyncCallbacks<TState> c) => c._attempt(c._state);
+
+        private static readonly PeerCheck<AsyncCallbacks<TState>> s_checkPeer = static (ref AsyncCallbacks<TState> c) => c._checkPeer!(c._state);
+        private static readonly PeerCheck<AsyncCallbacks<TState>> s_beforeParking = static (ref AsyncCallbacks<TState> c) => c._beforeParking!(c._state);
 
         private readonly TState _state = state;
+        private readonly Func<TState, bool> _attempt = attempt;
+        private readonly Action<TState>? _checkPeer = checkPeer;
+        private readonly Action<TState>? _beforeParking = beforeParking;
 
-        internal Func<TState, bool> Try { get; } = attempt;
-    }
+        /// <summary>Null when the wait has no peer to look at.</summary>
+        internal PeerCheck<AsyncCallbacks<TState>>? PeerCheck => _checkPeer is null ? null : s_checkPeer;
 
-    /// <summary>A wait that had to park ended in progress: the spin learns how long the park was (see <see cref="AdaptiveSpin"/>).</summary>
-    private static bool Learned(AdaptiveSpin spin, long spunUntil)
-    {
-        spin.Learn(Stopwatch.GetTimestamp() - spunUntil);
-        return true;
+        /// <summary>Null when nothing must be done before parking.</summary>
+        internal PeerCheck<AsyncCallbacks<TState>>? BeforeParking => _beforeParking is null ? null : s_beforeParking;
     }
 
     /// <summary>
@@ -315,66 +284,121 @@ internal static class SpinThenPark
 
     private static unsafe void Withdraw(nint parkedCount) => WaiterCount.CountOut(ref *(int*)parkedCount);
 
+    /// <summary>What the last look before a park found.</summary>
+    private enum LastLookOutcome
+    {
+        /// <summary>The attempt succeeded: the wait is over.</summary>
+        Progress,
+
+        /// <summary>The deadline passed.</summary>
+        TimedOut,
+
+        /// <summary>Nothing yet: park.</summary>
+        Park,
+    }
+
     /// <summary>
-    /// How long each park of one wait may sleep, and when the waiter looks at its peer. Looking can cost system calls
-    /// and a /proc read, too much for every park of a busy ping-pong, so it is done once a slice has passed without a
-    /// check, and after a park that ended early without progress (a peer that closes wakes its waiter first). A dead
-    /// peer is thus noticed within a slice.
+    /// One wait after its first spin, the protocol between two parks written once for the thread that sleeps
+    /// (<see cref="Until"/>) and for the await (<see cref="UntilAsync"/>): each round <see cref="Resume"/>s, announces the
+    /// park (the caller counts itself in and reads the futex word), takes its <see cref="LastLook"/>, parks and says it
+    /// <see cref="Slept"/>. How long each park may sleep, and when the waiter looks at its peer: looking can cost system
+    /// calls and a /proc read, too much for every park of a busy ping-pong, so it is done once a slice has passed
+    /// without a check, and after a park that ended early without progress (a peer that closes wakes its waiter first).
+    /// A dead peer is thus noticed within a slice.
     /// </summary>
     /// <remarks>A park that ended early without progress is also a heads-up to spin for a while (<see cref="SpinAfterHeadsUp"/>).</remarks>
-    /// <param name="start">When the wait began.</param>
-    /// <param name="timeout">How long it may last.</param>
-    /// <param name="slice">How long one park may sleep before the waiter looks at its peer and its cancellation; null: no slices.</param>
-    private struct ParkSchedule(long start, TimeSpan timeout, TimeSpan? slice)
+    private struct ParkingWait
     {
         private static readonly long s_headsUpTicks = (long)(SpinAfterHeadsUp.TotalSeconds * Stopwatch.Frequency);
-        private readonly long _deadline = timeout == Timeout.InfiniteTimeSpan ? long.MaxValue : start + (long)(timeout.TotalSeconds * Stopwatch.Frequency);
-        private readonly double _sliceSeconds = slice?.TotalSeconds ?? 3600;
-        private readonly long _sliceTicks = (long)((slice ?? s_slice).TotalSeconds * Stopwatch.Frequency);
-        private long _lastPeerCheck = start;
+        private readonly AdaptiveSpin _spin;
+        private readonly long _spunUntil;
+        private readonly long _deadline;
+        private readonly double _sliceSeconds;
+        private readonly long _sliceTicks;
+        private long _lastPeerCheck;
+        private long _lookedAt;
         private bool _wokenEarly;
 
-        /// <summary>
-        /// Whether the last park ended before its time. If so, and the wake brought nothing, the caller looks at its peer
-        /// at once, then spins for what <see cref="PeerCheckedAfterWake"/> says.
-        /// </summary>
-        internal bool TakeEarlyWake()
+        /// <param name="spin">Learns how long this wait's parks were, once it ends in progress.</param>
+        /// <param name="start">When the wait began.</param>
+        /// <param name="timeout">How long it may last.</param>
+        /// <param name="slice">How long one park may sleep before the waiter looks at its peer and its cancellation; null: no slices.</param>
+        internal ParkingWait(AdaptiveSpin spin, long start, TimeSpan timeout, TimeSpan? slice)
         {
-            bool early = _wokenEarly;
-            _wokenEarly = false;
-            return early;
+            _spin = spin;
+            _spunUntil = Stopwatch.GetTimestamp();
+            _deadline = timeout == Timeout.InfiniteTimeSpan ? long.MaxValue : start + (long)(timeout.TotalSeconds * Stopwatch.Frequency);
+            _sliceSeconds = slice?.TotalSeconds ?? 3600;
+            _sliceTicks = (long)((slice ?? s_slice).TotalSeconds * Stopwatch.Frequency);
+            _lastPeerCheck = start;
         }
 
-        internal bool PeerCheckDue(long now)
+        /// <summary>
+        /// The start of a round: throws on cancellation; after a park that ended early, tries, looks at the peer at once
+        /// (woken most often by progress, else by a peer that closed, or by a heads-up), then spins for what a heads-up
+        /// announced. True: the wait is over.
+        /// </summary>
+        internal bool Resume<TState>(ref TState state, Attempt<TState> attempt, PeerCheck<TState>? checkPeer, CancellationToken cancellation)
+            where TState : allows ref struct
         {
-            if (now - _lastPeerCheck < _sliceTicks)
+            cancellation.ThrowIfCancellationRequested();
+            if (!_wokenEarly)
             {
                 return false;
             }
+            _wokenEarly = false;
+            if (attempt(ref state))
+            {
+                return true;
+            }
+            checkPeer?.Invoke(ref state);
+            long now = Stopwatch.GetTimestamp();
             _lastPeerCheck = now;
-            return true;
+            long remaining = _deadline - now;
+            TimeSpan headsUp = remaining < s_headsUpTicks ? TimeSpan.FromSeconds(Math.Max(0, remaining) / (double)Stopwatch.Frequency) : SpinAfterHeadsUp;
+            return Spin(ref state, attempt, headsUp, out _);
         }
 
         /// <summary>
-        /// Counts the look at the peer just made after an early wake as this slice's check, and says how long to spin
-        /// now: <see cref="SpinAfterHeadsUp"/>, or what is left before the deadline if that is less.
+        /// With the park announced: does what must be done before sleeping, tries a last time (pairs with the publisher's
+        /// full-fenced publication before it reads the count), looks at the peer if a slice has passed, and gives the
+        /// next sleep: a slice, or what is left before the deadline.
         /// </summary>
-        internal TimeSpan PeerCheckedAfterWake(long now)
+        internal LastLookOutcome LastLook<TState>(ref TState state, Attempt<TState> attempt, PeerCheck<TState>? checkPeer, PeerCheck<TState>? beforeParking,
+            out TimeSpan sleep)
+            where TState : allows ref struct
         {
-            _lastPeerCheck = now;
+            sleep = TimeSpan.Zero;
+            beforeParking?.Invoke(ref state);
+            if (attempt(ref state))
+            {
+                return LastLookOutcome.Progress;
+            }
+            long now = Stopwatch.GetTimestamp();
+            if (checkPeer is not null && now - _lastPeerCheck >= _sliceTicks)
+            {
+                _lastPeerCheck = now;
+                checkPeer(ref state);
+            }
             long remaining = _deadline - now;
-            return remaining < s_headsUpTicks ? TimeSpan.FromSeconds(Math.Max(0, remaining) / (double)Stopwatch.Frequency) : SpinAfterHeadsUp;
+            if (remaining <= 0)
+            {
+                return LastLookOutcome.TimedOut;
+            }
+            _lookedAt = now;
+            sleep = TimeSpan.FromSeconds(Math.Min(remaining / (double)Stopwatch.Frequency, _sliceSeconds));
+            return LastLookOutcome.Park;
         }
 
-        /// <summary>The next sleep: a slice, or what is left before the deadline; false once the deadline has passed.</summary>
-        internal readonly bool TryNextSleep(long now, out TimeSpan sleep)
-        {
-            long remaining = _deadline - now;
-            sleep = remaining <= 0 ? TimeSpan.Zero : TimeSpan.FromSeconds(Math.Min(remaining / (double)Stopwatch.Frequency, _sliceSeconds));
-            return remaining > 0;
-        }
+        /// <summary>The park of <paramref name="sleep"/> is over; ended early, it makes the next round look first.</summary>
+        internal void Slept(TimeSpan sleep) => _wokenEarly = Stopwatch.GetElapsedTime(_lookedAt) < sleep;
 
-        internal void Slept(long parkedAt, TimeSpan sleep) => _wokenEarly = Stopwatch.GetElapsedTime(parkedAt) < sleep;
+        /// <summary>The wait ended in progress: the spin learns how long the parks were (see <see cref="AdaptiveSpin"/>).</summary>
+        internal readonly bool Learned()
+        {
+            _spin.Learn(Stopwatch.GetTimestamp() - _spunUntil);
+            return true;
+        }
     }
 
     /// <summary>
