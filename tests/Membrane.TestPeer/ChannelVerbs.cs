@@ -185,7 +185,7 @@ internal static class ChannelVerbs
     {
         Span<byte> handshake = stackalloc byte[ChannelHandshake.Size];
         new ChannelHandshake(4096, 4096).Write(handshake);
-        SafeFileDescriptor[] descriptors = [.. requests.SharedDescriptors, .. responses.SharedDescriptors];
+        SafeFileDescriptor[] descriptors = [.. requests.Untrusted.SharedDescriptors, .. responses.Untrusted.SharedDescriptors];
         return DescriptorPassing.Send(client, handshake, descriptors) == 0 ? descriptors : null;
     }
 

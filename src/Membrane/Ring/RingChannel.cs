@@ -153,9 +153,9 @@ public sealed class RingChannel : IDisposable
             responses = SharedRing.CreateUntrusted(label + " responses", options.Capacity, accepted);
             Span<byte> message = stackalloc byte[ChannelHandshake.Size];
             new ChannelHandshake(requests.Capacity, responses.Capacity).Write(message);
-            PeerMessage.Send(accepted, message, [.. requests.SharedDescriptors, .. responses.SharedDescriptors], label, "its channel");
-            requests.Sent();
-            responses.Sent();
+            PeerMessage.Send(accepted, message, [.. requests.Untrusted.SharedDescriptors, .. responses.Untrusted.SharedDescriptors], label, "its channel");
+            requests.Untrusted.Sent();
+            responses.Untrusted.Sent();
             return new RingChannel(label, responses, requests, accepted, client);
         }
         catch

@@ -27,22 +27,16 @@ namespace Membrane;
 [DebuggerDisplay("SharedRing {Name} ({Capacity} B)")]
 public sealed unsafe class SharedRing : IDisposable
 {
-    private readonly IDisposable _memory;   // the named segment, or the sealed memfd of an untrusted ring
-    private readonly UntrustedLink? _link;  // untrusted mode: the wake-up socket pair and the peer's socket
+    private readonly RingPeering _peering;  // what a named and an untrusted ring do differently
     private readonly MappingUsers _users;   // this handle and its ends: the memory stays mapped while any is open
     private int _disposed;
 
-    private SharedRing(string name, byte* payload, long payloadLength, IDisposable memory, UntrustedLink? link)
+    private SharedRing(string name, byte* payload, long payloadLength, RingPeering peering)
     {
         Name = name;
         Payload = payload;
-        _memory = memory;
-        _link = link;
-        _users = new MappingUsers(() =>
-        {
-            memory.Dispose();
-            link?.Dispose();
-        });
+        _peering = peering;
+        _users = new MappingUsers(peering.Dispose);
         long capacity = Unsafe.ReadUnaligned<long>(Payload + L.CapacityOffset);
         int maxMessage = Unsafe.ReadUnaligned<int>(Payload + L.MaxMessageOffset);
         string? problem =
@@ -53,9 +47,7 @@ public sealed unsafe class SharedRing : IDisposable
         if (problem is not null)
         {
             Dispose();
-            throw link is null
-                ? new SegmentCorruptException("Its ring header is inconsistent.", name, expected: "a consistent ring layout", found: problem)
-                : Violation("a ring header matching its memory", problem);
+            throw peering.InconsistentHeader(name, problem);
         }
         // Learnt once: neither side ever re-reads these from shared memory.
         Capacity = capacity;
@@ -64,14 +56,14 @@ public sealed unsafe class SharedRing : IDisposable
         MetricTag = MembraneMetrics.Tag(name);
         ProducerTally = new WaitTally(MetricTag, Address(L.ProducerParksOffset), Address(L.ProducerWakesOffset));
         ConsumerTally = new WaitTally(MetricTag, Address(L.ConsumerParksOffset), Address(L.ConsumerWakesOffset));
-        Parking = link ?? Parking.Futex;
+        Parking = peering.Parking;
     }
 
     /// <summary>The segment's name (for an untrusted ring, a label naming the socket it came over).</summary>
     public string Name { get; }
 
     /// <summary>True for a ring shared with an untrusted peer (sealed memfd, socket wake-ups, peer liveness from the socket).</summary>
-    public bool IsUntrusted => _link is not null;
+    public bool IsUntrusted => _peering is UntrustedPeering;
 
     /// <summary>Bytes of record space (a power of two).</summary>
     public long Capacity { get; }
@@ -169,7 +161,7 @@ public sealed unsafe class SharedRing : IDisposable
 
     /// <summary>
     /// A ring in a fresh sealed memfd, for a peer that is not trusted; its descriptors go to the peer over
-    /// <paramref name="peer"/> (see <see cref="SharedDescriptors"/>).
+    /// <paramref name="peer"/> (see <see cref="UntrustedPeering.SharedDescriptors"/>).
     /// </summary>
     internal static SharedRing CreateUntrusted(string label, long capacity, Socket peer)
     {
@@ -187,7 +179,7 @@ public sealed unsafe class SharedRing : IDisposable
             throw;
         }
         Initialise(memory.Pointer, capacity);
-        return new SharedRing(label, memory.Pointer, memory.Length, memory, link);
+        return new SharedRing(label, memory.Pointer, memory.Length, new UntrustedPeering(memory, link));
     }
 
     /// <summary>
@@ -201,7 +193,7 @@ public sealed unsafe class SharedRing : IDisposable
         {
             UntrustedLink link = UntrustedLink.Adopt(label, wake, peer);
             memory = SealedMemfd.Adopt(memfd, label, L.PayloadSize(capacity), L.PayloadSize(capacity), writable: true);
-            var ring = new SharedRing(label, memory.Pointer, memory.Length, memory, link);
+            var ring = new SharedRing(label, memory.Pointer, memory.Length, new UntrustedPeering(memory, link));
             return ring.Capacity == capacity ? ring : throw ring.DisposeWith(ring.Violation($"a ring of {capacity} bytes, as announced", $"{ring.Capacity} bytes"));
         }
         catch
@@ -213,12 +205,8 @@ public sealed unsafe class SharedRing : IDisposable
         }
     }
 
-    /// <summary>What the peer of an untrusted ring needs: the memfd, and its end of the wake-up socket pair.</summary>
-    internal SafeFileDescriptor[] SharedDescriptors =>
-        _link is null ? throw new InvalidOperationException("A named ring is opened by name, not passed.") : [((SealedMemfd)_memory).Descriptor, _link.PeerEnd];
-
-    /// <summary>After <see cref="SharedDescriptors"/> went to the peer: only the peer keeps its end of the wake-up pair.</summary>
-    internal void Sent() => _link?.ForgetPeerEnd();
+    /// <summary>An untrusted ring's memfd and wake-ups, which go to its peer (a named ring is opened by name, not passed).</summary>
+    internal UntrustedPeering Untrusted => _peering as UntrustedPeering ?? throw new InvalidOperationException("A named ring is opened by name, not passed.");
 
     /// <summary>
     /// Claims a role (see <see cref="ProcessClaim"/>): a dead holder is replaced, a live one refused. The role's waiting
@@ -228,14 +216,7 @@ public sealed unsafe class SharedRing : IDisposable
     internal void ClaimRole(int identityOffset, int bootTagOffset, int closedOffset, int waitingOffset, string role)
     {
         // The end keeps the ring mapped from now until ReleaseRole.
-        _users.Add(this, () =>
-        {
-            if (_link is null && ProcessClaim.TryClaim(ref Identity(identityOffset), ref BootTag(bootTagOffset), NamedSegment.Processes) is { } holder)
-            {
-                throw new SegmentInUseException($"The ring has a live {role} already; it takes one at a time.", Name,
-                    expected: $"no live {role}", found: $"{role} pid {holder.Pid}");
-            }
-        });
+        _users.Add(this, () => _peering.ClaimRole(Name, ref Identity(identityOffset), ref BootTag(bootTagOffset), role));
         Volatile.Write(ref Field32(waitingOffset), 0);
         Volatile.Write(ref Field32(closedOffset), 0);
     }
@@ -245,10 +226,7 @@ public sealed unsafe class SharedRing : IDisposable
     {
         Interlocked.Exchange(ref Field32(closedOffset), 1);
         SpinThenPark.WakeIfParked(ref Field64(otherFutexOffset), ref Field32(otherWaitingOffset), Parking, tally);
-        if (_link is null)
-        {
-            ProcessClaim.Release(ref Identity(identityOffset));
-        }
+        _peering.ReleaseRole(ref Identity(identityOffset));
         _users.Remove();
     }
 
@@ -259,27 +237,16 @@ public sealed unsafe class SharedRing : IDisposable
         {
             throw new PeerGoneException($"The {peer} closed its end of the ring.", Name, expected: what, found: $"the {peer} closed") { ClosedNormally = true };
         }
-        if (_link is not null)
-        {
-            // An untrusted peer's identity fields could say anything; its socket cannot lie about its death.
-            if (_link.PeerHungUp())
-            {
-                throw new PeerGoneException($"The {peer} hung up (its process ended or closed the channel).", Name, expected: what, found: "the socket hung up");
-            }
-        }
-        else if (ProcessClaim.Holder(ref Identity(identityOffset), ref BootTag(bootTagOffset)) is { } holder && !NamedSegment.Processes.IsAlive(holder.Packed))
-        {
-            throw new PeerGoneException($"The {peer} process died.", Name, expected: what, found: $"{peer} pid {holder.Pid} dead");
-        }
+        _peering.ThrowIfPeerDied(Name, ref Identity(identityOffset), ref BootTag(bootTagOffset), peer, what);
     }
 
-    /// <summary>The segment of a named ring (whose roles are claimed in shared memory and judged by its process table).</summary>
-    private SharedSegment NamedSegment => (SharedSegment)_memory;
+    internal PeerViolationException Violation(string expected, string found) => Violation(Name, expected, found);
 
-    internal PeerViolationException Violation(string expected, string found) =>
-        new("The peer wrote what the ring protocol does not allow; nothing of it was used.", Name, expected, found);
+    /// <summary>What the peer wrote breaks the protocol (a named ring's peer, too, is checked as if it could lie).</summary>
+    internal static PeerViolationException Violation(string ring, string expected, string found) =>
+        new("The peer wrote what the ring protocol does not allow; nothing of it was used.", ring, expected, found);
 
-    private static SharedRing Named(SharedSegment segment) => new(segment.Name, segment.PayloadPointer, segment.PayloadLength, segment, link: null);
+    private static SharedRing Named(SharedSegment segment) => new(segment.Name, segment.PayloadPointer, segment.PayloadLength, new NamedPeering(segment));
 
     private static PayloadSpec Spec { get; } = new(SegmentKind.Ring, TypeFingerprint.None);
 
