@@ -34,6 +34,10 @@ internal static class DemoCommand
             File.Delete(file);
         }
 
+        // Ctrl-C (or SIGTERM) ends the run early, as the clock would, from before the journal exists (a default exit would
+        // leave it). At a terminal the writer and the reporters get the same Ctrl-C and stop by themselves, each reporter
+        // with the rows it has read so far written and committed.
+        using var interrupt = new StopSignal();
         AnsiConsole.MarkupLine($"Journal [bold]{name}[/]: 65,536 slots, {Readers} cursors, overwrite policy (the writer never waits).");
         Journal journal = Journal.Create(name, new JournalOptions { Capacity = 1 << 16, Cursors = Readers, SlotSize = 64 });
         var children = new List<Process>();
@@ -44,9 +48,6 @@ internal static class DemoCommand
                 Start(children, "reporter", "--journal", name, "--id", id.ToString(CultureInfo.InvariantCulture), "--out", csv[id]))];
             AnsiConsole.MarkupLine($"Started writer (pid {writer.Id}) and reporters (pids {string.Join(", ", reporters.Select(r => r.Id))}); running {seconds:0.#} s.");
 
-            // Ctrl-C (or SIGTERM) ends the run early, as the clock would. At a terminal the writer and the reporters get
-            // the same Ctrl-C and stop by themselves, each reporter with the rows it has read so far written and committed.
-            using var interrupt = new StopSignal();
             Watch(journal, TimeSpan.FromSeconds(seconds), interrupt.Token);
             bool interrupted = interrupt.Token.IsCancellationRequested;
             Stop(writer);

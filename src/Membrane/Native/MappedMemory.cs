@@ -39,21 +39,28 @@ internal sealed class MappedMemory : SafeBuffer
         return memory;
     }
 
+    /// <summary><see cref="Map"/>, with a failure thrown as the errno's exception naming <paramref name="name"/>.</summary>
+    internal static MappedMemory MapOrThrow(SafeFileDescriptor fd, long length, bool writable, string name, bool prefault = false)
+    {
+        MappedMemory memory = Map(fd, length, writable, out int errno, prefault);
+        if (errno != 0)
+        {
+            memory.Dispose();
+            NativeError.Throw("mmap", errno, name);
+        }
+        return memory;
+    }
+
     /// <summary>
     /// <see cref="Map"/> for a segment, read-write, optionally locked in memory (<c>mlock</c>: its pages stay in RAM
     /// until unmapped); a failure of either call is thrown, naming <paramref name="name"/>.
     /// </summary>
     internal static MappedMemory MapSegment(SafeFileDescriptor fd, long length, bool prefault, bool lockInMemory, string name)
     {
-        MappedMemory memory = Map(fd, length, writable: true, out int errno, prefault);
-        if (errno != 0)
-        {
-            memory.Dispose();
-            NativeError.Throw("mmap", errno, name);
-        }
+        MappedMemory memory = MapOrThrow(fd, length, writable: true, name, prefault);
         if (lockInMemory && Interop.MLock(memory.handle, memory._mappedLength) != 0)
         {
-            errno = Interop.LastErrno;
+            int errno = Interop.LastErrno;
             memory.Dispose();
             throw new NativeCallException("mlock failed: the segment cannot be locked in memory.", name,
                 expected: $"{length:N0} bytes this process may lock (RLIMIT_MEMLOCK, 'ulimit -l'; CAP_IPC_LOCK lifts it)",

@@ -149,13 +149,7 @@ internal sealed unsafe class SealedMemfd : IDisposable
     private static SealedMemfd Map(SafeFileDescriptor fd, string label, long length, bool writable)
     {
         // A zero-length mapping is refused by mmap; an empty blob maps one (sealed, zero-sized) page's worth of nothing.
-        MappedMemory mapping = MappedMemory.Map(fd, Math.Max(length, 1), writable, out int errno);
-        if (errno != 0)
-        {
-            mapping.Dispose();
-            NativeError.Throw("mmap", errno, label);
-        }
-        return new SealedMemfd(fd, mapping, length);
+        return new SealedMemfd(fd, MappedMemory.MapOrThrow(fd, Math.Max(length, 1), writable, label), length);
     }
 
     private static string Describe(int seals)

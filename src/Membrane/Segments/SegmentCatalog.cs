@@ -193,11 +193,7 @@ public static unsafe class SegmentCatalog
             return (force || !creatorAlive) && SegmentFiles.UnlinkIfSame(info.Name, info.Backing, fd);
         }
         long size = SegmentFiles.SegmentSize(fd, info.Name);
-        using MappedMemory mapping = MappedMemory.Map(fd, size, writable: true, out int errno);
-        if (errno != 0)
-        {
-            NativeError.Throw("mmap", errno, info.Name);
-        }
+        using MappedMemory mapping = MappedMemory.MapOrThrow(fd, size, writable: true, info.Name);
         ref SegmentHeader header = ref *(SegmentHeader*)mapping.Pointer;
         var processes = new ProcessTable(mapping.Pointer, fd, info.Name);
         int state = Volatile.Read(ref header.State);

@@ -51,13 +51,7 @@ internal sealed unsafe class SegmentView : IDisposable
         try
         {
             long size = SegmentFiles.SegmentSize(fd, name);
-            MappedMemory mapping = MappedMemory.Map(fd, size, writable: false, out int errno);
-            if (errno != 0)
-            {
-                mapping.Dispose();
-                NativeError.Throw("mmap", errno, name);
-            }
-            return new SegmentView(name, fd, size, mapping);
+            return new SegmentView(name, fd, size, MappedMemory.MapOrThrow(fd, size, writable: false, name));
         }
         catch
         {
