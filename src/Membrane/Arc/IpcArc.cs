@@ -37,14 +37,16 @@ public sealed unsafe class IpcArc<T> : IDisposable
     private readonly byte* _payload;
     private readonly ulong _me = ProcessIdentity.Current.Packed;
 
-    /// <summary>The managed thread holding a guard from this handle (0: none); catches self-deadlocks and early disposal.</summary>
-    private int _lockingThread;
-
     /// <summary>
-    /// Counts this handle's acquisitions; a guard remembers the one it came from. A guard is a struct, so a copy of it
-    /// can be disposed after the original: only the guard of the acquisition still held may release it.
+    /// The number of the acquisition that holds the lock through this handle; 0 while none does. Only the guard of that
+    /// acquisition may release it: a guard is a struct, so a copy of it can be disposed after the original, and a copy's
+    /// number is never here again (its original's release set 0 before it, on the same thread, since a guard cannot
+    /// leave its thread; later acquisitions get higher numbers). No thread identity is needed, so none is fetched.
     /// </summary>
-    private long _acquisition;
+    private long _heldAcquisition;
+
+    /// <summary>Counts this handle's acquisitions, under the lock: each guard's number is unique to the handle.</summary>
+    private long _acquisitions;
 
     private IpcArc(SharedSegment segment)
     {
@@ -100,10 +102,13 @@ public sealed unsafe class IpcArc<T> : IDisposable
     }
 
     /// <summary>Blocks until the lock is held.</summary>
+    /// <exception cref="InvalidOperationException">
+    /// This thread already holds the lock, through this handle or another one to the same value: waiting would deadlock.
+    /// The other lock methods throw it too.
+    /// </exception>
     public IpcArcGuard<T> Lock()
     {
         ThrowIfDisposed();
-        ThrowIfLockedByThisThread();
         return Acquired(_mutex.Lock());
     }
 
@@ -111,7 +116,6 @@ public sealed unsafe class IpcArc<T> : IDisposable
     public IpcArcGuard<T> Lock(CancellationToken cancellation)
     {
         ThrowIfDisposed();
-        ThrowIfLockedByThisThread();
         return Acquired(_mutex.TryLock(Timeout.InfiniteTimeSpan, cancellation));
     }
 
@@ -122,7 +126,6 @@ public sealed unsafe class IpcArc<T> : IDisposable
     public bool TryLock(TimeSpan timeout, CancellationToken cancellation, out IpcArcGuard<T> guard)
     {
         ThrowIfDisposed();
-        ThrowIfLockedByThisThread();
         LockOutcome outcome = _mutex.TryLock(timeout, cancellation);
         guard = outcome == LockOutcome.TimedOut ? default : Acquired(outcome);
         return outcome != LockOutcome.TimedOut;
@@ -197,7 +200,7 @@ public sealed unsafe class IpcArc<T> : IDisposable
     public void Dispose()
     {
         // A full fence between the store and the load; pairs with the one in Release (see there).
-        if (Interlocked.Exchange(ref _disposed, 1) == 0 && Volatile.Read(ref _lockingThread) == 0)
+        if (Interlocked.Exchange(ref _disposed, 1) == 0 && Volatile.Read(ref _heldAcquisition) == 0)
         {
             Unmap(); // no guard holds the lock: nothing uses the value any more
         }
@@ -224,7 +227,7 @@ public sealed unsafe class IpcArc<T> : IDisposable
     /// </summary>
     internal void Release(long acquisition)
     {
-        if (Volatile.Read(ref _lockingThread) != Environment.CurrentManagedThreadId || acquisition != _acquisition)
+        if (Volatile.Read(ref _heldAcquisition) != acquisition)
         {
             return;
         }
@@ -238,11 +241,11 @@ public sealed unsafe class IpcArc<T> : IDisposable
         // After the sequence: a holder dying between the two leaves a readable value and a stale holder, never an
         // odd sequence with no holder to blame.
         Volatile.Write(ref Holder, 0UL);
-        Volatile.Write(ref _lockingThread, 0);
+        Volatile.Write(ref _heldAcquisition, 0L);
         _mutex.Unlock();
         // A guard keeps the value mapped after its handle is disposed; the last one out unmaps. No atomic operation of our
         // own here (two of them cost an uncontended lock+unlock half again): pthread_mutex_unlock's atomic exchange of the
-        // lock word is the full fence between the store of _lockingThread above and this load (an xchg on x86-64; a
+        // lock word is the full fence between the store of _heldAcquisition above and this load (an xchg on x86-64; a
         // store-release that this acquire load cannot pass on arm64). With Dispose's store-fence-load, at least one of
         // the two sees the other, and Unmap lets only one of them act.
         if (Volatile.Read(ref _disposed) != 0)
@@ -254,8 +257,8 @@ public sealed unsafe class IpcArc<T> : IDisposable
     private IpcArcGuard<T> Acquired(LockOutcome outcome)
     {
         Debug.Assert(outcome != LockOutcome.TimedOut, "not held");
-        Volatile.Write(ref _lockingThread, Environment.CurrentManagedThreadId);
-        long acquisition = ++_acquisition;
+        long acquisition = ++_acquisitions;
+        Volatile.Write(ref _heldAcquisition, acquisition);
         // Holder first, then the odd sequence: a reader that sees odd also sees whom to check on.
         Volatile.Write(ref Holder, _me);
         if (CrashPoints.Armed)
@@ -281,7 +284,7 @@ public sealed unsafe class IpcArc<T> : IDisposable
 
     private void ThrowIfHolderDied()
     {
-        if (Volatile.Read(ref _lockingThread) == Environment.CurrentManagedThreadId)
+        if (_mutex.IsHeldByThisThread())
         {
             throw new InvalidOperationException($"IpcArc '{Name}': Read() while this thread holds the lock would wait for itself; use the guard's Value.");
         }
@@ -298,14 +301,6 @@ public sealed unsafe class IpcArc<T> : IDisposable
             throw new LockHolderDiedException(
                 "The process holding the lock died while it could have been changing the value, which may be half-written.", Name,
                 expected: "a published value", found: $"lock holder pid {(int)(uint)holder} dead mid-change; Lock() to repair");
-        }
-    }
-
-    private void ThrowIfLockedByThisThread()
-    {
-        if (Volatile.Read(ref _lockingThread) == Environment.CurrentManagedThreadId)
-        {
-            throw new InvalidOperationException($"IpcArc '{Name}': this thread already holds the lock; locking it again would deadlock.");
         }
     }
 

@@ -257,6 +257,29 @@ public sealed class IpcArcTests : IDisposable
     }
 
     [Fact]
+    public void Locking_or_reading_again_through_another_handle_on_the_holding_thread_is_an_error_not_a_deadlock()
+    {
+        string name = _segments.NewName("arc-relock-clone");
+        using var arc = IpcArc<long>.Create(name, 0);
+        using IpcArc<long> clone = arc.Clone();
+        using IpcArcGuard<long> guard = arc.Lock();
+        guard.Value = 1;
+
+        var locked = Assert.Throws<InvalidOperationException>(() => clone.Lock().Dispose());
+        Assert.Throws<InvalidOperationException>(() => clone.TryLock(TimeSpan.Zero, out IpcArcGuard<long> again));
+        Assert.Throws<InvalidOperationException>(() => clone.TryLock(TimeSpan.FromSeconds(5), out IpcArcGuard<long> again));
+        Assert.Throws<InvalidOperationException>(() => clone.Lock(CancellationToken.None).Dispose());
+        var read = Assert.Throws<InvalidOperationException>(() => clone.Read(TimeSpan.FromSeconds(5)));
+
+        Assert.Contains(name, locked.Message, StringComparison.Ordinal);
+        Assert.Contains(name, read.Message, StringComparison.Ordinal);
+        guard.Dispose();
+        Assert.Equal(1, clone.Read()); // the failed attempts left the lock and the value as they were
+        using IpcArcGuard<long> afterwards = clone.Lock();
+        Assert.False(afterwards.PreviousOwnerDied);
+    }
+
+    [Fact]
     public void Opening_with_another_layout_fails_naming_both_types()
     {
         string name = _segments.NewName("arc-wrong-type");
