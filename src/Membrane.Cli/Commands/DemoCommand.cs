@@ -118,9 +118,14 @@ internal static class DemoCommand
         return (rows, lost);
     }
 
+    /// <summary>
+    /// Starts a child that stops when its standard input (a pipe from here) closes: <see cref="Stop"/> closes it, and so
+    /// does the kernel if this process dies, even of <c>kill -9</c>, so that no writer or reporter outlives the demo.
+    /// </summary>
     private static Process Start(List<Process> children, params string[] arguments)
     {
-        Process process = Process.Start(SelfProcess.StartInfo(arguments)) ?? throw new InvalidOperationException("Could not start " + arguments[0]);
+        Process process = Process.Start(SelfProcess.StartInfo([.. arguments, StopSignal.AtEndOfInput.Name]))
+            ?? throw new InvalidOperationException("Could not start " + arguments[0]);
         children.Add(process);
         return process;
     }
@@ -179,15 +184,19 @@ internal static class DemoCommand
 
     private static void Stop(Process process)
     {
-        // SIGTERM: the writer and reporters flush, commit and exit 0 on it (a process that stopped on a Ctrl-C already is not signalled again).
-        if (!process.HasExited)
+        // The writer and reporters flush, commit and exit 0 once their input closes (one that stopped on a Ctrl-C already has).
+        try
         {
-            _ = Native.Interop.Kill(process.Id, 15);
+            process.StandardInput.Close();
+        }
+        catch (IOException)
+        {
+            // It exited already: the pipe has no reader.
         }
         if (!process.WaitForExit(TimeSpan.FromSeconds(30)))
         {
             process.Kill();
-            throw new MembraneException($"Process {process.Id} did not stop within 30 s of SIGTERM.");
+            throw new MembraneException($"Process {process.Id} did not stop within 30 s of its standard input closing.");
         }
     }
 

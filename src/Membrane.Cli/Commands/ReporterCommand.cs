@@ -23,18 +23,18 @@ internal static class ReporterCommand
         var untilIdle = new Option<double?>("--until-idle") { Description = "Exit after this many seconds without a new entry." };
         var command = new Command("reporter", "Follow a journal from one cursor and write every entry to a CSV file, exactly once across crashes.")
         {
-            journal, id, output, untilIdle,
+            journal, id, output, untilIdle, StopSignal.AtEndOfInput,
         };
         command.SetAction(parse => CliOutput.Run(json: false, () => Run(
             parse.GetRequiredValue(journal), parse.GetValue(id),
             parse.GetValue(output) ?? string.Create(CultureInfo.InvariantCulture, $"output_{parse.GetValue(id)}.csv"),
-            parse.GetValue(untilIdle))));
+            parse.GetValue(untilIdle), parse.GetValue(StopSignal.AtEndOfInput))));
         return command;
     }
 
-    private static int Run(string name, int id, string path, double? untilIdle)
+    private static int Run(string name, int id, string path, double? untilIdle, bool stopAtEndOfInput)
     {
-        using var stop = new StopSignal();
+        using var stop = new StopSignal(stopAtEndOfInput);
         using Journal journal = Journal.Open(name);
         using JournalReader reader = journal.OpenReader(id);
         long? resume = CsvRecovery.NextSequence(path);

@@ -58,7 +58,7 @@ internal static class WriterCommand
         };
         var command = new Command("writer", "Append quote entries to a journal (creating it if needed) until --count or SIGINT/SIGTERM.")
         {
-            journal, count, rate, capacity, readers, policy, writers, mode,
+            journal, count, rate, capacity, readers, policy, writers, mode, StopSignal.AtEndOfInput,
         };
         command.SetAction(parse => CliOutput.Run(json: false, () => Run(
             parse.GetRequiredValue(journal), parse.GetValue(count), parse.GetValue(rate),
@@ -66,13 +66,14 @@ internal static class WriterCommand
             {
                 Capacity = parse.GetValue(capacity), Cursors = parse.GetValue(readers), Policy = parse.GetValue(policy), Writers = parse.GetValue(writers), SlotSize = 64,
                 Mode = parse.GetValue(mode),
-            })));
+            },
+            parse.GetValue(StopSignal.AtEndOfInput))));
         return command;
     }
 
-    private static int Run(string name, long? count, double rate, JournalOptions options)
+    private static int Run(string name, long? count, double rate, JournalOptions options, bool stopAtEndOfInput)
     {
-        using var stop = new StopSignal();
+        using var stop = new StopSignal(stopAtEndOfInput);
         using Journal journal = Journal.OpenOrCreate(name, options);
         if (count == 0)
         {

@@ -342,16 +342,7 @@ public sealed class JournalCliTests : IDisposable
         string journal = _segments.Track(string.Create(CultureInfo.InvariantCulture, $"membrane-demo-{demo.Pid}"));
         string[] csv = [Path.Combine(directory, "output_0.csv"), Path.Combine(directory, "output_1.csv")];
         // Stopped mid-run: once both reporters have committed rows (a reporter commits every 4,096).
-        bool BothReportersCommitted()
-        {
-            if (!File.Exists(TestSegments.ShmPath(journal)))
-            {
-                return false;
-            }
-            using var view = Membrane.Journal.Open(journal);
-            return view.Cursors().All(c => c.CommittedPosition > 0);
-        }
-        Eventually.Holds(BothReportersCommitted, "both reporters committing rows");
+        Eventually.Holds(() => BothReportersCommitted(journal), "both reporters committing rows");
         demo.Terminate();
         (int exitCode, string stdout) = demo.ReadToExit();
 
@@ -365,5 +356,61 @@ public sealed class JournalCliTests : IDisposable
             Assert.Equal(Enumerable.Range(0, lines.Length - 1).Select(i => (long)i), lines[1..].Select(AssertRow));
         }
         Assert.False(File.Exists(TestSegments.ShmPath(journal)), $"{journal} is left behind");
+    }
+
+    [Fact]
+    public void Demo_killed_with_SIGKILL_takes_its_writer_and_reporters_with_it_and_each_reporter_commits_every_row_it_wrote()
+    {
+        string directory = _segments.NewDirectory("cli-demo-killed");
+        using Peer demo = Peer.Cli("demo", "--seconds", "600", "--rate", "5000", "--out", directory);
+        string journal = _segments.Track(string.Create(CultureInfo.InvariantCulture, $"membrane-demo-{demo.Pid}"));
+        string? started;
+        do
+        {
+            started = demo.ReadLine();
+        }
+        while (started is not null && !started.StartsWith("Started writer", StringComparison.Ordinal));
+        Assert.NotNull(started);
+        int[] children = [.. System.Text.RegularExpressions.Regex.Matches(started, @"\d+").Take(3).Select(m => int.Parse(m.Value, CultureInfo.InvariantCulture))];
+        Assert.Equal(3, children.Length);
+        Eventually.Holds(() => BothReportersCommitted(journal), "both reporters committing rows");
+
+        demo.KillHard(); // no handler runs: only the kernel closing its end of the children's standard input tells them
+
+        Eventually.Holds(() => children.All(HasEnded), $"the demo's writer and reporters (pids {string.Join(", ", children)}) stopping after it died");
+        using var view = Membrane.Journal.Open(journal); // left behind: the demo died before it could remove it
+        foreach (CursorInfo cursor in view.Cursors())
+        {
+            string[] lines = File.ReadAllLines(Path.Combine(directory, string.Create(CultureInfo.InvariantCulture, $"output_{cursor.Id}.csv")));
+            Assert.Equal(CsvHeader, lines[0]);
+            Assert.Equal(Enumerable.Range(0, lines.Length - 1).Select(i => (long)i), lines[1..].Select(AssertRow));
+            Assert.True(cursor.CommittedPosition == lines.Length - 1,
+                $"reporter {cursor.Id} committed {cursor.CommittedPosition} entries and wrote {lines.Length - 1} rows: it did not stop gracefully");
+        }
+    }
+
+    private static bool BothReportersCommitted(string journal)
+    {
+        if (!File.Exists(TestSegments.ShmPath(journal)))
+        {
+            return false;
+        }
+        using var view = Membrane.Journal.Open(journal);
+        return view.Cursors().All(c => c.CommittedPosition > 0);
+    }
+
+    /// <summary>Gone, or a zombie nobody reaped yet (this test's process is not its parent once the demo died).</summary>
+    private static bool HasEnded(int pid)
+    {
+        string stat;
+        try
+        {
+            stat = File.ReadAllText(string.Create(CultureInfo.InvariantCulture, $"/proc/{pid}/stat"));
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException or IOException)
+        {
+            return true;
+        }
+        return stat[(stat.LastIndexOf(')') + 2)..].StartsWith('Z');
     }
 }
