@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using BenchmarkDotNet.Attributes;
+using Membrane.Arcs;
 using Membrane.Native;
 using Membrane.Segments;
 using Membrane.Sync;

@@ -1,6 +1,8 @@
 using System.Globalization;
 using System.Runtime.CompilerServices;
 using BenchmarkDotNet.Attributes;
+using Membrane.Journals;
+using Membrane.Rings;
 using Membrane.Segments;
 
 namespace Membrane.Benchmarks;

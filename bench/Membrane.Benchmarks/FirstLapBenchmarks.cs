@@ -1,6 +1,7 @@
 using System.Globalization;
 using BenchmarkDotNet.Attributes;
 using BenchmarkDotNet.Engines;
+using Membrane.Journals;
 using Membrane.Segments;
 
 namespace Membrane.Benchmarks;

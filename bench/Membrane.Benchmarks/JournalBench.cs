@@ -6,6 +6,7 @@ using System.Runtime.InteropServices;
 using HdrHistogram;
 using Membrane.Benchmarks.Harness;
 using Membrane.Diagnostics;
+using Membrane.Journals;
 
 namespace Membrane.Benchmarks;
 

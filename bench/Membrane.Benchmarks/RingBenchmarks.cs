@@ -1,5 +1,6 @@
 using System.Globalization;
 using BenchmarkDotNet.Attributes;
+using Membrane.Rings;
 
 namespace Membrane.Benchmarks;
 

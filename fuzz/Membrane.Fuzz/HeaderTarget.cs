@@ -1,3 +1,7 @@
+using Membrane.Arcs;
+using Membrane.Errors;
+using Membrane.Journals;
+using Membrane.Rings;
 using Membrane.Segments;
 
 namespace Membrane.Fuzz;

@@ -6,7 +6,7 @@ using Membrane.Fuzz;
 //   sharpfuzz out/fuzz/Membrane.dll                     (instruments the library; `dotnet tool install -g SharpFuzz.CommandLine`)
 //   libfuzzer-dotnet --target_path=out/fuzz/Membrane.Fuzz [--target_arg=--headers] fuzz/corpus
 // Without a fuzzing engine, `dotnet run --project fuzz/Membrane.Fuzz -- [--headers] FILE...` replays inputs once each.
-using Membrane;
+using Membrane.Rings;
 
 bool headers = args is ["--headers", ..];
 string[] files = headers ? args[1..] : args;

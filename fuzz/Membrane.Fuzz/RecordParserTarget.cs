@@ -1,6 +1,8 @@
 using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using Membrane.Errors;
+using Membrane.Rings;
 
 namespace Membrane.Fuzz;
 

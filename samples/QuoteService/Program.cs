@@ -8,7 +8,8 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.InteropServices;
-using Membrane;
+using Membrane.Errors;
+using Membrane.Rings;
 
 if (args is ["server", string socketPath])
 {

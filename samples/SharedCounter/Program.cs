@@ -4,7 +4,7 @@
 // The printed total is N x M: no update is lost. The last reference to go removes the segment.
 using System.Diagnostics;
 using System.Globalization;
-using Membrane;
+using Membrane.Arcs;
 
 if (args is ["--child", var childName, var childIncrements])
 {

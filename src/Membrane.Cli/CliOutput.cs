@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Membrane.Errors;
 using Spectre.Console;
 
 namespace Membrane.Cli;

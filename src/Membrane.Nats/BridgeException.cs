@@ -1,3 +1,5 @@
+using Membrane.Errors;
+
 namespace Membrane.Nats;
 
 /// <summary>

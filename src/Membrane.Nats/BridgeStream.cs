@@ -1,4 +1,5 @@
 using System.Text;
+using Membrane.Errors;
 using NATS.Client.Core;
 using NATS.Client.JetStream;
 using NATS.Client.JetStream.Models;

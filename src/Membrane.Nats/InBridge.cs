@@ -1,4 +1,5 @@
 using Membrane.Diagnostics;
+using Membrane.Journals;
 using NATS.Client.Core;
 using NATS.Client.JetStream;
 using NATS.Client.JetStream.Models;
@@ -47,7 +48,7 @@ public sealed class InBridge
     /// returns), starting again on its own after a server or connection failure.
     /// </summary>
     /// <exception cref="BridgeException">The server cannot be reached at start; the far journal takes many writers, or its slots are too small.</exception>
-    /// <exception cref="SegmentInUseException">Another process writes the far journal.</exception>
+    /// <exception cref="Errors.SegmentInUseException">Another process writes the far journal.</exception>
     public async Task RunAsync(CancellationToken cancellation)
     {
         using Journal journal = Journal.OpenOrCreate(_options.Journal, _options.NewJournal);

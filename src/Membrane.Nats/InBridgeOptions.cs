@@ -1,3 +1,5 @@
+using Membrane.Journals;
+
 namespace Membrane.Nats;
 
 /// <summary>What an <see cref="InBridge"/> carries, and how.</summary>

@@ -1,4 +1,5 @@
 using Membrane.Diagnostics;
+using Membrane.Journals;
 using NATS.Client.Core;
 using NATS.Client.JetStream;
 using NATS.Client.JetStream.Models;

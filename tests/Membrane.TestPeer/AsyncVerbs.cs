@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using Membrane.Rings;
 using Membrane.Sync;
 
 namespace Membrane.TestPeer;

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.IO.Hashing;
 using System.Net.Sockets;
 using Membrane.Native;
+using Membrane.Rings;
 using Membrane.Segments;
 
 namespace Membrane.TestPeer;

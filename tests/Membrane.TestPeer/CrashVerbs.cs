@@ -1,5 +1,8 @@
 using System.Globalization;
 using System.Runtime.InteropServices;
+using Membrane.Arcs;
+using Membrane.Journals;
+using Membrane.Rings;
 using Membrane.Segments;
 
 namespace Membrane.TestPeer;

@@ -12,7 +12,7 @@ try
 {
     return Verbs.Run(args[0], args[1], args[2..]);
 }
-catch (Membrane.MembraneException e)
+catch (Membrane.Errors.MembraneException e)
 {
     Console.Out.WriteLine($"error {e.GetType().Name}: {e.Message}");
     return 1;

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Globalization;
+using Membrane.Queues;
 
 namespace Membrane.TestPeer;
 

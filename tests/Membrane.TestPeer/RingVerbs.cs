@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.IO.Hashing;
 using System.Runtime.InteropServices;
+using Membrane.Rings;
 using Membrane.Segments;
 
 namespace Membrane.TestPeer;

@@ -1,4 +1,6 @@
 using System.Runtime.CompilerServices;
+using Membrane.Journals;
+using Membrane.Rings;
 
 namespace Membrane.Cli.Bench;
 

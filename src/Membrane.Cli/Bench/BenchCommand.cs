@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Globalization;
 using HdrHistogram;
 using Membrane.Cli.Commands;
+using Membrane.Errors;
 using Spectre.Console;
 
 namespace Membrane.Cli.Bench;

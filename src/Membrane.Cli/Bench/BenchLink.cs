@@ -1,4 +1,7 @@
 using System.Runtime.CompilerServices;
+using Membrane.Journals;
+using Membrane.Queues;
+using Membrane.Rings;
 namespace Membrane.Cli.Bench;
 
 /// <summary>

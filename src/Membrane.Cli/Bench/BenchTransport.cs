@@ -3,6 +3,9 @@ using System.IO.Pipes;
 using System.Net;
 using System.Net.Sockets;
 using System.Numerics;
+using Membrane.Journals;
+using Membrane.Queues;
+using Membrane.Rings;
 using Membrane.Segments;
 
 namespace Membrane.Cli.Bench;

@@ -1,6 +1,8 @@
 using System.Globalization;
 using System.Net.Sockets;
 using System.Numerics;
+using Membrane.Journals;
+using Membrane.Queues;
 using Membrane.Segments;
 
 namespace Membrane.Cli.Bench;

@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Globalization;
 using HdrHistogram;
+using Membrane.Rings;
 
 namespace Membrane.Cli.Bench;
 

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using HdrHistogram;
+using Membrane.Journals;
 using Membrane.Nats;
 using NATS.Client.Core;
 using NATS.Client.JetStream;

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
+using Membrane.Journals;
 using Membrane.Nats;
 using NATS.Client.Core;
 

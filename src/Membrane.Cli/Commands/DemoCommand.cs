@@ -1,6 +1,8 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
+using Membrane.Errors;
+using Membrane.Journals;
 using Spectre.Console;
 
 namespace Membrane.Cli.Commands;

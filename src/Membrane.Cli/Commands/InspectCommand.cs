@@ -1,5 +1,7 @@
 using System.CommandLine;
 using Membrane.Diagnostics;
+using Membrane.Journals;
+using Membrane.Queues;
 using Membrane.Segments;
 using Spectre.Console;
 

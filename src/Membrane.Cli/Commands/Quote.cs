@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Text;
+using Membrane.Errors;
 
 namespace Membrane.Cli.Commands;
 

@@ -2,6 +2,8 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
+using Membrane.Errors;
+using Membrane.Journals;
 
 namespace Membrane.Cli.Commands;
 

@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Text;
+using Membrane.Errors;
 using Membrane.Segments;
 using Spectre.Console;
 

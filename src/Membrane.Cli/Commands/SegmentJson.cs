@@ -1,4 +1,6 @@
 using System.Globalization;
+using Membrane.Journals;
+using Membrane.Queues;
 using Membrane.Segments;
 
 namespace Membrane.Cli.Commands;

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Diagnostics;
+using Membrane.Journals;
 
 
 namespace Membrane.Cli.Commands;

@@ -11,7 +11,7 @@ internal interface IMessageSink : IDisposable
 
     /// <summary>
     /// Waits without a thread until a message of <paramref name="length"/> bytes fits (true), or the consumer closed its
-    /// end (false: nothing more will be read). A consumer that died makes it throw <see cref="PeerGoneException"/>.
+    /// end (false: nothing more will be read). A consumer that died makes it throw <see cref="Errors.PeerGoneException"/>.
     /// </summary>
     ValueTask<bool> WaitToWriteAsync(int length, CancellationToken cancellation);
 }

@@ -20,7 +20,7 @@ internal interface IMessageSource : IDisposable
 
     /// <summary>
     /// Waits without a thread until a message may be there (true), or none ever will be (false: the stream ended). A peer
-    /// that died makes it throw <see cref="PeerGoneException"/>.
+    /// that died makes it throw <see cref="Errors.PeerGoneException"/>.
     /// </summary>
     ValueTask<bool> WaitToReadAsync(CancellationToken cancellation);
 }

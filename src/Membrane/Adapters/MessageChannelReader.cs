@@ -1,13 +1,14 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Threading.Channels;
+using Membrane.Errors;
 
 namespace Membrane.Adapters;
 
 /// <summary>
 /// A <see cref="ChannelReader{T}"/> over a consumer (a ring's or a queue's): one message per item, each exactly the size
 /// of <typeparamref name="T"/>, copied out. The end of the stream (a ring producer's close, once everything it wrote was
-/// read) completes <see cref="Completion"/>; a peer that died faults it with <see cref="PeerGoneException"/>, which
+/// read) completes <see cref="Completion"/>; a peer that died faults it with <see cref="Errors.PeerGoneException"/>, which
 /// <see cref="WaitToReadAsync"/> and <c>ReadAsync</c> then throw. Waits park on the process's futex reactor. Single
 /// reader: like the consumer under it, not for concurrent use.
 /// </summary>

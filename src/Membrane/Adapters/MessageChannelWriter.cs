@@ -10,7 +10,7 @@ namespace Membrane.Adapters;
 /// has read everything; a queue's goes on with its other producers); an exception given to it cannot cross to the other
 /// process and is not sent. A consumer that closed makes <see cref="WaitToWriteAsync"/> return false (and
 /// <c>WriteAsync</c> throw <see cref="ChannelClosedException"/>); one that died makes them throw
-/// <see cref="PeerGoneException"/>. Single writer: like the producer under it, not for concurrent use.
+/// <see cref="Errors.PeerGoneException"/>. Single writer: like the producer under it, not for concurrent use.
 /// </summary>
 internal sealed class MessageChannelWriter<T> : ChannelWriter<T>
     where T : unmanaged

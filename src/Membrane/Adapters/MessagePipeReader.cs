@@ -13,7 +13,7 @@ namespace Membrane.Adapters;
 /// examined all of it and asks for more is the rest copied into a buffer of the reader's and the next message appended
 /// there. A message is released (its room returned in batches) once consumed. The end of the stream (a ring producer's
 /// close) completes the read (<see cref="ReadResult.IsCompleted"/>); a peer that died makes it throw
-/// <see cref="PeerGoneException"/>. <see cref="Complete"/> disposes the consumer. Single reader, as every <see cref="PipeReader"/>.
+/// <see cref="Errors.PeerGoneException"/>. <see cref="Complete"/> disposes the consumer. Single reader, as every <see cref="PipeReader"/>.
 /// </summary>
 [System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001:Types that own disposable fields should be disposable",
     Justification = "A PipeReader's end of life is Complete, which disposes them.")]

@@ -44,7 +44,7 @@ public static class CrashPoints
     /// <summary>An arc's lock just acquired, its holder recorded, the sequence not yet made odd (nothing written).</summary>
     public const string ArcLockAfterAcquire = "arc.lock.after-acquire";
 
-    /// <summary>Inside an arc's lock, the new value half written (<see cref="IpcArc{T}.Write(in T)"/>).</summary>
+    /// <summary>Inside an arc's lock, the new value half written (<see cref="Arcs.IpcArc{T}.Write(in T)"/>).</summary>
     public const string ArcLockMidUpdate = "arc.lock.mid-update";
 
     /// <summary>An arc's new value is published (even sequence) and the lock not yet released.</summary>

@@ -1,6 +1,10 @@
 using System.Diagnostics;
-using Membrane.Arc;
+using Membrane.Arcs;
+using Membrane.Errors;
+using Membrane.Journals;
 using Membrane.Native;
+using Membrane.Queues;
+using Membrane.Rings;
 using Membrane.Segments;
 using H = Membrane.Segments.SegmentHeaderLayout;
 

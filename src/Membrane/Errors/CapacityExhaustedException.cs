@@ -1,4 +1,4 @@
-namespace Membrane;
+namespace Membrane.Errors;
 
 /// <summary>A fixed-size table in the segment (attached processes, reader cursors) has no free slot.</summary>
 public sealed class CapacityExhaustedException : MembraneException

@@ -1,4 +1,4 @@
-namespace Membrane;
+namespace Membrane.Errors;
 
 /// <summary>The name refers to something that is not a Membrane segment (no Membrane magic number).</summary>
 public sealed class ForeignSegmentException : MembraneException

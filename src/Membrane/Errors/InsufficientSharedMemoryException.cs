@@ -1,4 +1,4 @@
-namespace Membrane;
+namespace Membrane.Errors;
 
 /// <summary>The shared-memory filesystem (/dev/shm or the backing file's) has no room for the segment.</summary>
 public sealed class InsufficientSharedMemoryException : MembraneException

@@ -1,4 +1,4 @@
-namespace Membrane;
+namespace Membrane.Errors;
 
 /// <summary>A segment name that POSIX shared memory cannot hold (empty, too long, containing '/' or a control character).</summary>
 public sealed class InvalidSegmentNameException : MembraneException

@@ -1,4 +1,4 @@
-namespace Membrane;
+namespace Membrane.Errors;
 
 /// <summary>
 /// The process holding a shared value's lock died in the middle of changing it, so the value may be half-written.

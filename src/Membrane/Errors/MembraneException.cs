@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace Membrane;
+namespace Membrane.Errors;
 
 /// <summary>
 /// The base of every error Membrane raises. It names the segment, what was expected and what was found, and,

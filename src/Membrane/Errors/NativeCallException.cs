@@ -1,4 +1,4 @@
-namespace Membrane;
+namespace Membrane.Errors;
 
 /// <summary>A system call failed for a reason none of the more specific exceptions describes.</summary>
 public sealed class NativeCallException : MembraneException

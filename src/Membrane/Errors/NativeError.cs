@@ -1,7 +1,7 @@
 using System.Diagnostics.CodeAnalysis;
 using Membrane.Native;
 
-namespace Membrane;
+namespace Membrane.Errors;
 
 /// <summary>Turns a refused system call into the most specific exception of ours, at the boundary.</summary>
 internal static class NativeError

@@ -1,4 +1,4 @@
-namespace Membrane;
+namespace Membrane.Errors;
 
 /// <summary>The process at the other end went away (closed its end, or died) and nothing more will come from it.</summary>
 public sealed class PeerGoneException : MembraneException

@@ -1,4 +1,4 @@
-namespace Membrane;
+namespace Membrane.Errors;
 
 /// <summary>A peer process wrote something into shared memory that breaks the protocol; nothing it wrote was used.</summary>
 public sealed class PeerViolationException : MembraneException

@@ -1,4 +1,4 @@
-namespace Membrane;
+namespace Membrane.Errors;
 
 /// <summary>
 /// Under the Block overrun policy, a writer waited longer than its timeout for the slowest registered reader. The

@@ -1,4 +1,4 @@
-namespace Membrane;
+namespace Membrane.Errors;
 
 /// <summary>The segment's creator died (or stalled) before it finished initialising it, so it cannot be trusted.</summary>
 public sealed class SegmentAbandonedException : MembraneException

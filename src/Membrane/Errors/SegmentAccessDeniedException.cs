@@ -1,4 +1,4 @@
-namespace Membrane;
+namespace Membrane.Errors;
 
 /// <summary>The operating system refused access to the segment (permissions or ownership).</summary>
 public sealed class SegmentAccessDeniedException : MembraneException

@@ -1,4 +1,4 @@
-namespace Membrane;
+namespace Membrane.Errors;
 
 /// <summary>A segment of that name exists already and the call was to create one.</summary>
 public sealed class SegmentAlreadyExistsException : MembraneException

@@ -1,4 +1,4 @@
-namespace Membrane;
+namespace Membrane.Errors;
 
 /// <summary>The segment's header or shared structures hold values no correct Membrane process writes.</summary>
 public sealed class SegmentCorruptException : MembraneException

@@ -1,4 +1,4 @@
-namespace Membrane;
+namespace Membrane.Errors;
 
 /// <summary>The segment is attached by live processes, and the operation would pull it from under them.</summary>
 public sealed class SegmentInUseException : MembraneException

@@ -1,4 +1,4 @@
-namespace Membrane;
+namespace Membrane.Errors;
 
 /// <summary>The segment is a Membrane segment, but of another layout version, kind, payload type or size than the caller expects.</summary>
 public sealed class SegmentLayoutMismatchException : MembraneException

@@ -1,4 +1,4 @@
-namespace Membrane;
+namespace Membrane.Errors;
 
 /// <summary>No segment of that name exists (or it was removed while being opened).</summary>
 public sealed class SegmentNotFoundException : MembraneException

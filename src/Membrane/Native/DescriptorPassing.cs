@@ -1,6 +1,8 @@
 using System.Buffers.Binary;
 using System.Net.Sockets;
 using System.Runtime.CompilerServices;
+using Membrane.Errors;
+using Membrane.Rings;
 
 namespace Membrane.Native;
 

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using Membrane.Errors;
 using Membrane.Native;
 
 namespace Membrane.Segments;

@@ -1,4 +1,5 @@
 using Membrane.Diagnostics;
+using Membrane.Errors;
 using Membrane.Native;
 using System.Diagnostics;
 using System.Runtime.CompilerServices;

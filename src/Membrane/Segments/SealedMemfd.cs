@@ -1,3 +1,4 @@
+using Membrane.Errors;
 using Membrane.Native;
 
 namespace Membrane.Segments;

@@ -1,3 +1,4 @@
+using Membrane.Errors;
 using Membrane.Native;
 using L = Membrane.Segments.SegmentHeaderLayout;
 

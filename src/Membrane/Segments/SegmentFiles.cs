@@ -1,4 +1,5 @@
 using System.Globalization;
+using Membrane.Errors;
 using Membrane.Native;
 
 namespace Membrane.Segments;

@@ -1,4 +1,5 @@
 using System.Text;
+using Membrane.Errors;
 
 namespace Membrane.Segments;
 

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text;
 using Membrane.Diagnostics;
+using Membrane.Errors;
 using Membrane.Native;
 using L = Membrane.Segments.SegmentHeaderLayout;
 

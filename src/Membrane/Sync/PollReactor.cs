@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using Membrane.Errors;
 using Membrane.Native;
 
 namespace Membrane.Sync;

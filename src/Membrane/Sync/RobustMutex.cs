@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
+using Membrane.Errors;
 using Membrane.Native;
 
 namespace Membrane.Sync;

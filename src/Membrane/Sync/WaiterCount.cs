@@ -4,7 +4,7 @@ namespace Membrane.Sync;
 /// A count in shared memory of the waiters parked (or about to park) on one futex word, which the publisher reads after
 /// each publication to learn whether a wake is needed. Its low 16 bits are the waiters counted in; its high 16 bits
 /// count every counting-in, wrapping. A process that takes back what dead waiters left in the count
-/// (<see cref="Journal.RepairParkedReaders"/>) compares the whole word: a waiter that counted itself out and in again
+/// (<see cref="Journals.Journal.RepairParkedReaders"/>) compares the whole word: a waiter that counted itself out and in again
 /// since the repairer looked leaves the same number of waiters but not the same word, so the repair fails instead of
 /// taking out a live waiter, whose wake would then be lost.
 /// </summary>

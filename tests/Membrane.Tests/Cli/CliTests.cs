@@ -1,5 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
+using Membrane.Arcs;
+using Membrane.Errors;
 using Membrane.Segments;
 using Membrane.Tests.Infrastructure;
 

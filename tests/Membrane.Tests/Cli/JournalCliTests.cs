@@ -1,4 +1,5 @@
 using System.Globalization;
+using Membrane.Journals;
 using Membrane.Tests.Infrastructure;
 
 namespace Membrane.Tests.Cli;
@@ -61,7 +62,7 @@ public sealed class JournalCliTests : IDisposable
                 writer.ExpectCrash();
                 total += crashAt; // the entry it died after stamping counts: readers may have taken it
             }
-            using var view = Membrane.Journal.Open(journal);
+            using var view = Membrane.Journals.Journal.Open(journal);
             Assert.Equal(total, view.WritePosition);
             Eventually.Holds(() => view.Cursors()[0].CommittedPosition == total, "the reporter committing every entry");
             reporter.Terminate();
@@ -77,7 +78,7 @@ public sealed class JournalCliTests : IDisposable
         (int collected, string gcSaid, string gcErrors) = Peer.RunCli("gc", "--prefix", journal);
         Assert.True(collected == 0, gcErrors);
         Assert.Contains("Nothing to collect", gcSaid, StringComparison.Ordinal);
-        using var kept = Membrane.Journal.Open(journal);
+        using var kept = Membrane.Journals.Journal.Open(journal);
         Assert.Equal(total, kept.Cursors()[0].CommittedPosition);
     }
 
@@ -102,7 +103,7 @@ public sealed class JournalCliTests : IDisposable
                 Assert.Contains($"wrote {Text(Count)} entries to {journal}", said, StringComparison.Ordinal);
                 Assert.Contains("among other writers'", said, StringComparison.Ordinal);
             }
-            using var view = Membrane.Journal.Open(journal);
+            using var view = Membrane.Journals.Journal.Open(journal);
             Assert.Equal(2 * Count, view.WritePosition);
             Eventually.Holds(() => view.Cursors()[0].CommittedPosition == 2 * Count, "the reporter committing every entry");
             reporter.Terminate();
@@ -130,7 +131,7 @@ public sealed class JournalCliTests : IDisposable
             dying.ExpectCrash();
             (int exit, _) = survivor.ReadToExit();
             Assert.True(exit == 0, $"diesAt {diesAt}: {survivor.Stderr}");
-            using var view = Membrane.Journal.Open(journal);
+            using var view = Membrane.Journals.Journal.Open(journal);
             Assert.Equal(Count + diesAt, view.WritePosition); // every claim made, the dead one's last among them
             Eventually.Holds(() => view.Cursors()[0].CommittedPosition == Count + diesAt, "the reporter committing every entry");
             reporter.Terminate();
@@ -170,7 +171,7 @@ public sealed class JournalCliTests : IDisposable
         (int first, _, string firstErrors) = Peer.RunCli("reporter", "--journal", journal, "--id", "0", "--out", csv, "--until-idle", "0.5");
         Assert.True(first == 0, firstErrors);
         Assert.Equal(["sequence", .. Enumerable.Range(0, 1009).Select(i => Text(i))], File.ReadAllLines(csv).Select(l => l.Split(',')[0]));
-        using (var view = Membrane.Journal.Open(journal))
+        using (var view = Membrane.Journals.Journal.Open(journal))
         {
             Assert.Equal(1010, view.Cursors()[0].CommittedPosition); // past the hole, though no line says so yet
         }
@@ -214,7 +215,7 @@ public sealed class JournalCliTests : IDisposable
         using (var reporter = Peer.Cli("reporter", "--journal", journal, "--id", "1", "--out", csv))
         using (var writer = Peer.Cli("writer", "--journal", journal, "--rate", "1000"))
         {
-            using var view = Membrane.Journal.Open(journal);
+            using var view = Membrane.Journals.Journal.Open(journal);
             Eventually.Holds(() => view.Cursors()[1].CommittedPosition >= 150, "the reporter committing entry 150");
             writer.Terminate();
             (int writerExit, string writerSaid) = writer.ReadToExit();
@@ -232,7 +233,7 @@ public sealed class JournalCliTests : IDisposable
     public void Inspect_json_of_a_journal_shows_its_writer_and_cursors()
     {
         string name = _segments.NewName("cli-journal-inspect");
-        using var journal = Membrane.Journal.Create(name, new JournalOptions { Capacity = 256, Cursors = 4, Policy = OverrunPolicy.Block });
+        using var journal = Membrane.Journals.Journal.Create(name, new JournalOptions { Capacity = 256, Cursors = 4, Policy = OverrunPolicy.Block });
         using JournalWriter writer = journal.CreateWriter();
         using JournalReader reader = journal.OpenReader("audit");
         writer.Append([1, 2, 3]);
@@ -270,7 +271,7 @@ public sealed class JournalCliTests : IDisposable
         const int Kills = 20;
         string journal = _segments.NewName("cli-journal-kills");
         string csv = Path.Combine(_segments.NewDirectory("cli-journal-kills-csv"), "out.csv");
-        using var view = Membrane.Journal.Create(journal, new JournalOptions { Capacity = 1024, Cursors = 1, Policy = OverrunPolicy.Block });
+        using var view = Membrane.Journals.Journal.Create(journal, new JournalOptions { Capacity = 1024, Cursors = 1, Policy = OverrunPolicy.Block });
         string[] reporterArguments = ["reporter", "--journal", journal, "--id", "0", "--out", csv];
 
         // The first reporter registers cursor 0 before any entry exists, so the Block writer waits for it from entry 0.
@@ -378,7 +379,7 @@ public sealed class JournalCliTests : IDisposable
         demo.KillHard(); // no handler runs: only the kernel closing its end of the children's standard input tells them
 
         Eventually.Holds(() => children.All(HasEnded), $"the demo's writer and reporters (pids {string.Join(", ", children)}) stopping after it died");
-        using var view = Membrane.Journal.Open(journal); // left behind: the demo died before it could remove it
+        using var view = Membrane.Journals.Journal.Open(journal); // left behind: the demo died before it could remove it
         foreach (CursorInfo cursor in view.Cursors())
         {
             string[] lines = File.ReadAllLines(Path.Combine(directory, string.Create(CultureInfo.InvariantCulture, $"output_{cursor.Id}.csv")));
@@ -395,7 +396,7 @@ public sealed class JournalCliTests : IDisposable
         {
             return false;
         }
-        using var view = Membrane.Journal.Open(journal);
+        using var view = Membrane.Journals.Journal.Open(journal);
         return view.Cursors().All(c => c.CommittedPosition > 0);
     }
 

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using Membrane.Journals;
 using Membrane.Tests.Infrastructure;
 
 namespace Membrane.Tests.Cli;
@@ -38,7 +39,7 @@ public sealed class PythonReaderTests : IDisposable
     /// <summary>Every entry as the Python reader prints it, read through a .NET reader.</summary>
     private static List<string> EntriesAsLines(string name, long count)
     {
-        using var journal = Membrane.Journal.Open(name);
+        using var journal = Membrane.Journals.Journal.Open(name);
         using var reader = journal.OpenReader(journal.CursorCount - 1, StartPosition.Oldest);
         byte[] entry = new byte[journal.SlotSize];
         var lines = new List<string>();
@@ -107,7 +108,7 @@ public sealed class PythonReaderTests : IDisposable
     public void It_reports_losses_gaps_and_holes_as_a_dotnet_reader_does()
     {
         string lapped = _segments.NewName("python-lapped");
-        using (var journal = Membrane.Journal.Create(lapped, new JournalOptions { Capacity = 16, Cursors = 1 }))
+        using (var journal = Membrane.Journals.Journal.Create(lapped, new JournalOptions { Capacity = 16, Cursors = 1 }))
         using (JournalWriter writer = journal.CreateWriter())
         {
             for (long i = 0; i < 100; i++)
@@ -122,7 +123,7 @@ public sealed class PythonReaderTests : IDisposable
         Assert.StartsWith("84,8,5400000000000000", lines[1], StringComparison.Ordinal);
 
         string gaps = _segments.NewName("python-gaps");
-        using (var journal = Membrane.Journal.Create(gaps, new JournalOptions { Capacity = 64, Cursors = 1 }))
+        using (var journal = Membrane.Journals.Journal.Create(gaps, new JournalOptions { Capacity = 64, Cursors = 1 }))
         using (JournalWriter writer = journal.CreateWriter())
         {
             writer.Append(0L);

@@ -1,6 +1,9 @@
 using System.Globalization;
 using System.Text.Json;
+using Membrane.Arcs;
 using Membrane.Diagnostics;
+using Membrane.Errors;
+using Membrane.Rings;
 using Membrane.Segments;
 using Membrane.Tests.Infrastructure;
 

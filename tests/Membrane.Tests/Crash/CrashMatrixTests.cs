@@ -1,12 +1,17 @@
 using System.Globalization;
 using System.Reflection;
 using System.Runtime.InteropServices;
+using Membrane.Arcs;
 using Membrane.Diagnostics;
+using Membrane.Errors;
+using Membrane.Journals;
+using Membrane.Queues;
+using Membrane.Rings;
 using Membrane.Segments;
 using Membrane.Sync;
 using Content = Membrane.TestPeer.Content;
 using JournalVerbs = Membrane.TestPeer.JournalVerbs;
-using Membrane.Tests.Arc;
+using Membrane.Tests.Arcs;
 using Membrane.Tests.Infrastructure;
 
 namespace Membrane.Tests.Crash;
@@ -189,7 +194,7 @@ public sealed class CrashMatrixTests : IDisposable
     private void RoleClaimantKilled(string point)
     {
         string name = _segments.NewName("crash-role");
-        using var journal = global::Membrane.Journal.Create(name, new JournalOptions { Capacity = 16, SlotSize = 64 });
+        using var journal = global::Membrane.Journals.Journal.Create(name, new JournalOptions { Capacity = 16, SlotSize = 64 });
         int pid;
         using (Peer writer = Peer.StartCrashingAt(point, "journal-write", name, "10"))
         {
@@ -252,7 +257,7 @@ public sealed class CrashMatrixTests : IDisposable
     private void JournalWriterKilled(string point)
     {
         string name = _segments.NewName("crash-journal-write");
-        using var journal = global::Membrane.Journal.Create(name, new JournalOptions { Capacity = 16, SlotSize = 64 });
+        using var journal = global::Membrane.Journals.Journal.Create(name, new JournalOptions { Capacity = 16, SlotSize = 64 });
         using JournalReader reader = journal.OpenReader("reporter", StartPosition.Oldest);
         using (Peer writer = Peer.StartCrashingAt(point + "@4", "journal-write", name, "10"))
         {
@@ -264,7 +269,7 @@ public sealed class CrashMatrixTests : IDisposable
         reader.Commit();
         Assert.Equal(3, journal.PublishedWritePosition); // the 4th was never published ...
         Assert.Equal(stampedComplete, journal.WritePosition); // ... but counts where it was stamped complete
-        using (global::Membrane.Journal.Open(name))
+        using (global::Membrane.Journals.Journal.Open(name))
         {
             // ... yet a cursor that committed it does not make the journal look damaged
         }
@@ -287,7 +292,7 @@ public sealed class CrashMatrixTests : IDisposable
     private void SharedJournalWriterKilledHoldingClaim(string point)
     {
         string name = _segments.NewName("crash-journal-many");
-        using var journal = global::Membrane.Journal.Create(name, new JournalOptions { Capacity = 16, SlotSize = 64, Writers = JournalWriters.Many, MaxWriters = 1 });
+        using var journal = global::Membrane.Journals.Journal.Create(name, new JournalOptions { Capacity = 16, SlotSize = 64, Writers = JournalWriters.Many, MaxWriters = 1 });
         using JournalReader reader = journal.OpenReader("reporter", StartPosition.Oldest);
         using (Peer writer = Peer.StartCrashingAt(point + "@4", "journal-write-tagged", name, "0", "10"))
         {
@@ -339,7 +344,7 @@ public sealed class CrashMatrixTests : IDisposable
     private void JournalCursorClaimantKilled(string point)
     {
         string name = _segments.NewName("crash-cursor");
-        using var journal = global::Membrane.Journal.Create(name, new JournalOptions { Capacity = 16, SlotSize = 64, Cursors = 1 });
+        using var journal = global::Membrane.Journals.Journal.Create(name, new JournalOptions { Capacity = 16, SlotSize = 64, Cursors = 1 });
         int pid;
         using (Peer reader = Peer.StartCrashingAt(point, "crash-journal-reader", name, "reporter"))
         {
@@ -358,7 +363,7 @@ public sealed class CrashMatrixTests : IDisposable
     private void JournalCommitterKilled(string point)
     {
         string name = _segments.NewName("crash-commit");
-        using var journal = global::Membrane.Journal.Create(name, new JournalOptions { Capacity = 64, SlotSize = 64 });
+        using var journal = global::Membrane.Journals.Journal.Create(name, new JournalOptions { Capacity = 64, SlotSize = 64 });
         using (JournalWriter writer = journal.CreateWriter())
         {
             AppendContent(writer, 20);
@@ -387,7 +392,7 @@ public sealed class CrashMatrixTests : IDisposable
     private void CursorRemoverKilled(string point)
     {
         string name = _segments.NewName("crash-remove-cursor");
-        using var journal = global::Membrane.Journal.Create(name, new JournalOptions { Capacity = 16, SlotSize = 64, Policy = OverrunPolicy.Block });
+        using var journal = global::Membrane.Journals.Journal.Create(name, new JournalOptions { Capacity = 16, SlotSize = 64, Policy = OverrunPolicy.Block });
         using (journal.OpenReader("reporter"))
         {
             // registered at 0, then detached: a Block writer waits for it from now on
@@ -412,7 +417,7 @@ public sealed class CrashMatrixTests : IDisposable
     private void JournalReaderKilledParked(string point)
     {
         string name = _segments.NewName("crash-parked-reader");
-        using var journal = global::Membrane.Journal.Create(name, new JournalOptions { Capacity = 16, SlotSize = 64 });
+        using var journal = global::Membrane.Journals.Journal.Create(name, new JournalOptions { Capacity = 16, SlotSize = 64 });
         using (Peer reader = Peer.StartCrashingAt(point, "crash-journal-reader", name, "reporter"))
         {
             reader.Expect("attached");
@@ -681,7 +686,7 @@ public sealed class CrashMatrixTests : IDisposable
         using NatsServer server = NatsServer.Start(_segments);
         string near = _segments.NewName("crash-bridge-near"), far = _segments.NewName("crash-bridge-far");
         string stream = string.Create(CultureInfo.InvariantCulture, $"crash{Environment.ProcessId}-{(point == CrashPoints.BridgeOutAfterAck ? "out" : "in")}");
-        using var nearJournal = global::Membrane.Journal.Create(near, new JournalOptions { Capacity = 2048, SlotSize = 64 });
+        using var nearJournal = global::Membrane.Journals.Journal.Create(near, new JournalOptions { Capacity = 2048, SlotSize = 64 });
         using (JournalWriter writer = nearJournal.CreateWriter())
         {
             AppendContent(writer, Count);
@@ -700,7 +705,7 @@ public sealed class CrashMatrixTests : IDisposable
             }
             else
             {
-                using var farJournal = global::Membrane.Journal.Open(far);
+                using var farJournal = global::Membrane.Journals.Journal.Open(far);
                 Assert.Equal(500, farJournal.WritePosition); // appended, never acknowledged
                 carrier!.Terminate();
                 Assert.Equal(0, carrier.ReadToExit().ExitCode);
@@ -710,7 +715,7 @@ public sealed class CrashMatrixTests : IDisposable
         using (Peer inBridge = Peer.Cli(inArguments))
         {
             Eventually.Holds(() => File.Exists(TestSegments.ShmPath(far)), "the in bridge creating the far journal");
-            using var farJournal = global::Membrane.Journal.Open(far);
+            using var farJournal = global::Membrane.Journals.Journal.Open(far);
             Eventually.Holds(() => farJournal.WritePosition == Count, $"the far journal holding all {Count}");
             Eventually.Holds(() => nearJournal.Cursors().Single(c => c.Name == $"bridge:{stream}").CommittedPosition == Count, "the out bridge committing all");
             foreach (Peer bridge in new[] { outBridge, inBridge })

@@ -1,5 +1,8 @@
 using System.Diagnostics.Metrics;
+using Membrane.Arcs;
 using Membrane.Diagnostics;
+using Membrane.Journals;
+using Membrane.Rings;
 using Membrane.Segments;
 using Membrane.Tests.Infrastructure;
 
@@ -21,7 +24,7 @@ public sealed class DisposalTests : IDisposable
     public void A_disposed_journal_refuses_every_call_while_its_writer_and_reader_keep_working()
     {
         string name = _segments.NewName("disposal-journal");
-        var journal = Membrane.Journal.Create(name, new JournalOptions { Capacity = 16, SlotSize = 64 });
+        var journal = Membrane.Journals.Journal.Create(name, new JournalOptions { Capacity = 16, SlotSize = 64 });
         JournalWriter writer = journal.CreateWriter();
         JournalReader reader = journal.OpenReader("reporter");
 
@@ -60,7 +63,7 @@ public sealed class DisposalTests : IDisposable
         // The last handle let go: this process is no longer attached, and the journal (persistent) is intact.
         SegmentInfo info = SegmentCatalog.Inspect(name);
         Assert.Equal(0, info.LiveProcesses);
-        using var reopened = Membrane.Journal.Open(name);
+        using var reopened = Membrane.Journals.Journal.Open(name);
         Assert.Equal(1, reopened.Cursors().Single(c => c.Name == "reporter").CommittedPosition);
     }
 
@@ -207,7 +210,7 @@ public sealed class DisposalTests : IDisposable
         for (int round = 0; round < Rounds; round++)
         {
             string name = _segments.Track($"{prefix}-{round}");
-            var journal = Membrane.Journal.Create(name, new JournalOptions { Capacity = 16, SlotSize = 64 });
+            var journal = Membrane.Journals.Journal.Create(name, new JournalOptions { Capacity = 16, SlotSize = 64 });
             JournalReader reader = journal.OpenReader(0);
             journal.Dispose(); // the reader keeps it mapped while the gauge may read it ...
             listener.RecordObservableInstruments();

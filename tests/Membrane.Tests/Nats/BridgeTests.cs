@@ -50,8 +50,8 @@ public sealed class BridgeTests : IDisposable
         string[] outArguments = ["bridge", "out", "--journal", near, "--nats", _server.Url, "--stream", stream];
         string[] inArguments = ["bridge", "in", "--nats", _server.Url, "--stream", stream, "--journal", far];
         using var reporter = Peer.Cli("reporter", "--journal", far, "--id", "0", "--out", farCsv);
-        using var nearJournal = Membrane.Journal.Open(near);
-        using var farJournal = Membrane.Journal.Open(far);
+        using var nearJournal = Membrane.Journals.Journal.Open(near);
+        using var farJournal = Membrane.Journals.Journal.Open(far);
         var outBridge = Peer.Cli(outArguments);
         var inBridge = Peer.Cli(inArguments);
         try
@@ -121,7 +121,7 @@ public sealed class BridgeTests : IDisposable
         string nearCsv = Path.Combine(directory, "near.csv"), farCsv = Path.Combine(directory, "far.csv");
         Assert.Equal(0, Peer.RunCli("writer", "--journal", near, "--count", "1000", "--capacity", "1024").ExitCode);
         string[] outArguments = ["bridge", "out", "--journal", near, "--nats", _server.Url, "--stream", stream];
-        using var nearJournal = Membrane.Journal.Open(near);
+        using var nearJournal = Membrane.Journals.Journal.Open(near);
         void FollowUntil(long position)
         {
             using var bridge = Peer.Cli(outArguments);
@@ -143,7 +143,7 @@ public sealed class BridgeTests : IDisposable
         using (var inBridge = Peer.Cli("bridge", "in", "--nats", _server.Url, "--stream", stream, "--journal", far, "--capacity", "8192"))
         {
             Eventually.Holds(() => File.Exists(TestSegments.ShmPath(far)), "the in bridge creating the far journal");
-            using var farJournal = Membrane.Journal.Open(far);
+            using var farJournal = Membrane.Journals.Journal.Open(far);
             Eventually.Holds(() => farJournal.WritePosition == 6000, "the far journal reaching 6000");
             inBridge.Terminate();
             Assert.Equal(0, inBridge.ReadToExit().ExitCode);

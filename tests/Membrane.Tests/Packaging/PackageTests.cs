@@ -87,7 +87,7 @@ public sealed class PackageTests : IDisposable
             </Project>
             """);
         File.WriteAllText(Path.Combine(consumer, "Program.cs"), """
-            using Membrane;
+            using Membrane.Arcs;
 
             using var arc = IpcArc<long>.Create(args[0], 41);
             using (var guard = arc.Lock())

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net.Sockets;
 using System.Text.Json;
+using Membrane.Errors;
 using Membrane.Segments;
 using Membrane.Tests.Infrastructure;
 

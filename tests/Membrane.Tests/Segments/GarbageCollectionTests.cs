@@ -1,3 +1,4 @@
+using Membrane.Journals;
 using Membrane.Segments;
 using Membrane.Tests.Infrastructure;
 
@@ -45,7 +46,7 @@ public sealed class GarbageCollectionTests : IDisposable
     public void Gc_leaves_a_journal_whose_processes_all_exited_and_include_journals_removes_it()
     {
         string name = _segments.NewName("gc-journal");
-        using (var journal = global::Membrane.Journal.Create(name))
+        using (var journal = global::Membrane.Journals.Journal.Create(name))
         {
             using JournalWriter writer = journal.CreateWriter();
             writer.Append([1, 2, 3]);
@@ -56,7 +57,7 @@ public sealed class GarbageCollectionTests : IDisposable
         Assert.Equal("persistent", SegmentCatalog.Inspect(name).Status);
 
         Assert.Empty(SegmentCatalog.CollectGarbage(namePrefix: name));
-        using (var reopened = global::Membrane.Journal.Open(name))
+        using (var reopened = global::Membrane.Journals.Journal.Open(name))
         {
             Assert.Equal(1, reopened.WritePosition);
             Assert.Equal(1, reopened.Cursors().Single(c => c.Name == "reporter").CommittedPosition);

@@ -1,5 +1,8 @@
+using Membrane.Errors;
 using Membrane.Fuzz;
-using Membrane.Arc;
+using Membrane.Arcs;
+using Membrane.Journals;
+using Membrane.Rings;
 using Membrane.Segments;
 using Membrane.Tests.Infrastructure;
 using Xunit.Abstractions;
@@ -33,7 +36,7 @@ public sealed class HeaderFuzzTests : IDisposable
             ["arc"] = Image("arc", name => IpcArc<long>.Create(name, 42)),
             ["journal"] = Image("journal", name =>
             {
-                var journal = Membrane.Journal.Create(name, new JournalOptions { Capacity = 32, SlotSize = 64, Cursors = 2 });
+                var journal = Membrane.Journals.Journal.Create(name, new JournalOptions { Capacity = 32, SlotSize = 64, Cursors = 2 });
                 using JournalWriter writer = journal.CreateWriter();
                 for (int i = 0; i < 40; i++)
                 {
@@ -82,14 +85,14 @@ public sealed class HeaderFuzzTests : IDisposable
     public void A_journal_whose_write_position_would_overflow_its_stamps_is_refused_not_read_for_ever()
     {
         string name = _segments.NewName("finding-write-position");
-        using (var journal = Membrane.Journal.Create(name, new JournalOptions { Capacity = 32, SlotSize = 64 }))
+        using (var journal = Membrane.Journals.Journal.Create(name, new JournalOptions { Capacity = 32, SlotSize = 64 }))
         using (JournalWriter writer = journal.CreateWriter())
         {
             writer.Append([1]);
         }
         PokeLong(name, SegmentHeaderLayout.Size + JournalLayout.WritePositionOffset, 7_205_759_403_792_793_640); // found by seed 101
 
-        var error = Assert.Throws<SegmentCorruptException>(() => Membrane.Journal.Open(name));
+        var error = Assert.Throws<SegmentCorruptException>(() => Membrane.Journals.Journal.Open(name));
         Assert.Contains("write position", error.Message, StringComparison.Ordinal);
     }
 

@@ -2,6 +2,9 @@ using System.Globalization;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Text;
+using Membrane.Journals;
+using Membrane.Queues;
+using Membrane.Rings;
 using Membrane.Segments;
 using Membrane.Tests.Infrastructure;
 using L = Membrane.Segments.SegmentHeaderLayout;
@@ -86,10 +89,10 @@ public class HeaderLayoutTests
             Check($"MEMBRANE_KIND_{cKind}", (int)kind);
         }
 
-        Check("offsetof(struct membrane_arc, holder_identity)", Membrane.Arc.ArcLayout.HolderOffset);
-        Check("offsetof(struct membrane_arc, sequence)", Membrane.Arc.ArcLayout.SequenceOffset);
-        Check("offsetof(struct membrane_arc, owner_died_count)", Membrane.Arc.ArcLayout.OwnerDiedCountOffset);
-        Check("sizeof(struct membrane_arc)", Membrane.Arc.ArcLayout.ValueOffset);
+        Check("offsetof(struct membrane_arc, holder_identity)", Membrane.Arcs.ArcLayout.HolderOffset);
+        Check("offsetof(struct membrane_arc, sequence)", Membrane.Arcs.ArcLayout.SequenceOffset);
+        Check("offsetof(struct membrane_arc, owner_died_count)", Membrane.Arcs.ArcLayout.OwnerDiedCountOffset);
+        Check("sizeof(struct membrane_arc)", Membrane.Arcs.ArcLayout.ValueOffset);
         Check("MEMBRANE_ARC_MUTEX_SIZE", Membrane.Native.Interop.PThreadMutexReservedSize);
         Check("offsetof(struct membrane_journal, write_position)", JournalLayout.WritePositionOffset);
         Check("offsetof(struct membrane_journal, readers_signal)", JournalLayout.ReadersSignalOffset);

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Runtime.InteropServices;
+using Membrane.Errors;
 using Membrane.Segments;
 using Membrane.Tests.Infrastructure;
 using L = Membrane.Segments.SegmentHeaderLayout;

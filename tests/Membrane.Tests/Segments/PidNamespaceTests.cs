@@ -1,4 +1,6 @@
 using System.Globalization;
+using Membrane.Errors;
+using Membrane.Journals;
 using Membrane.Segments;
 using Membrane.Tests.Infrastructure;
 
@@ -22,7 +24,7 @@ public sealed class PidNamespaceTests : IDisposable
     public void A_journal_writer_in_another_pid_namespace_holds_the_role_while_it_lives_and_frees_it_when_killed(string proc)
     {
         string name = _segments.NewName("pidns-writer");
-        using var journal = Membrane.Journal.Create(name, new JournalOptions { Capacity = 16, SlotSize = 64 });
+        using var journal = Membrane.Journals.Journal.Create(name, new JournalOptions { Capacity = 16, SlotSize = 64 });
         string[] unshare = proc == "host /proc"
             ? ["unshare", "--pid", "--fork", "--kill-child=SIGKILL"]
             : ["unshare", "--pid", "--fork", "--mount-proc", "--kill-child=SIGKILL"];

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using Membrane.Errors;
 using Membrane.Segments;
 using Membrane.Tests.Infrastructure;
 

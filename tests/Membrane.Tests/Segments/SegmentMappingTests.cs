@@ -1,3 +1,4 @@
+using Membrane.Journals;
 using Membrane.Segments;
 using Membrane.Tests.Infrastructure;
 
@@ -67,10 +68,10 @@ public sealed class SegmentMappingTests : IDisposable
         string path = TestSegments.ShmPath(name);
 
         IReadOnlyList<MemoryMaps.Mapping> before = MemoryMaps.Of(path);
-        using var journal = Membrane.Journal.Create(name, new JournalOptions { Capacity = 1 << 16, SlotSize = 64, Mapping = SegmentMapping.Prefault });
+        using var journal = Membrane.Journals.Journal.Create(name, new JournalOptions { Capacity = 1 << 16, SlotSize = 64, Mapping = SegmentMapping.Prefault });
         MemoryMaps.Mapping creator = MemoryMaps.New(path, before);
         before = MemoryMaps.Of(path);
-        using var opened = Membrane.Journal.Open(name, SegmentMapping.Prefault);
+        using var opened = Membrane.Journals.Journal.Open(name, SegmentMapping.Prefault);
         MemoryMaps.Mapping opener = MemoryMaps.New(path, before);
 
         Assert.Equal(creator.SizeKb, creator.ResidentKb);

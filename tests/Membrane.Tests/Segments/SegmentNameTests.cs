@@ -1,3 +1,4 @@
+using Membrane.Errors;
 using Membrane.Segments;
 
 namespace Membrane.Tests.Segments;

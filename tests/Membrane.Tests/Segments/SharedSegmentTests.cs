@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using Membrane.Errors;
 using Membrane.Segments;
 using Membrane.Tests.Infrastructure;
 using L = Membrane.Segments.SegmentHeaderLayout;

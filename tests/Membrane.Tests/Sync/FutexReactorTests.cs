@@ -1,4 +1,5 @@
 using System.Globalization;
+using Membrane.Rings;
 using Membrane.Sync;
 using Membrane.Tests.Infrastructure;
 
