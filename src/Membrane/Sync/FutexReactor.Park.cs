@@ -12,6 +12,8 @@ internal sealed unsafe partial class FutexReactor
     /// reused or whose mapping is gone. A reactor that completes a park lets go of it first, before the awaiter's
     /// continuation can run: a waiter that goes on to dispose its handle then finds the mapping held by no one else, and
     /// the segment is detached (removed, if it was the last) when the dispose returns, not later on the reactor thread.
+    /// The same holds for a waiter that gives up: a cancellation marks the park completed and wakes the reactor, which
+    /// drops the park, lets go, and only then completes it with the cancellation (a round of the reactor's thread later).
     /// </summary>
     /// <remarks>
     /// Where the continuation runs. A park completed by its reactor thread while no other park is pending in the process
@@ -27,8 +29,12 @@ internal sealed unsafe partial class FutexReactor
     private sealed class Park(FutexReactor reactor) : IValueTaskSource, IThreadPoolWorkItem
     {
         private ManualResetValueTaskSourceCore<bool> _core;
-        private int _completed;
+        private int _completed; // Pending, then ByReactor or ByCancellation, whichever came first
         private CancellationToken _cancelledBy;
+
+        private const int Pending = 0;
+        private const int ByReactor = 1;
+        private const int ByCancellation = 2;
         private int _holders;
         private Shard? _shard;
         private MappingUsers? _mapping;
@@ -43,11 +49,11 @@ internal sealed unsafe partial class FutexReactor
 
         internal short Version => _core.Version;
 
-        internal bool IsCompleted => Volatile.Read(ref _completed) != 0;
+        internal bool IsCompleted => Volatile.Read(ref _completed) != Pending;
 
         internal void Start(Shard shard, int* word, int observed, long deadline, MappingUsers mapping, CancellationToken cancellation)
         {
-            _completed = 0;
+            _completed = Pending;
             _cancelledBy = default;
             _holders = 2;
             _shard = shard;
@@ -64,13 +70,14 @@ internal sealed unsafe partial class FutexReactor
         /// <summary>
         /// The reactor's verdict (woken, changed or timed out: all mean "look again"), given on the reactor thread, which
         /// has dropped the park and never reads its word again: so it lets go of the park here, before the continuation
-        /// runs. A park a cancellation completed first is only let go.
+        /// runs. A park a cancellation completed first is let go too, then completed with that cancellation.
         /// </summary>
         internal void CompleteAndLetGo()
         {
-            if (Interlocked.Exchange(ref _completed, 1) != 0)
+            if (Interlocked.CompareExchange(ref _completed, ByReactor, Pending) != Pending)
             {
-                LetGo();
+                LetGo(); // the awaiter still holds the park until its result, so it is not reused before it runs
+                ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
                 return;
             }
             Shard shard = _shard!; // read before letting go; the awaiter still holds the park until its result, so it is not reused
@@ -86,21 +93,21 @@ internal sealed unsafe partial class FutexReactor
         private void Cancel(CancellationToken token)
         {
             Shard shard = _shard!; // read first: once completed, the park may be let go and reused (set before this callback was registered)
-            if (Interlocked.Exchange(ref _completed, 1) != 0)
+            _cancelledBy = token; // before the exchange that publishes it: the reactor may complete the park right after
+            if (Interlocked.CompareExchange(ref _completed, ByCancellation, Pending) != Pending)
             {
                 return;
             }
-            _cancelledBy = token;
             shard.Release();
             reactor.Completed();
-            ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
-            shard.Signal(); // so that the reactor drops the park now, not at its next wake
+            // The reactor drops the park now, not at its next wake, and completes it once it has let go (CompleteAndLetGo).
+            shard.Signal();
         }
 
         /// <summary>On the thread pool: completes the source, which runs the awaiting continuation here.</summary>
         void IThreadPoolWorkItem.Execute()
         {
-            if (_cancelledBy.IsCancellationRequested)
+            if (Volatile.Read(ref _completed) == ByCancellation)
             {
                 _core.SetException(new OperationCanceledException(_cancelledBy));
             }

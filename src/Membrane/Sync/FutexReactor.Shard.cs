@@ -115,8 +115,8 @@ internal sealed unsafe partial class FutexReactor
         }
 
         /// <summary>
-        /// Completes the parks whose word changed or whose deadline passed, drops every completed one (letting it go),
-        /// and returns the nearest deadline of those left.
+        /// Completes the parks whose word changed or whose deadline passed, drops them and those a cancellation completed
+        /// (letting each go before its continuation runs), and returns the nearest deadline of those left.
         /// </summary>
         private long Settle(List<Park> parks)
         {
@@ -125,14 +125,9 @@ internal sealed unsafe partial class FutexReactor
             for (int i = parks.Count - 1; i >= 0; i--)
             {
                 Park park = parks[i];
-                if (park.IsCompleted)
-                {
-                    Drop(parks, i); // by a cancellation
-                    park.LetGo();
-                    continue;
-                }
-                // The word is read only while the park is ours: its mapping stays until we let it go.
-                if (Volatile.Read(ref *park.Word) != park.Observed || now >= park.Deadline)
+                // The word is read only while the park is ours (its mapping stays until we let it go), and not at all once
+                // a cancellation completed the park.
+                if (park.IsCompleted || Volatile.Read(ref *park.Word) != park.Observed || now >= park.Deadline)
                 {
                     Drop(parks, i);
                     park.CompleteAndLetGo();

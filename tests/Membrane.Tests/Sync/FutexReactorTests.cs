@@ -101,6 +101,30 @@ public sealed class FutexReactorTests : IDisposable
     }
 
     [Fact]
+    public async Task A_ring_disposed_by_the_continuation_of_a_cancelled_awaited_read_is_removed_when_its_last_dispose_returns()
+    {
+        // A cancelled park completes only once its reactor has dropped it and let go: the dispose in the continuation is
+        // the mapping's last user, as after a completed park.
+        string name = _segments.NewName("detach-cancelled");
+        var ring = SharedRing.Create(name, new RingOptions { Capacity = 4096 });
+        RingConsumer consumer = ring.CreateConsumer();
+        ring.CreateProducer().Dispose();
+        consumer.SpinBeforeParking = TimeSpan.Zero;
+        using var cancellation = new CancellationTokenSource();
+        Task<bool> reading = Task.Run(async () =>
+        {
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await consumer.ReadAsync(new byte[16], cancellation.Token));
+            consumer.Dispose();
+            ring.Dispose();
+            return File.Exists(TestSegments.ShmPath(name));
+        });
+        await ParkedAsync(ring);
+        await cancellation.CancelAsync();
+
+        Assert.False(await reading.WaitAsync(s_wait), $"{name} was still there when its last handle's dispose returned");
+    }
+
+    [Fact]
     public void A_continuation_run_on_a_reactor_thread_that_blocks_there_holds_up_no_other_parked_wait()
     {
         string prefix = _segments.NewName("inline");
