@@ -699,7 +699,10 @@ public sealed unsafe class RingConsumer : IDisposable, ICompletableEnd, IMessage
     [MethodImpl(HotPath.Optimised)]
     private void Prefetch(long from, long to)
     {
-        if (!Sse.IsSupported)
+        // Nothing new, nothing fetched: the line holding the tail is the one the producer writes next, and touching it on
+        // every look of a waiting consumer pulls it away from the producer's core each time. (In ten interleaved pairs of
+        // bench runs, 1 KiB round trips had a p50 of 1.7-1.9 us in 4 runs that way and in 1 without, 0.54-0.82 us else.)
+        if (!Sse.IsSupported || to <= from)
         {
             return;
         }
