@@ -2,7 +2,6 @@ using System.Buffers.Binary;
 using System.Net.Sockets;
 using System.Runtime.CompilerServices;
 using Membrane.Errors;
-using Membrane.Rings;
 
 namespace Membrane.Native;
 
@@ -116,7 +115,7 @@ internal static unsafe class DescriptorPassing
     /// Who is at the other end of a connected Unix socket, as the kernel recorded it when the connection was made
     /// (SO_PEERCRED, struct ucred): pid (as this process's PID namespace numbers it), uid, gid. Nothing the peer sends.
     /// </summary>
-    internal static PeerCredentials ReadPeerCredentials(Socket socket, string label)
+    internal static (int Pid, uint Uid, uint Gid) ReadPeerCredentials(Socket socket, string label)
     {
         Span<byte> ucred = stackalloc byte[12];
         try
@@ -124,7 +123,7 @@ internal static unsafe class DescriptorPassing
             int length = socket.GetRawSocketOption(Interop.SOL_SOCKET, Interop.SO_PEERCRED, ucred);
             if (length == ucred.Length)
             {
-                return new PeerCredentials(BinaryPrimitives.ReadInt32LittleEndian(ucred), BinaryPrimitives.ReadUInt32LittleEndian(ucred[4..]),
+                return (BinaryPrimitives.ReadInt32LittleEndian(ucred), BinaryPrimitives.ReadUInt32LittleEndian(ucred[4..]),
                     BinaryPrimitives.ReadUInt32LittleEndian(ucred[8..]));
             }
         }

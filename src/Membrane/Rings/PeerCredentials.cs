@@ -1,3 +1,6 @@
+using System.Net.Sockets;
+using Membrane.Native;
+
 namespace Membrane.Rings;
 
 /// <summary>
@@ -8,4 +11,12 @@ namespace Membrane.Rings;
 /// <param name="Pid">The peer's process id.</param>
 /// <param name="Uid">The peer's user id.</param>
 /// <param name="Gid">The peer's group id.</param>
-public readonly record struct PeerCredentials(int Pid, uint Uid, uint Gid);
+public readonly record struct PeerCredentials(int Pid, uint Uid, uint Gid)
+{
+    /// <summary>The credentials of the process at the other end of <paramref name="socket"/> (<paramref name="label"/> names it in errors).</summary>
+    internal static PeerCredentials Of(Socket socket, string label)
+    {
+        (int pid, uint uid, uint gid) = DescriptorPassing.ReadPeerCredentials(socket, label);
+        return new PeerCredentials(pid, uid, gid);
+    }
+}

@@ -185,7 +185,7 @@ public sealed class RingChannel : IDisposable
         {
             toServer = SharedRing.AdoptUntrusted(socketPath + " (to server)", handshake.ToServerCapacity, descriptors[0], descriptors[1], socket);
             SharedRing toClient = SharedRing.AdoptUntrusted(socketPath + " (from server)", handshake.ToClientCapacity, descriptors[2], descriptors[3], socket);
-            return new RingChannel(socketPath, toServer, toClient, socket, DescriptorPassing.ReadPeerCredentials(socket, socketPath));
+            return new RingChannel(socketPath, toServer, toClient, socket, PeerCredentials.Of(socket, socketPath));
         }
         catch
         {

@@ -88,7 +88,7 @@ public sealed class RingListener : IDisposable
             try
             {
                 string label = $"{SocketPath}#{Interlocked.Increment(ref _accepted)}";
-                PeerCredentials credentials = DescriptorPassing.ReadPeerCredentials(client, label);
+                PeerCredentials credentials = PeerCredentials.Of(client, label);
                 if (_admit is null || _admit(credentials))
                 {
                     return RingChannel.Offer(client, label, _options, credentials);
