@@ -2,7 +2,6 @@ using System.Diagnostics;
 using Membrane.Arcs;
 using Membrane.Errors;
 using Membrane.Journals;
-using Membrane.Native;
 using Membrane.Queues;
 using Membrane.Rings;
 using Membrane.Segments;

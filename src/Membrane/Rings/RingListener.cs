@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Net.Sockets;
 using Membrane.Errors;
-using Membrane.Native;
 using Membrane.Segments;
 
 namespace Membrane.Rings;

@@ -1,6 +1,5 @@
 using Membrane.Errors;
 using Membrane.Native;
-using L = Membrane.Segments.SegmentHeaderLayout;
 
 namespace Membrane.Segments;
 
