@@ -86,6 +86,15 @@ internal static class BenchCommand
                 ProgressTask progress = context.AddTask("scenarios", maxValue: plan.Count * runs);
                 for (int run = 1; run <= runs && !stop.Token.IsCancellationRequested; run++)
                 {
+                    if (MachineLoad.BusyCores() is double busy)
+                    {
+                        machine = machine with { BusyCores = Math.Max(busy, machine.BusyCores ?? 0) };
+                        if (busy >= MachineLoad.BusyThreshold)
+                        {
+                            AnsiConsole.MarkupLine(string.Create(CultureInfo.InvariantCulture,
+                                $"[yellow]The machine is busy: something else kept {busy:0.00} of its {machine.Cores} cores busy before run {run}. The spinning transports need a core for each end; their figures will be low and noisy. See `top`.[/]"));
+                        }
+                    }
                     foreach ((BenchTransport transport, string mode, int size) in plan)
                     {
                         if (stop.Token.IsCancellationRequested)

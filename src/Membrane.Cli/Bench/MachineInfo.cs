@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Reflection;
 using System.Runtime.InteropServices;
 
@@ -7,6 +8,9 @@ namespace Membrane.Cli.Bench;
 /// <summary>What the figures were measured on: they mean little without it.</summary>
 internal sealed record MachineInfo(string Cpu, int Cores, string Kernel, string Os, string Dotnet, string Build, DateTimeOffset When)
 {
+    /// <summary>The most cores' worth of other load sampled before a run (<see cref="MachineLoad"/>); null if never sampled.</summary>
+    internal double? BusyCores { get; init; }
+
     /// <summary>Whether this program was built with the JIT optimiser off (a Debug build): its figures mean little.</summary>
     internal static bool IsDebugBuild =>
         typeof(MachineInfo).Assembly.GetCustomAttribute<DebuggableAttribute>()?.IsJITOptimizerDisabled == true;
@@ -20,7 +24,8 @@ internal sealed record MachineInfo(string Cpu, int Cores, string Kernel, string 
         Build: IsDebugBuild ? "Debug (JIT optimiser off: not representative; run with -c Release)" : "Release",
         When: DateTimeOffset.UtcNow);
 
-    internal string OneLine => $"{Cpu}, {Cores} cores; Linux {Kernel} ({Os}); {Dotnet}, {Build} build; {When:yyyy-MM-dd HH:mm} UTC";
+    internal string OneLine => $"{Cpu}, {Cores} cores; Linux {Kernel} ({Os}); {Dotnet}, {Build} build; {When:yyyy-MM-dd HH:mm} UTC"
+        + (BusyCores is double busy ? string.Create(CultureInfo.InvariantCulture, $"; load besides the bench before its runs: at most {busy:0.00} of {Cores} cores") : "");
 
     private static string CpuModel()
     {

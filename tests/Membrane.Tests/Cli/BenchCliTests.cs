@@ -110,6 +110,37 @@ public sealed class BenchCliTests : IDisposable
     }
 
     [Fact]
+    public void Bench_warns_when_something_else_keeps_a_core_busy_and_reports_the_load_beside_its_figures()
+    {
+        string output = _segments.NewDirectory("bench-busy");
+        using Process busy = Process.Start(new ProcessStartInfo("sh", ["-c", "while :; do :; done"]))!;
+        try
+        {
+            Eventually.Holds(() => CpuTicks(busy.Id) > 0, "the busy loop running");
+
+            (int exitCode, string stdout, string stderr) = Peer.RunCli("bench", "--transports", "unix", "--sizes", "64", "--seconds", "0.05", "--producers", "0", "--out", output);
+
+            Assert.True(exitCode == 0, stderr);
+            Assert.Contains("The machine is busy", stdout, StringComparison.Ordinal);
+            string machine = File.ReadLines(Path.Combine(output, "results.md")).Single(l => l.StartsWith("**Machine:**", StringComparison.Ordinal));
+            Assert.Contains("load besides the bench before its runs: at most", machine, StringComparison.Ordinal);
+        }
+        finally
+        {
+            busy.Kill();
+            busy.WaitForExit();
+        }
+    }
+
+    /// <summary>The user and system clock ticks a process has used so far (fields 14 and 15 of /proc/PID/stat).</summary>
+    private static long CpuTicks(int pid)
+    {
+        string stat = File.ReadAllText(string.Create(CultureInfo.InvariantCulture, $"/proc/{pid}/stat"));
+        string[] fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        return long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
+    }
+
+    [Fact]
     public void Bench_refuses_an_unknown_transport_naming_the_known_ones()
     {
         (int exitCode, _, string stderr) = Peer.RunCli("bench", "--transports", "carrier-pigeon", "--out", _segments.NewDirectory("bench-bad"));
