@@ -41,7 +41,9 @@ internal static class DemoCommand
         // with the rows it has read so far written and committed.
         using var interrupt = new StopSignal();
         AnsiConsole.MarkupLine($"Journal [bold]{name}[/]: 65,536 slots, {Readers} cursors, overwrite policy (the writer never waits).");
-        Journal journal = Journal.Create(name, new JournalOptions { Capacity = 1 << 16, Cursors = Readers, SlotSize = 64 });
+        // Removed when unused: killed with kill -9, the demo cannot remove it, but its children stop (see Start) and the
+        // last of them to close it removes it.
+        Journal journal = Journal.Create(name, new JournalOptions { Capacity = 1 << 16, Cursors = Readers, SlotSize = 64, RemoveWhenUnused = true });
         var children = new List<Process>();
         try
         {

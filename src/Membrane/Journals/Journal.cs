@@ -456,7 +456,8 @@ public sealed unsafe class Journal : IDisposable
 
     private static long PayloadSize(JournalOptions options) => L.PayloadSize(options.SlotSize, options.Capacity, options.Cursors, options.WriterSlots); // checked by Validate
 
-    private static SegmentOptions SegmentOptions(JournalOptions options) => new() { Mode = options.Mode, Mapping = options.Mapping };
+    private static SegmentOptions SegmentOptions(JournalOptions options) =>
+        new() { Mode = options.Mode, Mapping = options.Mapping, RemoveWhenUnused = options.RemoveWhenUnused };
 
     private static void Initialise(SharedSegment segment, JournalOptions options)
     {

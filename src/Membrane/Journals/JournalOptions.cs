@@ -24,6 +24,15 @@ public sealed record JournalOptions
     /// </summary>
     public int MaxWriters { get; init; } = 16;
 
+    /// <summary>
+    /// Removes the journal when the last live process that has it open closes it (processes that died do not count, so
+    /// the last one alive removes it even after a <c>kill -9</c> of the others). Off by default: a journal is meant to
+    /// outlive its processes, so that a reader that crashed resumes at its committed cursor and entries wait for readers
+    /// that have not started yet. For a journal that matters only while its processes run: a demo, a test, a session.
+    /// Decided when the journal is created.
+    /// </summary>
+    public bool RemoveWhenUnused { get; init; }
+
     /// <summary>Permission bits of the segment, applied exactly; 0600 by default.</summary>
     public UnixFileMode Mode { get; init; } = UnixFileMode.UserRead | UnixFileMode.UserWrite;
 

@@ -375,11 +375,11 @@ public sealed class JournalCliTests : IDisposable
         int[] children = [.. System.Text.RegularExpressions.Regex.Matches(started, @"\d+").Take(3).Select(m => int.Parse(m.Value, CultureInfo.InvariantCulture))];
         Assert.Equal(3, children.Length);
         Eventually.Holds(() => BothReportersCommitted(journal), "both reporters committing rows");
+        var view = Membrane.Journals.Journal.Open(journal); // a live reference, so that the cursors can be read afterwards
 
         demo.KillHard(); // no handler runs: only the kernel closing its end of the children's standard input tells them
 
         Eventually.Holds(() => children.All(HasEnded), $"the demo's writer and reporters (pids {string.Join(", ", children)}) stopping after it died");
-        using var view = Membrane.Journals.Journal.Open(journal); // left behind: the demo died before it could remove it
         foreach (CursorInfo cursor in view.Cursors())
         {
             string[] lines = File.ReadAllLines(Path.Combine(directory, string.Create(CultureInfo.InvariantCulture, $"output_{cursor.Id}.csv")));
@@ -388,6 +388,8 @@ public sealed class JournalCliTests : IDisposable
             Assert.True(cursor.CommittedPosition == lines.Length - 1,
                 $"reporter {cursor.Id} committed {cursor.CommittedPosition} entries and wrote {lines.Length - 1} rows: it did not stop gracefully");
         }
+        view.Dispose(); // the last live process with the journal open: the demo made it to go with that
+        Assert.False(File.Exists(TestSegments.ShmPath(journal)), $"{journal} outlived every process that used it");
     }
 
     private static bool BothReportersCommitted(string journal)

@@ -32,6 +32,25 @@ public sealed class JournalTests : IDisposable
     }
 
     [Fact]
+    public void A_journal_made_to_go_when_unused_is_removed_by_the_last_process_that_closes_it_and_only_then()
+    {
+        string name = _segments.NewName("journal-unused");
+        string kept = _segments.NewName("journal-kept");
+        var journal = Membrane.Journals.Journal.Create(name, new JournalOptions { RemoveWhenUnused = true });
+        Membrane.Journals.Journal.Create(kept, new JournalOptions()).Dispose();
+        using (Membrane.Journals.Journal other = Membrane.Journals.Journal.Open(name))
+        {
+            journal.Dispose();
+            Assert.True(File.Exists(TestSegments.ShmPath(name)), "removed while another handle had it open");
+            using JournalWriter writer = other.CreateWriter();
+            writer.Append([1, 2, 3]);
+        }
+
+        Assert.False(File.Exists(TestSegments.ShmPath(name)), "still there after its last handle closed");
+        Assert.True(File.Exists(TestSegments.ShmPath(kept)), "a journal made without it must outlive its processes");
+    }
+
+    [Fact]
     public async Task Four_readers_each_receive_every_entry_in_order_under_block()
     {
         string name = _segments.NewName("journal-block");
