@@ -85,13 +85,13 @@ _Static_assert(sizeof(struct membrane_segment_header) == MEMBRANE_HEADER_SIZE, "
 
 /*
  * Arc payload (kind 2), at payload_offset. The reference count is the sum of `references` over the live slots of the
- * process table. The value is guarded by a robust, process-shared, error-checking pthread mutex and published to
+ * process table. The value is guarded by a robust, process-shared pthread mutex (normal type: see LAYOUT.md) and published to
  * lock-free readers through a sequence lock: odd while a holder may be writing, even when published.
  */
 #define MEMBRANE_ARC_MUTEX_SIZE 64 /* room for pthread_mutex_t: 40 bytes on x86_64, 48 on arm64 */
 
 struct membrane_arc {
-    uint8_t mutex[MEMBRANE_ARC_MUTEX_SIZE]; /* pthread_mutex_t, PTHREAD_PROCESS_SHARED | ROBUST | ERRORCHECK */
+    uint8_t mutex[MEMBRANE_ARC_MUTEX_SIZE]; /* pthread_mutex_t, PTHREAD_PROCESS_SHARED | ROBUST, type NORMAL */
     uint64_t holder_identity;               /* identity of the lock holder, 0 = none; written by the holder */
     int64_t sequence;                       /* seqlock: odd = value being changed; written by the holder */
     int64_t owner_died_count;               /* lockers that found the previous owner dead; written by the holder */

@@ -37,7 +37,7 @@ public class ArcBenchmarks
     {
         _arc = IpcArc<Value64>.Create(_name, default);
         _mutex = new Mutex(initiallyOwned: false, _name);
-        // The bare mutex lives in a shared segment too, initialised as IpcArc's is (robust, process-shared, error-checking).
+        // The bare mutex lives in a shared segment too, initialised as IpcArc's is (robust, process-shared, normal type).
         _bareSegment = SharedSegment.Create(_name + "-bare", Interop.PThreadMutexReservedSize, new SegmentOptions { RemoveWhenUnused = true });
         _bareMutex = Unsafe.AsPointer(ref _bareSegment.Payload[0]);
         new RobustMutex(_bareMutex, _bareSegment.Name).Initialise();

@@ -52,7 +52,9 @@ public sealed unsafe class IpcArc<T> : IDisposable
     {
         _segment = segment;
         _payload = segment.PayloadPointer;
-        _mutex = new RobustMutex(_payload + ArcLayout.MutexOffset, segment.Name);
+        // The holder record names this process's identity, which no process of another PID namespace shares: the lock
+        // word's thread id alone can be another container's thread (see RobustMutex).
+        _mutex = new RobustMutex(_payload + ArcLayout.MutexOffset, segment.Name, () => Volatile.Read(ref Holder) == _me);
         try
         {
             _mutex.Validate();

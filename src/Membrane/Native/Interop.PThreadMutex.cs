@@ -6,6 +6,7 @@ internal static partial class Interop
 {
     internal const int PTHREAD_PROCESS_SHARED = 1;
     internal const int PTHREAD_MUTEX_ROBUST = 1;
+    internal const int PTHREAD_MUTEX_NORMAL = 0;
     internal const int PTHREAD_MUTEX_ERRORCHECK = 2;
     internal const int CLOCK_MONOTONIC = 1;
 

@@ -6,11 +6,19 @@ using Membrane.Native;
 namespace Membrane.Sync;
 
 /// <summary>
-/// A process-shared, robust, error-checking pthread mutex living in shared memory. Robust: when its holder dies
-/// (process or thread), the kernel's robust-futex list hands it to the next locker with EOWNERDEAD instead of leaving
-/// everyone blocked; this type marks it consistent and reports <see cref="LockOutcome.AcquiredOwnerDied"/>.
-/// Error-checking: a thread that locks it twice gets an exception, not a deadlock. A pthread mutex must be unlocked
+/// A process-shared, robust pthread mutex living in shared memory. Robust: when its holder dies (process or thread),
+/// the kernel's robust-futex list hands it to the next locker with EOWNERDEAD instead of leaving everyone blocked; this
+/// type marks it consistent and reports <see cref="LockOutcome.AcquiredOwnerDied"/>. A pthread mutex must be unlocked
 /// by the thread that locked it; callers keep lock and unlock on one thread (guards are ref structs).
+/// <para>
+/// A thread that would wait for a lock it holds itself gets an exception, not a deadlock. glibc's error-checking type
+/// cannot tell that: it compares the owner's thread id in the lock word with the caller's, and thread ids are numbered
+/// per PID namespace, so two processes in two containers sharing /dev/shm can have threads of the same id, and the
+/// second locker was refused as if it held the lock already (a real failure: two pid-1 processes each locking from
+/// their main thread, thread id 1 in both). So the mutex is of the normal type, and before a locker waits, this type
+/// checks that the lock is not its own: the lock word names this thread, and the caller's record of the holder names
+/// this process (<c>heldByThisProcess</c>), which no process of another namespace matches.
+/// </para>
 /// </summary>
 internal readonly unsafe struct RobustMutex
 {
@@ -29,15 +37,26 @@ internal readonly unsafe struct RobustMutex
     private const int FutexTidMask = 0x3fffffff;
 
     /// <summary>The type word of a mutex initialised with our attributes, as this glibc writes it.</summary>
-    private static readonly int s_expectedKind = ExpectedKind();
+    private static readonly int s_expectedKind = ExpectedKind(Interop.PTHREAD_MUTEX_NORMAL);
+
+    /// <summary>The type word of a mutex made by Membrane 0.9 and earlier, error-checking; still accepted.</summary>
+    private static readonly int s_errorCheckingKind = ExpectedKind(Interop.PTHREAD_MUTEX_ERRORCHECK);
 
     private readonly void* _mutex;
     private readonly string _segmentName;
+    private readonly Func<bool>? _heldByThisProcess;
 
-    internal RobustMutex(void* mutex, string segmentName)
+    /// <param name="mutex">The mutex in shared memory.</param>
+    /// <param name="segmentName">Named in errors.</param>
+    /// <param name="heldByThisProcess">
+    /// Whether the caller's own record says this process holds the lock; null where every locker is in this PID
+    /// namespace (the lock word's thread id alone then decides).
+    /// </param>
+    internal RobustMutex(void* mutex, string segmentName, Func<bool>? heldByThisProcess = null)
     {
         _mutex = mutex;
         _segmentName = segmentName;
+        _heldByThisProcess = heldByThisProcess;
     }
 
     /// <summary>Initialises the mutex in place; only the segment's creator, during initialisation.</summary>
@@ -50,7 +69,7 @@ internal readonly unsafe struct RobustMutex
     internal void Validate()
     {
         int kind = Volatile.Read(ref *(int*)((byte*)_mutex + KindOffset));
-        if (kind != s_expectedKind)
+        if (kind != s_expectedKind && kind != s_errorCheckingKind)
         {
             ThrowDamaged(kind);
         }
@@ -73,7 +92,12 @@ internal readonly unsafe struct RobustMutex
     private LockOutcome LockSlow(int tryLockError)
     {
         LockOutcome outcome = Outcome(tryLockError, "pthread_mutex_trylock");
-        return outcome != LockOutcome.TimedOut ? outcome : Outcome(Interop.PThreadMutexLock(_mutex), "pthread_mutex_lock");
+        if (outcome != LockOutcome.TimedOut)
+        {
+            return outcome;
+        }
+        ThrowIfHeldByThisThread();
+        return Outcome(Interop.PThreadMutexLock(_mutex), "pthread_mutex_lock");
     }
 
     /// <summary>
@@ -83,13 +107,19 @@ internal readonly unsafe struct RobustMutex
     internal LockOutcome TryLock(TimeSpan timeout, CancellationToken cancellation)
     {
         Validate();
+        LockOutcome first = Outcome(Interop.PThreadMutexTryLock(_mutex), "pthread_mutex_trylock");
+        if (first != LockOutcome.TimedOut)
+        {
+            return first;
+        }
+        ThrowIfHeldByThisThread();
         if (timeout == TimeSpan.Zero)
         {
-            return Outcome(Interop.PThreadMutexTryLock(_mutex), "pthread_mutex_trylock");
+            return LockOutcome.TimedOut;
         }
         if (timeout == Timeout.InfiniteTimeSpan && !cancellation.CanBeCanceled)
         {
-            return Lock();
+            return Outcome(Interop.PThreadMutexLock(_mutex), "pthread_mutex_lock");
         }
         long deadline = timeout == Timeout.InfiniteTimeSpan ? long.MaxValue : Stopwatch.GetTimestamp() + (long)(timeout.TotalSeconds * Stopwatch.Frequency);
         while (true)
@@ -120,13 +150,24 @@ internal readonly unsafe struct RobustMutex
     }
 
     /// <summary>
-    /// Whether the calling thread holds the mutex, from the owner in the lock word. For slow paths only (a system call):
-    /// it turns a wait that would wait for itself into an error.
+    /// Whether the lock word names the calling thread as its owner. For slow paths only (a system call): it turns a wait
+    /// that would wait for itself into an error. A thread id is only unique within its PID namespace: a caller that may
+    /// share the mutex across namespaces checks which process holds it too.
     /// </summary>
-    internal bool IsHeldByThisThread() => (Volatile.Read(ref *(int*)_mutex) & FutexTidMask) == Interop.GetTid();
+    internal bool IsHeldByThisThread() =>
+        (_heldByThisProcess?.Invoke() ?? true) && (Volatile.Read(ref *(int*)_mutex) & FutexTidMask) == Interop.GetTid();
 
-    /// <summary>pthread_mutex_init with our attributes (process-shared, robust, error-checking); 0 or the error.</summary>
-    private static int InitialiseAt(void* mutex)
+    /// <summary>Before a wait: waiting for a lock this thread holds would never end.</summary>
+    private void ThrowIfHeldByThisThread()
+    {
+        if (IsHeldByThisThread())
+        {
+            throw new InvalidOperationException($"Segment '{_segmentName}': this thread already holds the lock; locking it again would deadlock.");
+        }
+    }
+
+    /// <summary>pthread_mutex_init with our attributes (process-shared, robust, of <paramref name="type"/>); 0 or the error.</summary>
+    private static int InitialiseAt(void* mutex, int type = Interop.PTHREAD_MUTEX_NORMAL)
     {
         byte* attr = stackalloc byte[Interop.PThreadMutexAttrSize];
         int error = Interop.PThreadMutexAttrInit(attr);
@@ -138,7 +179,7 @@ internal readonly unsafe struct RobustMutex
         {
             return Interop.PThreadMutexAttrSetPShared(attr, Interop.PTHREAD_PROCESS_SHARED) is var shared and not 0 ? shared
                 : Interop.PThreadMutexAttrSetRobust(attr, Interop.PTHREAD_MUTEX_ROBUST) is var robust and not 0 ? robust
-                : Interop.PThreadMutexAttrSetType(attr, Interop.PTHREAD_MUTEX_ERRORCHECK) is var type and not 0 ? type
+                : Interop.PThreadMutexAttrSetType(attr, type) is var typed and not 0 ? typed
                 : Interop.PThreadMutexInit(mutex, attr);
         }
         finally
@@ -147,18 +188,18 @@ internal readonly unsafe struct RobustMutex
         }
     }
 
-    private static int ExpectedKind()
+    private static int ExpectedKind(int type)
     {
         byte* probe = stackalloc byte[Interop.PThreadMutexReservedSize];
         new Span<byte>(probe, Interop.PThreadMutexReservedSize).Clear();
-        int error = InitialiseAt(probe);
+        int error = InitialiseAt(probe, type);
         return error == 0 ? *(int*)(probe + KindOffset) : throw new NativeCallException("pthread_mutex_init failed for a probe mutex.", errno: error);
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void ThrowDamaged(int kind) =>
         throw new SegmentCorruptException("Its lock is damaged: the mutex's type is not the one Membrane creates.", _segmentName,
-            expected: $"type word 0x{s_expectedKind:x} (process-shared, robust, error-checking)", found: $"type word 0x{kind:x}");
+            expected: $"type word 0x{s_expectedKind:x} (process-shared, robust; 0x{s_errorCheckingKind:x} error-checking, as 0.9 made it)", found: $"type word 0x{kind:x}");
 
     private int ClockLock(TimeSpan relative)
     {
@@ -184,7 +225,7 @@ internal readonly unsafe struct RobustMutex
                 return LockOutcome.AcquiredOwnerDied;
             case Interop.EBUSY or Interop.ETIMEDOUT:
                 return LockOutcome.TimedOut;
-            case Interop.EDEADLK:
+            case Interop.EDEADLK: // only from an error-checking mutex of 0.9
                 throw new InvalidOperationException($"Segment '{_segmentName}': this thread already holds the lock; locking it again would deadlock.");
             case Interop.ENOTRECOVERABLE:
                 throw new SegmentCorruptException("Its lock is unrecoverable: a holder died and the lock was released without being made consistent.",

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Membrane.Arcs;
 using Membrane.Errors;
 using Membrane.Journals;
 using Membrane.Segments;
@@ -57,6 +58,30 @@ public sealed class PidNamespaceTests : IDisposable
         // To itself it is pid 1, as the first process of every such namespace is: a shared identity would make them one.
         Assert.Equal($"pid {OnlyChildOf(launcher.Pid).ToString(CultureInfo.InvariantCulture)}", said);
         launcher.Finish();
+    }
+
+    [Fact]
+    public void Arc_lockers_in_two_pid_namespaces_whose_threads_have_the_same_id_take_turns_and_lose_no_update()
+    {
+        // Each is pid 1 of its namespace, so the thread that locks (its main thread) has thread id 1 in both: the lock
+        // word names its owner by that id, and a locker must not take the other's id for its own.
+        string name = _segments.NewName("pidns-arc");
+        using var arc = IpcArc<long>.Create(name, 0);
+        string[] unshare = ["unshare", "--pid", "--fork", "--kill-child=SIGKILL"];
+        const int Increments = 100_000;
+        using Peer first = Peer.StartUnder(unshare, "arc-increment", name, Increments.ToString(CultureInfo.InvariantCulture));
+        using Peer second = Peer.StartUnder(unshare, "arc-increment", name, Increments.ToString(CultureInfo.InvariantCulture));
+        first.Expect("ready");
+        second.Expect("ready");
+
+        first.Send("go");
+        second.Send("go");
+
+        first.Expect("done");
+        second.Expect("done");
+        Assert.Equal(2L * Increments, arc.Read());
+        Assert.Equal(0, first.Finish());
+        Assert.Equal(0, second.Finish());
     }
 
     private static int OnlyChildOf(int pid)
