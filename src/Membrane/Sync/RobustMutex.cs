@@ -89,16 +89,7 @@ internal readonly unsafe struct RobustMutex
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private LockOutcome LockSlow(int tryLockError)
-    {
-        LockOutcome outcome = Outcome(tryLockError, "pthread_mutex_trylock");
-        if (outcome != LockOutcome.TimedOut)
-        {
-            return outcome;
-        }
-        ThrowIfHeldByThisThread();
-        return Outcome(Interop.PThreadMutexLock(_mutex), "pthread_mutex_lock");
-    }
+    private LockOutcome LockSlow(int tryLockError) => AfterTryLock(tryLockError, Timeout.InfiniteTimeSpan, CancellationToken.None);
 
     /// <summary>
     /// Takes the lock within <paramref name="timeout"/> (zero: one try; infinite: <see cref="Lock"/>), waking every
@@ -107,7 +98,16 @@ internal readonly unsafe struct RobustMutex
     internal LockOutcome TryLock(TimeSpan timeout, CancellationToken cancellation)
     {
         Validate();
-        LockOutcome first = Outcome(Interop.PThreadMutexTryLock(_mutex), "pthread_mutex_trylock");
+        return AfterTryLock(Interop.PThreadMutexTryLock(_mutex), timeout, cancellation);
+    }
+
+    /// <summary>
+    /// What a first trylock's <paramref name="tryLockError"/> means, and the wait after it when another holds the lock:
+    /// first the check that it is not this thread, which would wait for ever.
+    /// </summary>
+    private LockOutcome AfterTryLock(int tryLockError, TimeSpan timeout, CancellationToken cancellation)
+    {
+        LockOutcome first = Outcome(tryLockError, "pthread_mutex_trylock");
         if (first != LockOutcome.TimedOut)
         {
             return first;
